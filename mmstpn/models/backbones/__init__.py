@@ -1,0 +1,6 @@
+from .stpn_base import STPNBackboneMixin
+from .stpn_swin import STPNSwin
+from .stpn_vit import STPNViT
+from .support_cache import SupportCache
+
+__all__ = ['STPNBackboneMixin', 'STPNSwin', 'STPNViT', 'SupportCache']

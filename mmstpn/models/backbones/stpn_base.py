@@ -1,0 +1,208 @@
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+from mmdet.registry import MODELS
+from torch import Tensor
+
+from mmstpn.structures import ClipMeta, get_clip_meta
+from .support_cache import SupportCache
+
+
+class STPNBackboneMixin:
+    """What STPNSwin and STPNViT share: input handling, the unprompted
+    support pass, the DVP predictor and the test-time support cache.
+
+    A subclass provides :meth:`support_embeddings` (unprompted pass that
+    returns last-stage tokens) and :meth:`forward_prompted` (prompted pass of
+    key frames), and calls :meth:`init_stpn` in its ``__init__``.
+
+    Input of :meth:`forward`: ``(N, 1+K, C, H, W)``, frame 0 the key frame and
+    frames ``1..K`` its support frames, or ``(N, C, H, W)`` (each frame is its
+    own support, as for still images). At test time a tensor carrying
+    :class:`~mmstpn.structures.ClipMeta` (attached by
+    ``VideoDetDataPreprocessor``) switches on per-video caching.
+    """
+
+    in_channels: int
+
+    def init_stpn(self, predictor: Optional[dict], support_channels: int,
+                  prompt_dims: int, num_prompts: int,
+                  support_grad: bool) -> None:
+        cfg = dict(type='AttentionDVPPredictor') if predictor is None \
+            else dict(predictor)
+        if 'num_prompts' in cfg and cfg['num_prompts'] != num_prompts:
+            raise ValueError(
+                f'predictor.num_prompts={cfg["num_prompts"]} conflicts with '
+                f'num_prompts={num_prompts}; set only the backbone key')
+        cfg.update(
+            in_channels=support_channels,
+            prompt_dims=prompt_dims,
+            num_prompts=num_prompts)
+        self.predictor = MODELS.build(cfg)
+        self.num_prompts = num_prompts
+        self.prompt_dims = prompt_dims
+        self.support_grad = support_grad
+        self.support_cache = SupportCache()
+
+    # ------------------------------------------------------------ subclass API
+    def support_embeddings(self,
+                           frames: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+        """Unprompted pass: (M, C, H, W) -> ((M, h*w, C_L) tokens, (h, w))."""
+        raise NotImplementedError
+
+    def forward_prompted(self, x: Tensor, prompts: Tensor) -> Tuple[Tensor]:
+        """Prompted pass of key frames (N, C, H, W) with prompts (N, P, d)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ public API
+    def check_inputs(self, x: Tensor) -> None:
+        """Raise a ValueError for inputs of the wrong rank or channels."""
+        if not isinstance(x, Tensor):
+            raise ValueError(f'{type(self).__name__} expects a Tensor, got '
+                             f'{type(x).__name__}')
+        if x.dim() not in (4, 5):
+            raise ValueError(
+                f'{type(self).__name__} expects (N, 1+K, C, H, W) clips or '
+                f'(N, C, H, W) images, got a {x.dim()}-D tensor of shape '
+                f'{tuple(x.shape)}')
+        channels = x.shape[-3]
+        if channels != self.in_channels:
+            raise ValueError(
+                f'{type(self).__name__} was built with in_channels='
+                f'{self.in_channels} but the input has {channels} channels '
+                f'(shape {tuple(x.shape)})')
+        if x.dim() == 5 and x.shape[1] < 1:
+            raise ValueError('a clip needs at least its key frame, got '
+                             f'shape {tuple(x.shape)}')
+
+    def compute_prompts(self,
+                        clips: Tensor,
+                        num_support: Optional[Sequence[int]] = None) -> Tensor:
+        """Prompts for each item of a clip batch.
+
+        Args:
+            clips (Tensor): (N, 1+K, C, H, W); frame 0 is used as the support
+                of items without support frames.
+            num_support (Sequence[int], optional): Real support frames per
+                item (the rest is padding). None: all K.
+
+        Returns:
+            Tensor: (N, num_prompts, prompt_dims).
+        """
+        n, t = clips.shape[:2]
+        counts = [t - 1] * n if num_support is None else list(num_support)
+        if len(set(counts)) == 1 and counts[0] > 0:
+            frames = clips[:, 1:1 + counts[0]].flatten(0, 1)
+        else:
+            frames = torch.cat([
+                clips[i, 1:1 + c] if c > 0 else clips[i, :1]
+                for i, c in enumerate(counts)
+            ])
+            counts = [max(c, 1) for c in counts]
+        tokens, hw = self._support_tokens(frames)
+        return self.predict_from_tokens(list(tokens.split(counts)), hw)
+
+    def predict_from_tokens(self, groups: List[Tensor],
+                            hw_shape: Tuple[int, int]) -> Tensor:
+        """Run the predictor on per-item groups of (K_i, L, C) tokens."""
+        kmax = max(g.shape[0] for g in groups)
+        if all(g.shape[0] == kmax for g in groups):
+            return self.predictor(torch.stack(groups), hw_shape)
+        padded = groups[0].new_zeros(len(groups), kmax, *groups[0].shape[1:])
+        mask = torch.zeros(
+            len(groups), kmax, dtype=torch.bool, device=padded.device)
+        for i, g in enumerate(groups):
+            padded[i, :g.shape[0]] = g
+            mask[i, :g.shape[0]] = True
+        return self.predictor(padded, hw_shape, mask)
+
+    def forward(self, x: Tensor) -> Tuple[Tensor]:
+        """Prompted features of the key frames (see the class docstring)."""
+        self.check_inputs(x)
+        metas = None if self.training else get_clip_meta(x)
+        if x.dim() == 4:
+            x = x.unsqueeze(1)
+        if metas is None:
+            prompts = self.compute_prompts(x)
+        else:
+            prompts = self._cached_prompts(x, metas)
+        return self.forward_prompted(x[:, 0], prompts)
+
+    # ------------------------------------------------------------ internals
+    def _support_tokens(self,
+                        frames: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+        if self.support_grad:
+            return self.support_embeddings(frames)
+        with torch.no_grad():
+            return self.support_embeddings(frames)
+
+    def _cached_prompts(self, x: Tensor, metas: List[ClipMeta]) -> Tensor:
+        cache = self.support_cache
+        cache.keep_only(m.video_key for m in metas)
+        prompts: List[Optional[Tensor]] = [None] * len(metas)
+
+        fresh = [
+            i for i, m in enumerate(metas) if m.mode == 'frames' or (
+                m.mode == 'offline' and m.num_support > 0)
+        ]
+        if fresh:
+            computed = self.compute_prompts(
+                x[fresh], [metas[i].num_support for i in fresh])
+            for j, i in enumerate(fresh):
+                prompts[i] = computed[j]
+                if metas[i].mode == 'offline':
+                    cache.reset_video(metas[i].video_key)
+                    cache.prompts[metas[i].video_key] = computed[j]
+
+        for i, m in enumerate(metas):
+            if m.mode == 'offline' and prompts[i] is None:
+                if m.video_key not in cache.prompts:
+                    raise ValueError(
+                        f'video {m.video_key!r} frame {m.frame_id}: no '
+                        'support frames and no cached prompts. In offline '
+                        'mode the first frame of a video must carry the '
+                        'support frames and a video\'s frames must reach one '
+                        'process in order (TrackImgSampler).')
+                prompts[i] = cache.prompts[m.video_key]
+
+        online = [i for i, m in enumerate(metas) if m.mode == 'online']
+        if online:
+            self._online_prompts(x, metas, online, prompts)
+        return torch.stack(prompts)  # type: ignore[arg-type]
+
+    def _online_prompts(self, x: Tensor, metas: List[ClipMeta],
+                        items: List[int],
+                        prompts: List[Optional[Tensor]]) -> None:
+        cache = self.support_cache
+        for i in items:
+            if metas[i].frame_id == 0:
+                cache.reset_video(metas[i].video_key)
+        grid = [
+            i for i in items if metas[i].frame_id % metas[i].online_stride == 0
+        ]
+        own = {}
+        if grid:  # every grid frame's unprompted pass runs once, here
+            tokens, hw = self._support_tokens(x[grid, 0])
+            for j, i in enumerate(grid):
+                m = metas[i]
+                own[i] = (tokens[j], hw)
+                cache.add_embedding(m.video_key, m.frame_id, tokens[j], hw,
+                                    m.online_num_support + len(metas))
+        # group items by support grid so that each predictor call is uniform
+        by_hw: dict = {}
+        for i in items:
+            m = metas[i]
+            past = cache.past_embeddings(m.video_key, m.frame_id,
+                                         m.online_num_support)
+            if past:
+                hw = cache.hw_shape[m.video_key]
+            else:  # nothing before this frame: it is its own support
+                if i not in own:
+                    tokens, hw = self._support_tokens(x[i:i + 1, 0])
+                    own[i] = (tokens[0], hw)
+                past, hw = [own[i][0]], own[i][1]
+            by_hw.setdefault(tuple(hw), []).append((i, torch.stack(past)))
+        for hw, entries in by_hw.items():
+            predicted = self.predict_from_tokens([g for _, g in entries], hw)
+            for j, (i, _) in enumerate(entries):
+                prompts[i] = predicted[j]

@@ -1,0 +1,194 @@
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmdet.models.backbones import SwinTransformer
+from mmdet.models.backbones.swin import SwinBlock
+from mmdet.models.layers import PatchMerging
+from mmdet.registry import MODELS
+from torch import Tensor
+
+from ..layers import (merge_windows, pad_bias_for_prompts, partition_windows,
+                      windowed_attention_with_prompts)
+from .stpn_base import STPNBackboneMixin
+
+PROMPT_MERGE_MODES = ('repeat', 'interleave')
+
+
+@MODELS.register_module()
+class STPNSwin(STPNBackboneMixin, SwinTransformer):
+    """Swin Transformer with spatio-temporal prompts (STPN, released variant).
+
+    All Swin arguments are mmdet's ``SwinTransformer`` ones and its modules
+    are used as they are, so a ``SwinTransformer`` checkpoint loads with no
+    missing or unexpected backbone keys (only ``predictor.*`` is new).
+
+    Prompts are inserted after patch embedding (and its norm), appended to
+    every attention window (zero relative-position bias and zero shift mask
+    for prompt entries), averaged over the windows of their own image after
+    attention, carried through patch merging by 4x channel repetition
+    through the same norm and reduction, and dropped from every stage output.
+
+    Args:
+        predictor (dict, optional): DVP predictor config; ``in_channels``,
+            ``prompt_dims`` and ``num_prompts`` are filled in. Defaults to
+            ``dict(type='AttentionDVPPredictor')``.
+        num_prompts (int): N_P. Defaults to 5.
+        support_grad (bool): Back-propagate through the support pass.
+            Defaults to False (released: the support branch is detached).
+        prompt_merge (str): How a prompt is widened to 4C at patch merging.
+            ``'repeat'`` (released default) concatenates 4 copies ``[p, p, p,
+            p]``; ``'interleave'`` lays them out as mmdet's unfold-ordered
+            merge lays out a 2x2 patch whose four cells all equal ``p``.
+        **kwargs: ``SwinTransformer`` arguments.
+    """
+
+    def __init__(self,
+                 predictor: Optional[dict] = None,
+                 num_prompts: int = 5,
+                 support_grad: bool = False,
+                 prompt_merge: str = 'repeat',
+                 in_channels: int = 3,
+                 **kwargs) -> None:
+        super().__init__(in_channels=in_channels, **kwargs)
+        if prompt_merge not in PROMPT_MERGE_MODES:
+            raise ValueError(f'prompt_merge must be one of '
+                             f'{PROMPT_MERGE_MODES}, got {prompt_merge!r}')
+        self.in_channels = in_channels
+        self.prompt_merge = prompt_merge
+        self.init_stpn(predictor, self.num_features[-1], self.num_features[0],
+                       num_prompts, support_grad)
+
+    def init_weights(self) -> None:
+        """Swin weights as mmdet does (pretrained or from scratch), then the
+        predictor's own initialisation."""
+        super().init_weights()
+        self.predictor.init_weights()
+
+    # ---------------------------------------------------------------- passes
+    def support_embeddings(self,
+                           frames: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+        """Last stage tokens (after its norm when it has one) of the stock,
+        unprompted Swin pass."""
+        x, hw = self._embed(frames)
+        last = len(self.stages) - 1
+        for stage in self.stages:
+            x, hw, out, out_hw = stage(x, hw)
+        if last in self.out_indices:
+            out = getattr(self, f'norm{last}')(out)
+        return out, out_hw
+
+    def forward_prompted(self, x: Tensor, prompts: Tensor) -> Tuple[Tensor]:
+        tokens, hw = self._embed(x)
+        if prompts.shape[0] != tokens.shape[0] or \
+                prompts.shape[-1] != tokens.shape[-1]:
+            raise ValueError(
+                f'prompts of shape {tuple(prompts.shape)} do not fit key '
+                f'frames of shape {tuple(x.shape)} (expected '
+                f'({tokens.shape[0]}, P, {tokens.shape[-1]}))')
+        num_prompts = prompts.shape[1]
+        tokens = torch.cat([prompts.to(tokens.dtype), tokens], dim=1)
+        outs = []
+        for i, stage in enumerate(self.stages):
+            for block in stage.blocks:
+                tokens = self._block(block, tokens, hw, num_prompts)
+            if i in self.out_indices:
+                out = getattr(self, f'norm{i}')(tokens[:, num_prompts:])
+                outs.append(
+                    out.view(-1, *hw, self.num_features[i]).permute(
+                        0, 3, 1, 2).contiguous())
+            if stage.downsample:
+                tokens, hw = self._merge(stage.downsample, tokens, hw,
+                                         num_prompts)
+        return tuple(outs)
+
+    # ---------------------------------------------------------------- pieces
+    def _embed(self, x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+        x, hw = self.patch_embed(x)
+        if self.use_abs_pos_embed:
+            x = x + self.absolute_pos_embed
+        return self.drop_after_pos(x), hw
+
+    def _merge(self, merge: PatchMerging, tokens: Tensor, hw: Tuple[int, int],
+               num_prompts: int) -> Tuple[Tensor, Tuple[int, int]]:
+        prompts, patches = tokens[:, :num_prompts], tokens[:, num_prompts:]
+        patches, hw = merge(patches, hw)
+        if self.prompt_merge == 'repeat':
+            prompts = prompts.repeat(1, 1, 4)
+        else:
+            prompts = prompts.repeat_interleave(4, dim=-1)
+        if merge.norm is not None:
+            prompts = merge.norm(prompts)
+        prompts = merge.reduction(prompts)
+        return torch.cat([prompts, patches], dim=1), hw
+
+    def _block(self, block: SwinBlock, tokens: Tensor, hw: Tuple[int, int],
+               num_prompts: int) -> Tensor:
+
+        def inner(x: Tensor) -> Tensor:
+            attn = self._attention(block, block.norm1(x), hw, num_prompts)
+            x = x + block.attn.drop(attn)
+            return block.ffn(block.norm2(x), identity=x)
+
+        if block.with_cp and tokens.requires_grad:
+            return cp.checkpoint(inner, tokens, use_reentrant=False)
+        return inner(tokens)
+
+    def _attention(self, block: SwinBlock, x: Tensor, hw: Tuple[int, int],
+                   num_prompts: int) -> Tensor:
+        """Shifted-window attention of patches and prompts (before the
+        block's residual); returns tokens laid out as its input."""
+        shift_msa = block.attn
+        msa = shift_msa.w_msa
+        window, shift = shift_msa.window_size, shift_msa.shift_size
+        b, _, c = x.shape
+        h, w = hw
+        prompts = x[:, :num_prompts]
+        patches = x[:, num_prompts:].reshape(b, h, w, c)
+        pad_r, pad_b = (window - w % window) % window, (window - h % window) % window
+        patches = F.pad(patches, (0, 0, 0, pad_r, 0, pad_b))
+        hp, wp = h + pad_b, w + pad_r
+        if shift:
+            patches = torch.roll(patches, (-shift, -shift), dims=(1, 2))
+
+        bias = self._window_bias(msa, shift_msa, hp, wp, x)  # (nW|1,h,Lw,Lw)
+        bias = pad_bias_for_prompts(bias, num_prompts).to(x.dtype)
+
+        qkv_w = msa.qkv(partition_windows(patches, window))
+        qkv_p = msa.qkv(prompts) if num_prompts else None
+        out_w, out_p = windowed_attention_with_prompts(
+            qkv_w, qkv_p, msa.num_heads, msa.scale, bias,
+            msa.attn_drop.p if self.training else 0.)
+        out_w = msa.proj_drop(msa.proj(out_w))
+        patches = merge_windows(out_w, (hp, wp), window)
+        if shift:
+            patches = torch.roll(patches, (shift, shift), dims=(1, 2))
+        patches = patches[:, :h, :w].reshape(b, h * w, c)
+        if out_p is None:
+            return patches
+        return torch.cat([msa.proj_drop(msa.proj(out_p)), patches], dim=1)
+
+    @staticmethod
+    def _window_bias(msa, shift_msa, hp: int, wp: int, ref: Tensor) -> Tensor:
+        """Relative position bias (+ shift mask) of mmdet's WindowMSA, shaped
+        (nW or 1, heads, Lw, Lw)."""
+        lw = msa.window_size[0] * msa.window_size[1]
+        rel = msa.relative_position_bias_table[
+            msa.relative_position_index.view(-1)].view(lw, lw, -1)
+        bias = rel.permute(2, 0, 1).unsqueeze(0)
+        window, shift = shift_msa.window_size, shift_msa.shift_size
+        if shift:
+            img = torch.zeros(1, hp, wp, 1, device=ref.device)
+            cuts = (slice(0, -window), slice(-window, -shift),
+                    slice(-shift, None))
+            label = 0
+            for hs in cuts:
+                for ws in cuts:
+                    img[:, hs, ws, :] = label
+                    label += 1
+            ids = partition_windows(img, window).view(-1, lw)
+            diff = ids.unsqueeze(1) - ids.unsqueeze(2)
+            mask = diff.masked_fill(diff != 0, -100.).masked_fill(diff == 0, 0.)
+            bias = bias + mask.unsqueeze(1)
+        return bias

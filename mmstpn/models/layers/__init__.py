@@ -1,0 +1,8 @@
+from .prompt_attention import (merge_windows, pad_bias_for_prompts,
+                               partition_windows,
+                               windowed_attention_with_prompts)
+
+__all__ = [
+    'partition_windows', 'merge_windows', 'pad_bias_for_prompts',
+    'windowed_attention_with_prompts'
+]
