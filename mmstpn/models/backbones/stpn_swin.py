@@ -7,6 +7,7 @@ from mmdet.models.backbones import SwinTransformer
 from mmdet.models.backbones.swin import SwinBlock
 from mmdet.models.layers import PatchMerging
 from mmdet.registry import MODELS
+from mmengine.config import ConfigDict
 from torch import Tensor
 
 from ..layers import (merge_windows, pad_bias_for_prompts, partition_windows,
@@ -50,8 +51,12 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
                  support_grad: bool = False,
                  prompt_merge: str = 'repeat',
                  in_channels: int = 3,
+                 init_cfg: Optional[dict] = None,
                  **kwargs) -> None:
-        super().__init__(in_channels=in_channels, **kwargs)
+        # mmdet's Swin reads ``init_cfg.checkpoint`` as an attribute
+        init_cfg = ConfigDict(init_cfg) if isinstance(init_cfg, dict) \
+            else init_cfg
+        super().__init__(in_channels=in_channels, init_cfg=init_cfg, **kwargs)
         if prompt_merge not in PROMPT_MERGE_MODES:
             raise ValueError(f'prompt_merge must be one of '
                              f'{PROMPT_MERGE_MODES}, got {prompt_merge!r}')
@@ -59,6 +64,12 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
         self.prompt_merge = prompt_merge
         self.init_stpn(predictor, self.num_features[-1], self.num_features[0],
                        num_prompts, support_grad)
+
+    def train(self, mode: bool = True) -> 'STPNSwin':
+        """Keep frozen stages frozen (as mmdet does) and return ``self``
+        (mmdet's ``SwinTransformer.train`` returns None)."""
+        super().train(mode)
+        return self
 
     def init_weights(self) -> None:
         """Swin weights as mmdet does (pretrained or from scratch), then the
@@ -146,7 +157,8 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
         h, w = hw
         prompts = x[:, :num_prompts]
         patches = x[:, num_prompts:].reshape(b, h, w, c)
-        pad_r, pad_b = (window - w % window) % window, (window - h % window) % window
+        pad_r = (window - w % window) % window
+        pad_b = (window - h % window) % window
         patches = F.pad(patches, (0, 0, 0, pad_r, 0, pad_b))
         hp, wp = h + pad_b, w + pad_r
         if shift:
@@ -189,6 +201,7 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
                     label += 1
             ids = partition_windows(img, window).view(-1, lw)
             diff = ids.unsqueeze(1) - ids.unsqueeze(2)
-            mask = diff.masked_fill(diff != 0, -100.).masked_fill(diff == 0, 0.)
+            mask = diff.masked_fill(diff != 0, -100.).masked_fill(
+                diff == 0, 0.)
             bias = bias + mask.unsqueeze(1)
         return bias

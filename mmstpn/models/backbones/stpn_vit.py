@@ -87,7 +87,8 @@ class PromptedViTBlock(BaseModule):
         window = self.window_size
         h, w = hw
         patches = x[:, num_prompts:].reshape(b, h, w, c)
-        pad_r, pad_b = (window - w % window) % window, (window - h % window) % window
+        pad_r = (window - w % window) % window
+        pad_b = (window - h % window) % window
         patches = F.pad(patches, (0, 0, 0, pad_r, 0, pad_b))
         qkv_w = self.qkv(partition_windows(patches, window))
         qkv_p = self.qkv(x[:, :num_prompts]) if num_prompts else None

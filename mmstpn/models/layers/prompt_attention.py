@@ -22,7 +22,8 @@ def partition_windows(x: Tensor, window: int) -> Tensor:
     return x.permute(0, 1, 3, 2, 4, 5).reshape(b, -1, window * window, c)
 
 
-def merge_windows(windows: Tensor, hw: Tuple[int, int], window: int) -> Tensor:
+def merge_windows(windows: Tensor, hw: Tuple[int, int],
+                  window: int) -> Tensor:
     """Inverse of :func:`partition_windows`: (B, nW, w*w, C) -> (B, H, W, C)."""
     b, _, _, c = windows.shape
     h, w = hw
@@ -67,7 +68,8 @@ def windowed_attention_with_prompts(
     c = c3 // 3
     hd = c // num_heads
     # (3, B, nW, heads, Lw, hd)
-    qkv = qkv_windows.view(b, nw, lw, 3, num_heads, hd).permute(3, 0, 1, 4, 2, 5)
+    qkv = qkv_windows.view(b, nw, lw, 3, num_heads,
+                           hd).permute(3, 0, 1, 4, 2, 5)
     num_prompts = 0
     if qkv_prompts is not None and qkv_prompts.shape[1] > 0:
         num_prompts = qkv_prompts.shape[1]

@@ -1,0 +1,41 @@
+import os
+
+import pytest
+import torch
+
+from mmdet.utils import register_all_modules
+
+import mmstpn  # noqa: F401  (registers everything)
+
+# builds resolve plain type names in mmdet's scope, as configs with
+# default_scope='mmdet' do
+register_all_modules(init_default_scope=True)
+
+# 2 cores: keep torch from oversubscribing them under pytest
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+TINY_SWIN = dict(
+    type='STPNSwin',
+    embed_dims=16,
+    depths=(2, 2, 2, 2),
+    num_heads=(1, 2, 2, 4),
+    window_size=7,
+    drop_path_rate=0.,
+    init_cfg=None)
+TINY_VIT = dict(
+    type='STPNViT',
+    img_size=64,
+    embed_dims=32,
+    depth=4,
+    num_heads=2,
+    window_size=3,
+    window_block_indices=(0, 2),
+    drop_path_rate=0.,
+    init_cfg=None)
+PREDICTORS = ('AttentionDVPPredictor', 'MixerDVPPredictor',
+              'AverageDVPPredictor')
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)

@@ -1,0 +1,44 @@
+import pytest
+import torch
+from mmdet.registry import MODELS
+
+from tests.conftest import TINY_VIT
+
+
+def test_position_embedding_is_resized_to_the_input():
+    model = MODELS.build(TINY_VIT)
+    model.init_weights()
+    model.eval()
+    with torch.no_grad():
+        small = model(torch.randn(1, 3, 64, 64))  # the table's own size
+        large = model(torch.randn(1, 3, 128, 96))
+    assert small[2].shape[-2:] == (4, 4)
+    assert large[2].shape[-2:] == (8, 6)
+
+
+def test_windowed_and_global_blocks_differ():
+    torch.manual_seed(0)
+    windowed = MODELS.build(TINY_VIT)
+    torch.manual_seed(0)
+    plain = MODELS.build(dict(TINY_VIT, window_block_indices=()))
+    plain.load_state_dict(windowed.state_dict())
+    x = torch.randn(1, 2, 3, 96, 96)
+    with torch.no_grad():
+        assert (windowed.eval()(x)[2] - plain.eval()(x)[2]).abs().max() > 1e-5
+    assert [b.window_size for b in windowed.blocks] == [3, 0, 3, 0]
+
+
+def test_prompts_get_no_position_embedding():
+    model = MODELS.build(TINY_VIT)
+    model.init_weights()
+    assert model.pos_embed.shape == (1, 16, 32)  # patches only
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(patch_size=8), 'patch_size'),
+    (dict(embed_dims=30, num_heads=2), 'divisible by 4'),
+    (dict(out_indices=(0, 4)), 'out_indices'),
+])
+def test_bad_config(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MODELS.build(dict(TINY_VIT, **kwargs))
