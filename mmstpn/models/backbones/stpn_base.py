@@ -28,6 +28,18 @@ class STPNBackboneMixin:
     def init_stpn(self, predictor: Optional[dict], support_channels: int,
                   prompt_dims: int, num_prompts: int,
                   support_grad: bool) -> None:
+        """Build the predictor. ``num_prompts=0`` gives the same backbone
+        without prompts (the single-frame baseline): no predictor, no
+        support pass, support frames in the input are ignored."""
+        self.num_prompts = num_prompts
+        self.prompt_dims = prompt_dims
+        self.support_grad = support_grad
+        self.support_cache = SupportCache()
+        if num_prompts == 0:
+            self.predictor = None
+            return
+        if num_prompts < 0:
+            raise ValueError(f'num_prompts must be >= 0, got {num_prompts}')
         cfg = dict(type='AttentionDVPPredictor') if predictor is None \
             else dict(predictor)
         if 'num_prompts' in cfg and cfg['num_prompts'] != num_prompts:
@@ -39,10 +51,6 @@ class STPNBackboneMixin:
             prompt_dims=prompt_dims,
             num_prompts=num_prompts)
         self.predictor = MODELS.build(cfg)
-        self.num_prompts = num_prompts
-        self.prompt_dims = prompt_dims
-        self.support_grad = support_grad
-        self.support_cache = SupportCache()
 
     # ------------------------------------------------------------ subclass API
     def support_embeddings(self,
@@ -122,6 +130,9 @@ class STPNBackboneMixin:
         metas = None if self.training else get_clip_meta(x)
         if x.dim() == 4:
             x = x.unsqueeze(1)
+        if self.predictor is None:  # no prompts: a single-frame backbone
+            return self.forward_prompted(x[:, 0], x.new_zeros(
+                x.shape[0], 0, self.prompt_dims))
         if metas is None:
             prompts = self.compute_prompts(x)
         else:

@@ -35,7 +35,8 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
         predictor (dict, optional): DVP predictor config; ``in_channels``,
             ``prompt_dims`` and ``num_prompts`` are filled in. Defaults to
             ``dict(type='AttentionDVPPredictor')``.
-        num_prompts (int): N_P. Defaults to 5.
+        num_prompts (int): N_P. Defaults to 5. 0 gives the same backbone
+            without prompts (mmdet's Swin on the key frame: the baseline).
         support_grad (bool): Back-propagate through the support pass.
             Defaults to False (released: the support branch is detached).
         prompt_merge (str): How a prompt is widened to 4C at patch merging.
@@ -75,7 +76,8 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
         """Swin weights as mmdet does (pretrained or from scratch), then the
         predictor's own initialisation."""
         super().init_weights()
-        self.predictor.init_weights()
+        if self.predictor is not None:
+            self.predictor.init_weights()
 
     # ---------------------------------------------------------------- passes
     def support_embeddings(self,
@@ -91,6 +93,13 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
         return out, out_hw
 
     def forward_prompted(self, x: Tensor, prompts: Tensor) -> Tuple[Tensor]:
+        """Prompted pass; without prompts it is exactly mmdet's Swin."""
+        if prompts.shape[1] == 0 and prompts.shape[0] == x.shape[0]:
+            return tuple(SwinTransformer.forward(self, x))
+        return self.forward_tokens(x, prompts)
+
+    def forward_tokens(self, x: Tensor, prompts: Tensor) -> Tuple[Tensor]:
+        """The prompted pass for any number of prompts (also 0)."""
         tokens, hw = self._embed(x)
         if prompts.shape[0] != tokens.shape[0] or \
                 prompts.shape[-1] != tokens.shape[-1]:

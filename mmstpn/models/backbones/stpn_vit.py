@@ -136,7 +136,7 @@ class STPNViT(STPNBackboneMixin, BaseModule):
         drop_path_rate (float): Stochastic depth (linearly increasing).
         out_indices (Sequence[int]): Pyramid levels to return (0..3).
         predictor (dict, optional): DVP predictor config.
-        num_prompts (int): N_P.
+        num_prompts (int): N_P; 0 gives the same ViT without prompts.
         support_grad (bool): Back-propagate through the support pass.
         with_cp (bool): Gradient checkpointing of the blocks.
         init_cfg (dict, optional): Initialisation config.

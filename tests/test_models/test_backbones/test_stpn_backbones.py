@@ -253,3 +253,26 @@ def test_cache_is_not_used_in_training():
                  [ClipMeta('v', 3, 0, 'offline')])
     model(clip)  # would raise in eval mode (no cached prompts)
     assert not model.support_cache.prompts
+
+
+@pytest.mark.parametrize('name', sorted(BACKBONES))
+def test_zero_prompts_is_the_single_frame_baseline(name):
+    torch.manual_seed(0)
+    baseline = build(name, num_prompts=0)
+    assert baseline.predictor is None
+    calls = []
+    baseline.support_embeddings = lambda x: calls.append(x)
+    clips = torch.randn(2, 3, 3, 48, 48)
+    with torch.no_grad():
+        outs = baseline(clips)
+        other = clips.clone()
+        other[:, 1:] = 0
+        assert max_diff(outs, baseline(other)) == 0  # supports ignored
+        assert max_diff(outs, baseline(clips[:, 0])) == 0
+        assert max_diff(outs, baseline.forward_prompted(
+            clips[:, 0], clips.new_zeros(2, 0, baseline.prompt_dims))) == 0
+    assert calls == []  # no support pass at all
+    n_base = sum(p.numel() for p in baseline.parameters())
+    stpn = build(name)
+    n_pred = sum(p.numel() for p in stpn.predictor.parameters())
+    assert sum(p.numel() for p in stpn.parameters()) == n_base + n_pred

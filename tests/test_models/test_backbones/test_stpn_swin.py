@@ -74,7 +74,7 @@ def test_unprompted_pass_is_stock_swin_and_zero_prompts_change_nothing():
     x = torch.randn(2, 3, 75, 61)
     with torch.no_grad():
         ref = stock(x)
-        no_prompts = stpn.forward_prompted(x, x.new_zeros(2, 0, 16))
+        no_prompts = stpn.forward_tokens(x, x.new_zeros(2, 0, 16))
         tokens, hw = stpn.support_embeddings(x)
     for a, b in zip(ref, no_prompts):
         assert torch.allclose(a, b, atol=1e-5)
