@@ -1,4 +1,10 @@
 from .checkpoint_compat import (mmengine_safe_globals,
                                 register_mmengine_safe_globals)
+from .launch import (apply_tta, build_runner, enable_visualization,
+                     merge_cli_args, setup_distributed)
 
-__all__ = ['mmengine_safe_globals', 'register_mmengine_safe_globals']
+__all__ = [
+    'mmengine_safe_globals', 'register_mmengine_safe_globals',
+    'merge_cli_args', 'setup_distributed', 'build_runner', 'apply_tta',
+    'enable_visualization'
+]

@@ -1,0 +1,4 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+from .vid_metric import VIDMetric
+
+__all__ = ['VIDMetric']

@@ -1,0 +1,126 @@
+"""Robust statistics, per-frame latency estimators, ratios and cost goals.
+
+Everything here is pure Python on lists of floats (seconds), so it can be
+unit-tested without a model.
+"""
+import math
+from typing import Dict, List, Optional, Sequence
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0..100) with linear interpolation between
+    closest ranks (numpy's default ``'linear'`` method)."""
+    if not len(values):
+        raise ValueError('percentile of an empty sequence')
+    if not 0 <= q <= 100:
+        raise ValueError(f'q must be in [0, 100], got {q}')
+    data = sorted(float(v) for v in values)
+    pos = (len(data) - 1) * q / 100.
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
+
+
+def median(values: Sequence[float]) -> float:
+    """The median (50th percentile)."""
+    return percentile(values, 50)
+
+
+def summarize(values: Sequence[float]) -> Dict[str, float]:
+    """Median, spread (p10/p90, quartiles, IQR), mean, min, max and count of
+    a sample of timings."""
+    values = [float(v) for v in values]
+    q1, q3 = percentile(values, 25), percentile(values, 75)
+    return dict(
+        n=len(values),
+        median=median(values),
+        p10=percentile(values, 10),
+        p90=percentile(values, 90),
+        q1=q1,
+        q3=q3,
+        iqr=q3 - q1,
+        mean=sum(values) / len(values),
+        min=min(values),
+        max=max(values))
+
+
+def amortized_latency(first: float, steady: float, length: int) -> float:
+    """Per-frame latency of a video of ``length`` frames whose frame 0 costs
+    ``first`` and every later frame ``steady`` (offline mode: frame 0 also
+    computes the video's prompts from its K support frames)."""
+    if length < 1:
+        raise ValueError(f'video length must be >= 1, got {length}')
+    return (first + (length - 1) * steady) / length
+
+
+def offline_latency(frame_times: Sequence[float], length: int) -> float:
+    """Robust per-frame latency of an offline video from the measured times
+    of its first ``len(frame_times)`` frames: frame 0 as measured, every
+    later frame at the median of the measured later frames. Equal to the
+    plain mean when all later frames take the same time; with fewer
+    measured frames than ``length`` the rest is extrapolated."""
+    if not len(frame_times):
+        raise ValueError('no frame times')
+    if len(frame_times) == 1:
+        return amortized_latency(frame_times[0], frame_times[0], length)
+    return amortized_latency(frame_times[0], median(frame_times[1:]), length)
+
+
+def phase_latency(frame_times: Sequence[float], stride: int) -> float:
+    """Robust per-frame latency of a stream with a period of ``stride``
+    frames (online mode: every ``stride``-th frame also runs its unprompted
+    support pass): the mean over the phases ``t % stride`` of the median
+    time of the frames of that phase. Phases that were not measured are
+    left out."""
+    if not len(frame_times):
+        raise ValueError('no frame times')
+    if stride < 1:
+        raise ValueError(f'stride must be >= 1, got {stride}')
+    phases = [list(frame_times[p::stride]) for p in range(stride)]
+    meds = [median(p) for p in phases if p]
+    return sum(meds) / len(meds)
+
+
+def ratio(num: Optional[float], den: Optional[float]) -> Optional[float]:
+    """``num / den``; None when either is missing or ``den`` is 0."""
+    if num is None or den is None or den == 0:
+        return None
+    return float(num) / float(den)
+
+
+def paired_ratios(a: Sequence[float], b: Sequence[float]) -> List[float]:
+    """Element-wise ratios of two equally long samples (e.g. one video
+    estimate per repeat of each model, measured alternately)."""
+    if len(a) != len(b):
+        raise ValueError(f'samples differ in length: {len(a)} vs {len(b)}')
+    return [x / y for x, y in zip(a, b) if y]
+
+
+# Cost goals of issue 4 (ratios STPN / baseline on the same backbone, input
+# size and machine, in one run).
+GOALS = (
+    dict(
+        key='offline_latency@317',
+        limit=1.10,
+        text='offline per-frame latency, L=317, K=14, prompts included'),
+    dict(
+        key='online_latency',
+        limit=1.35,
+        text='online per-frame latency, S=4'),
+    dict(key='train_step_time', limit=1.70, text='training step time, K=2'),
+    dict(
+        key='train_peak_memory',
+        limit=1.25,
+        text='peak training memory, K=2'),
+)
+
+
+def check_goals(ratios: Dict[str, Optional[float]],
+                goals: Sequence[dict] = GOALS) -> List[dict]:
+    """PASS/FAIL (or n/a when the ratio was not measured) of each goal."""
+    out = []
+    for goal in goals:
+        value = ratios.get(goal['key'])
+        status = 'n/a' if value is None else (
+            'PASS' if value <= goal['limit'] else 'FAIL')
+        out.append(dict(goal, ratio=value, status=status))
+    return out
