@@ -1,0 +1,3 @@
+from .video_det_data_preprocessor import VideoDetDataPreprocessor
+
+__all__ = ['VideoDetDataPreprocessor']

@@ -1,0 +1,32 @@
+# The single-frame baseline of the STPN toy config: the same backbone, heads,
+# data, schedule and seed, without prompts (num_prompts=0: mmdet's Swin on
+# the key frame) and without loading support frames.
+_base_ = ['./stpn_faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid.py']
+
+model = dict(backbone=dict(num_prompts=0, predictor=None))
+
+train_dataloader = dict(
+    dataset=dict(pipeline=[
+        dict(type='SupportFrameSample', num_ref_imgs=0),
+        dict(
+            type='TransformBroadcaster',
+            share_random_params=True,
+            transforms=[
+                dict(type='LoadImageFromFile'),
+                dict(type='LoadTrackAnnotations'),
+                dict(type='RandomFlip', prob=0.5),
+            ]),
+        dict(type='PackClipInputs')
+    ]))
+_test_pipeline = [
+    dict(type='SupportFrameSample', num_ref_imgs=0, method='uniform'),
+    dict(
+        type='TransformBroadcaster',
+        transforms=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadTrackAnnotations'),
+        ]),
+    dict(type='PackClipInputs')
+]
+val_dataloader = dict(dataset=dict(pipeline=_test_pipeline))
+test_dataloader = val_dataloader

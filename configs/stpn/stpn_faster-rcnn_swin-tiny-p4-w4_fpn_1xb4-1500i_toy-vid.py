@@ -1,0 +1,73 @@
+# STPN on the embedded deteriorated-video set: mmdet's stock Faster R-CNN
+# (small heads for CPU) with a tiny STPNSwin trained from scratch.
+_base_ = [
+    'mmdet::_base_/models/faster-rcnn_r50_fpn.py',
+    'mmdet::_base_/default_runtime.py', '../_base_/datasets/toy-vid.py'
+]
+custom_imports = dict(imports=['mmstpn'], allow_failed_imports=False)
+
+model = dict(
+    data_preprocessor=dict(
+        _delete_=True,
+        type='VideoDetDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+        pad_size_divisor=32),
+    backbone=dict(
+        _delete_=True,
+        type='STPNSwin',
+        embed_dims=32,
+        depths=(2, 2, 2, 2),
+        num_heads=(1, 2, 4, 8),
+        window_size=4,
+        drop_path_rate=0.1,
+        num_prompts=5,
+        predictor=dict(type='AttentionDVPPredictor', num_heads=4),
+        init_cfg=None),
+    neck=dict(in_channels=[32, 64, 128, 256], out_channels=64),
+    rpn_head=dict(in_channels=64, feat_channels=64),
+    roi_head=dict(
+        bbox_roi_extractor=dict(out_channels=64),
+        bbox_head=dict(
+            in_channels=64,
+            fc_out_channels=256,
+            num_classes=4,
+            bbox_coder=dict(target_stds=[0.2, 0.2, 0.2, 0.2]))),
+    train_cfg=dict(
+        rpn_proposal=dict(nms_pre=1000, max_per_img=300),
+        rcnn=dict(sampler=dict(num=128, pos_fraction=0.25))),
+    test_cfg=dict(
+        rpn=dict(nms_pre=1000, max_per_img=300),
+        rcnn=dict(
+            score_thr=0.0001,
+            nms=dict(type='nms', iou_threshold=0.5),
+            max_per_img=100)))
+
+max_iters = 1500
+train_cfg = dict(
+    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=100),
+    dict(
+        type='CosineAnnealingLR',
+        by_epoch=False,
+        begin=100,
+        end=max_iters,
+        eta_min=1e-5)
+]
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(
+        type='AdamW', lr=4e-4, betas=(0.9, 0.999), weight_decay=0.05),
+    paramwise_cfg=dict(
+        norm_decay_mult=0.,
+        custom_keys={'relative_position_bias_table': dict(decay_mult=0.)}),
+    clip_grad=dict(max_norm=10., norm_type=2))
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters))
+log_processor = dict(by_epoch=False)
+randomness = dict(seed=0)
