@@ -11,22 +11,15 @@ train_dataloader = dict(
         dict(
             type='TransformBroadcaster',
             share_random_params=True,
-            transforms=[
-                dict(type='LoadImageFromFile'),
-                dict(type='LoadTrackAnnotations'),
-                dict(type='RandomFlip', prob=0.5),
-            ]),
+            transforms={{_base_.train_frame_transforms}}),
         dict(type='PackClipInputs')
     ]))
-_test_pipeline = [
-    dict(type='SupportFrameSample', num_ref_imgs=0, method='uniform'),
-    dict(
-        type='TransformBroadcaster',
-        transforms=[
-            dict(type='LoadImageFromFile'),
-            dict(type='LoadTrackAnnotations'),
-        ]),
-    dict(type='PackClipInputs')
-]
-val_dataloader = dict(dataset=dict(pipeline=_test_pipeline))
+val_dataloader = dict(
+    dataset=dict(pipeline=[
+        dict(type='SupportFrameSample', num_ref_imgs=0, method='uniform'),
+        dict(
+            type='TransformBroadcaster',
+            transforms={{_base_.test_frame_transforms}}),
+        dict(type='PackClipInputs')
+    ]))
 test_dataloader = val_dataloader

@@ -7,6 +7,17 @@ data_root = 'data/toy_vid/'
 classes = ('hstripes', 'vstripes', 'checker', 'dstripes')
 backend_args = None
 
+train_frame_transforms = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadTrackAnnotations'),
+    dict(type='RandomFlip', prob=0.5),
+]
+test_frame_transforms = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    # the frames are 128x128 already: this sets scale_factor only
+    dict(type='Resize', scale=(128, 128), keep_ratio=True),
+    dict(type='LoadTrackAnnotations'),
+]
 train_pipeline = [
     dict(
         type='SupportFrameSample',
@@ -16,11 +27,7 @@ train_pipeline = [
     dict(
         type='TransformBroadcaster',
         share_random_params=True,
-        transforms=[
-            dict(type='LoadImageFromFile', backend_args=backend_args),
-            dict(type='LoadTrackAnnotations'),
-            dict(type='RandomFlip', prob=0.5),
-        ]),
+        transforms=train_frame_transforms),
     dict(type='PackClipInputs')
 ]
 test_pipeline = [
@@ -28,12 +35,7 @@ test_pipeline = [
         type='SupportFrameSample',
         num_ref_imgs=14,
         method='test_with_adaptive_stride'),
-    dict(
-        type='TransformBroadcaster',
-        transforms=[
-            dict(type='LoadImageFromFile', backend_args=backend_args),
-            dict(type='LoadTrackAnnotations'),
-        ]),
+    dict(type='TransformBroadcaster', transforms=test_frame_transforms),
     dict(type='PackClipInputs')
 ]
 
