@@ -403,11 +403,11 @@ def test_format_only(tmp_path):
     cat_ids = cat_ids_in_class_order(data)
     first = next(k for k, p in preds.items() if len(p[1]))
     item = next(o for o in out if o['image_id'] == first)
-    b, s, l = preds[first]
+    b, s, lab = preds[first]
     x1, y1, x2, y2 = b[0].tolist()
     assert item['bbox'] == pytest.approx([x1, y1, x2 - x1, y2 - y1])
     assert item['score'] == pytest.approx(float(s[0]))
-    assert item['category_id'] == cat_ids[l[0]]
+    assert item['category_id'] == cat_ids[lab[0]]
     assert item['video_id'] == imgs[first]['video_id']
     assert item['frame_id'] == imgs[first]['frame_id']
     assert {o['category_id'] for o in out} <= set(cat_ids)
@@ -478,7 +478,7 @@ def test_through_mmengine_evaluator(tmp_path):
         dict(type='mmdet.VIDMetric', ann_file=_write(tmp_path, data)))
     evaluator.dataset_meta = dict(classes=CLASSES)
     imgs = {i['id']: i for i in data['images']}
-    for k, (b, s, l) in preds.items():
+    for k, (b, s, lab) in preds.items():
         img = imgs[k]
         ds = DetDataSample(
             metainfo=dict(
@@ -489,7 +489,7 @@ def test_through_mmengine_evaluator(tmp_path):
         ds.pred_instances = InstanceData(
             bboxes=torch.from_numpy(b),
             scores=torch.from_numpy(s),
-            labels=torch.from_numpy(l))
+            labels=torch.from_numpy(lab))
         evaluator.process([ds])
     res = evaluator.evaluate(len(data['videos']))
     assert res['vid/bbox_mAP_50'] == pytest.approx(

@@ -241,8 +241,8 @@ class _IgnoringCOCOeval(COCOeval):
 
 def predictions_to_coco_results(preds, cat_ids):
     res = []
-    for img_id, (b, s, l) in preds.items():
-        for box, score, lab in zip(b.tolist(), s.tolist(), l.tolist()):
+    for img_id, (b, s, labels) in preds.items():
+        for box, score, lab in zip(b.tolist(), s.tolist(), labels.tolist()):
             res.append(
                 dict(
                     image_id=img_id,

@@ -35,7 +35,8 @@ CONFIGS = {
     'stpn':
     'configs/stpn/stpn_faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid.py',
 }
-COLUMNS = [('all', 'bbox_mAP_50'), ('deteriorated', 'bbox_mAP_50_deteriorated'),
+COLUMNS = [('all', 'bbox_mAP_50'),
+           ('deteriorated', 'bbox_mAP_50_deteriorated'),
            ('fast', 'bbox_mAP_50_fast'), ('medium', 'bbox_mAP_50_medium'),
            ('slow', 'bbox_mAP_50_slow')]
 

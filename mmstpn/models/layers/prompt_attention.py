@@ -24,7 +24,8 @@ def partition_windows(x: Tensor, window: int) -> Tensor:
 
 def merge_windows(windows: Tensor, hw: Tuple[int, int],
                   window: int) -> Tensor:
-    """Inverse of :func:`partition_windows`: (B, nW, w*w, C) -> (B, H, W, C)."""
+    """Inverse of :func:`partition_windows`:
+    (B, nW, w*w, C) -> (B, H, W, C)."""
     b, _, _, c = windows.shape
     h, w = hw
     x = windows.view(b, h // window, w // window, window, window, c)
