@@ -83,6 +83,18 @@ class STPNBackboneMixin:
             raise ValueError('a clip needs at least its key frame, got '
                              f'shape {tuple(x.shape)}')
 
+    @staticmethod
+    def prepend_prompts(prompts: Tensor, tokens: Tensor, x: Tensor) -> Tensor:
+        """``[prompts, tokens]`` along the token axis, after checking that
+        (N, P, C) prompts fit (N, L, C) embedded key frames ``x``."""
+        if prompts.dim() != 3 or prompts.shape[0] != tokens.shape[0] or \
+                prompts.shape[-1] != tokens.shape[-1]:
+            raise ValueError(
+                f'prompts of shape {tuple(prompts.shape)} do not fit key '
+                f'frames of shape {tuple(x.shape)} (expected '
+                f'({tokens.shape[0]}, P, {tokens.shape[-1]}))')
+        return torch.cat([prompts.to(tokens.dtype), tokens], dim=1)
+
     def compute_prompts(self,
                         clips: Tensor,
                         num_support: Optional[Sequence[int]] = None) -> Tensor:

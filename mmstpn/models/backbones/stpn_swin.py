@@ -101,14 +101,8 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
     def forward_tokens(self, x: Tensor, prompts: Tensor) -> Tuple[Tensor]:
         """The prompted pass for any number of prompts (also 0)."""
         tokens, hw = self._embed(x)
-        if prompts.shape[0] != tokens.shape[0] or \
-                prompts.shape[-1] != tokens.shape[-1]:
-            raise ValueError(
-                f'prompts of shape {tuple(prompts.shape)} do not fit key '
-                f'frames of shape {tuple(x.shape)} (expected '
-                f'({tokens.shape[0]}, P, {tokens.shape[-1]}))')
         num_prompts = prompts.shape[1]
-        tokens = torch.cat([prompts.to(tokens.dtype), tokens], dim=1)
+        tokens = self.prepend_prompts(prompts, tokens, x)
         outs = []
         for i, stage in enumerate(self.stages):
             for block in stage.blocks:

@@ -238,14 +238,8 @@ class STPNViT(STPNBackboneMixin, BaseModule):
 
     def forward_prompted(self, x: Tensor, prompts: Tensor) -> Tuple[Tensor]:
         tokens, hw = self._embed(x)
-        if prompts.shape[0] != tokens.shape[0] or \
-                prompts.shape[-1] != self.embed_dims:
-            raise ValueError(
-                f'prompts of shape {tuple(prompts.shape)} do not fit key '
-                f'frames of shape {tuple(x.shape)} (expected '
-                f'({tokens.shape[0]}, P, {self.embed_dims}))')
         num_prompts = prompts.shape[1]
-        tokens = torch.cat([prompts.to(tokens.dtype), tokens], dim=1)
+        tokens = self.prepend_prompts(prompts, tokens, x)
         patches = self._run_blocks(tokens, hw, num_prompts)
         fmap = patches.transpose(1, 2).reshape(-1, self.embed_dims, *hw)
         return tuple(self.pyramid[i](fmap) for i in self.out_indices)
