@@ -3,12 +3,12 @@ from .dataset_wrappers import VideoConcatDataset
 from .imagenet_vid import (IMAGENET_VID_CLASSES, IMAGENET_VID_WNIDS,
                            ImagenetVIDDataset)
 from .samplers import VideoFrameSampler
-from .transforms import (CLIP_META_KEYS, SAMPLING_METHODS, PackClipInputs,
-                         SupportFrameSample)
+from .transforms import (CLIP_META_KEYS, SAMPLING_METHODS, ClipCorrupt,
+                         PackClipInputs, SupportFrameSample)
 
 __all__ = [
     'CocoVIDDataset', 'ImagenetVIDDataset', 'VideoConcatDataset',
     'IMAGENET_VID_CLASSES', 'IMAGENET_VID_WNIDS', 'VideoFrameSampler',
     'CLIP_META_KEYS', 'SAMPLING_METHODS', 'PackClipInputs',
-    'SupportFrameSample'
+    'SupportFrameSample', 'ClipCorrupt'
 ]
