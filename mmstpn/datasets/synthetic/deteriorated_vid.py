@@ -4,7 +4,7 @@ Built for one experiment: a detector that gets spatio-temporal prompts
 from clean neighbouring frames (STPN) should beat the same detector without
 prompts on the deteriorated frames. Every design choice serves that:
 
-* **Classes differ only in fine texture** (period 3.2-4.2 px, luminance
+* **Classes differ only in fine texture** (period 6-7.5 px, luminance
   only, zero mean, equal energy): horizontal stripes, vertical stripes,
   checkerboard (both diagonals) and diagonal stripes (one diagonal). All
   four share one radial frequency ``1/P``, the same silhouette family
@@ -22,7 +22,10 @@ prompts on the deteriorated frames. Every design choice serves that:
   adjacent ones, so both temporal neighbours of a deteriorated frame are
   clean) get one of five kinds, each of which removes the texture band
   (the residual texture amplitude is ~1% or less) while keeping the
-  silhouette:
+  silhouette. The strengths below are the reference ones for a 3.7 px
+  grating; every blur sigma, kernel size and the down-sampling factor is
+  multiplied by ``_STRENGTH`` (6.75 / 3.7, the ratio of the mean periods)
+  so the coarser texture is removed just as well:
 
   - ``motion_blur``: a streak of 7-13 px along the object's direction of
     motion combined with camera shake (Gaussian, sigma 2.0-2.4);
@@ -97,7 +100,11 @@ MOTION_TIERS = ('slow', 'medium', 'fast')
 _SPEED_RANGES = dict(
     slow=(0.0, 0.006), medium=(0.014, 0.024), fast=(0.055, 0.10))
 _TEXTURE_AMPLITUDE = 36.0      # grey levels, peak of a single grating
-_TEXTURE_PERIOD = (3.2, 4.2)   # px, measured across the stripes
+_TEXTURE_PERIOD = (6.0, 7.5)   # px, measured across the stripes
+# Deterioration strength (blur sigmas, kernel sizes, down-sampling factor)
+# relative to the kinds' reference strengths, which leave ~1% of a 3.7 px
+# grating: scaled with the period so the texture is gone just as well.
+_STRENGTH = 6.75 / 3.7
 _OBJECT_SIZE = (0.2, 0.36)     # side as a fraction of min(H, W)
 _MAX_ASPECT = 1.6
 _CLEAN_NOISE = 2.5
@@ -278,7 +285,7 @@ def _deteriorate(rng: np.random.Generator, img: np.ndarray, kind: str,
     """Apply one deterioration ``kind`` to a float32 image (in place ok)."""
     h, w = img.shape[:2]
     if kind == 'motion_blur':
-        length = int(rng.integers(7, 14))
+        length = int(rng.integers(7, 14) * _STRENGTH)
         size = length + 2 - length % 2 + 1
         k = np.zeros((size, size), np.float32)
         c = size // 2
@@ -287,17 +294,17 @@ def _deteriorate(rng: np.random.Generator, img: np.ndarray, kind: str,
             k[int(round(c + s * dy)), int(round(c + s * dx))] = 1.0
         k /= k.sum()
         img = cv2.filter2D(img, -1, k, borderType=cv2.BORDER_REFLECT)
-        return _gauss(img, rng.uniform(2.0, 2.4))
+        return _gauss(img, rng.uniform(2.0, 2.4) * _STRENGTH)
     if kind == 'defocus':
-        r = rng.uniform(3.0, 4.5)
+        r = rng.uniform(3.0, 4.5) * _STRENGTH
         rr = int(math.ceil(r))
         yy, xx = np.mgrid[-rr:rr + 1, -rr:rr + 1]
         k = np.clip(r + 0.5 - np.sqrt(xx**2 + yy**2), 0, 1).astype(np.float32)
         k /= k.sum()
         img = cv2.filter2D(img, -1, k, borderType=cv2.BORDER_REFLECT)
-        return _gauss(img, rng.uniform(1.7, 2.1))
+        return _gauss(img, rng.uniform(1.7, 2.1) * _STRENGTH)
     if kind == 'noise':
-        img = _gauss(img, rng.uniform(2.0, 2.4))
+        img = _gauss(img, rng.uniform(2.0, 2.4) * _STRENGTH)
         sigma = rng.uniform(18.0, 28.0)
         return img + rng.normal(0, sigma, img.shape).astype(np.float32)
     if kind == 'occlusion':
@@ -317,12 +324,13 @@ def _deteriorate(rng: np.random.Generator, img: np.ndarray, kind: str,
             xa, xb = int(round(max(xa, 0))), int(round(min(xb, w)))
             ya, yb = int(round(max(ya, 0))), int(round(min(yb, h)))
             img[ya:yb, xa:xb] = col[None, None]
-        return _gauss(img, rng.uniform(2.0, 2.4))
+        return _gauss(img, rng.uniform(2.0, 2.4) * _STRENGTH)
     if kind == 'low_res':
-        factor = rng.uniform(4.0, 5.0)
+        factor = rng.uniform(4.0, 5.0) * _STRENGTH
         small = (max(1, int(round(w / factor))),
                  max(1, int(round(h / factor))))
-        img = cv2.resize(_gauss(img, 1.6), small, interpolation=cv2.INTER_AREA)
+        img = cv2.resize(
+            _gauss(img, 1.6 * _STRENGTH), small, interpolation=cv2.INTER_AREA)
         return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
     raise ValueError(f'unknown deterioration kind {kind!r}; expected one of '
                      f'{DETERIORATION_KINDS}')
