@@ -15,7 +15,9 @@ import argparse
 import json
 import os
 import os.path as osp
+import subprocess
 import sys
+import threading
 import time
 from typing import Dict, List
 
@@ -41,6 +43,10 @@ COLUMNS = [('all', 'bbox_mAP_50'),
            ('slow', 'bbox_mAP_50_slow')]
 
 
+PROGRESS_KEYS = ('Iter(train)', 'VIDMetric: bbox', 'training ', 'Error',
+                 'Traceback')
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out-dir', default='outputs/toy_vid')
@@ -52,6 +58,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--online-k', type=int, default=4,
                         help='K of the extra online (causal) STPN test')
     parser.add_argument('--online-stride', type=int, default=1)
+    # internal: one model per process (see run())
+    parser.add_argument('--worker', choices=sorted(CONFIGS),
+                        help=argparse.SUPPRESS)
+    parser.add_argument('--worker-out', help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -97,28 +107,78 @@ def strip_prefix(metrics: Dict[str, float]) -> Dict[str, float]:
     return {k.split('/', 1)[-1]: v for k, v in metrics.items()}
 
 
-def run(args: argparse.Namespace) -> Dict[str, Dict[str, float]]:
-    ensure_data(args.data_dir, args.seed)
+def run_worker(name: str, args: argparse.Namespace) -> Dict[str, dict]:
+    """Train and test one model in this process; return its metrics."""
+    cfg = load_cfg(name, args)
+    print(f'[{name}] training {CONFIGS[name]} ({cfg.train_cfg.max_iters} '
+          'iterations)', flush=True)
     results, timings = {}, {}
+    start = time.time()
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    timings['train_s'] = time.time() - start
+    start = time.time()
+    results[name] = strip_prefix(runner.test())
+    timings['test_s'] = time.time() - start
+    if name == 'stpn':
+        online = online_variant(cfg, args.online_k, args.online_stride)
+        online.load_from = osp.join(cfg.work_dir,
+                                    f'iter_{cfg.train_cfg.max_iters}.pth')
+        key = f'stpn_online_k{args.online_k}_s{args.online_stride}'
+        results[key] = strip_prefix(Runner.from_cfg(online).test())
+    results[f'{name}_timings'] = timings
+    return results
+
+
+def _stream(name: str, proc: subprocess.Popen, log_path: str) -> None:
+    """Copy a worker's output to its log; show progress lines."""
+    with open(log_path, 'w') as log:
+        for line in proc.stdout:
+            log.write(line)
+            if any(k in line for k in PROGRESS_KEYS):
+                text = line.rstrip()
+                if len(text) > 160:
+                    text = text[:157] + '...'
+                print(f'[{name}] {text}', flush=True)
+
+
+def run(args: argparse.Namespace) -> Dict[str, dict]:
+    """Train + test the baseline and STPN, one single-threaded process each
+    (on 2 cores both run at once; small models run faster on one thread
+    than split over two)."""
+    ensure_data(args.data_dir, args.seed)
+    procs, threads = {}, []
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
     for name in ('baseline', 'stpn'):
-        cfg = load_cfg(name, args)
-        print(f'[main job] training {name}: {CONFIGS[name]} '
-              f'({cfg.train_cfg.max_iters} iterations)', flush=True)
-        start = time.time()
-        runner = Runner.from_cfg(cfg)
-        runner.train()
-        timings[f'{name}_train_s'] = time.time() - start
-        start = time.time()
-        results[name] = strip_prefix(runner.test())
-        timings[f'{name}_test_s'] = time.time() - start
-        if name == 'stpn':
-            online = online_variant(cfg, args.online_k, args.online_stride)
-            online.load_from = osp.join(cfg.work_dir,
-                                        f'iter_{cfg.train_cfg.max_iters}.pth')
-            runner = Runner.from_cfg(online)
-            results[f'stpn_online_k{args.online_k}_s{args.online_stride}'] = \
-                strip_prefix(runner.test())
-    results['timings'] = timings
+        out = osp.join(args.out_dir, f'{name}.json')
+        cmd = [
+            sys.executable, osp.abspath(__file__), '--worker', name,
+            '--worker-out', out, '--out-dir', args.out_dir, '--data-dir',
+            args.data_dir, '--seed', str(args.seed), '--online-k',
+            str(args.online_k), '--online-stride', str(args.online_stride)
+        ] + ([] if args.iters is None else ['--iters', str(args.iters)])
+        procs[name] = (subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, env=env, cwd=REPO), out)
+        log = osp.join(args.out_dir, f'{name}.log')
+        thread = threading.Thread(
+            target=_stream, args=(name, procs[name][0], log), daemon=True)
+        thread.start()
+        threads.append(thread)
+    results: Dict[str, dict] = {}
+    for name, (proc, out) in procs.items():
+        if proc.wait() != 0:
+            raise RuntimeError(f'the {name} run failed (exit '
+                               f'{proc.returncode}); see '
+                               f'{args.out_dir}/{name}.log')
+        with open(out) as f:
+            results.update(json.load(f))
+    for thread in threads:
+        thread.join()
+    results['timings'] = {
+        f'{name}_{k}': v
+        for name in procs for k, v in results.pop(f'{name}_timings').items()
+    }
     return results
 
 
@@ -161,6 +221,11 @@ def plot(results: Dict[str, Dict[str, float]], path: str) -> None:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.worker:
+        results = run_worker(args.worker, args)
+        with open(args.worker_out, 'w') as f:
+            json.dump(results, f)
+        return
     os.makedirs(args.out_dir, exist_ok=True)
     start = time.time()
     results = run(args)

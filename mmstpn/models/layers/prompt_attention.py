@@ -50,6 +50,10 @@ def windowed_attention_with_prompts(
         dropout_p: float = 0.) -> Tuple[Tensor, Optional[Tensor]]:
     """Multi-head attention inside windows, with per-image prompts.
 
+    Explicit matmuls as in mmdet's ``WindowMSA`` (on CPU, SDPA with an
+    additive mask takes a slower path). Prompt queries are not copied into
+    the windows: they are broadcast against every window's keys.
+
     Args:
         qkv_windows (Tensor): (B, nW, Lw, 3C) qkv of the window tokens.
         qkv_prompts (Tensor | None): (B, P, 3C) qkv of the prompts.
@@ -71,18 +75,29 @@ def windowed_attention_with_prompts(
     # (3, B, nW, heads, Lw, hd)
     qkv = qkv_windows.view(b, nw, lw, 3, num_heads,
                            hd).permute(3, 0, 1, 4, 2, 5)
-    num_prompts = 0
-    if qkv_prompts is not None and qkv_prompts.shape[1] > 0:
-        num_prompts = qkv_prompts.shape[1]
-        qkv_p = qkv_prompts.view(b, num_prompts, 3, num_heads,
-                                 hd).permute(2, 0, 3, 1, 4)
-        qkv_p = qkv_p.unsqueeze(2).expand(3, b, nw, num_heads, num_prompts, hd)
-        qkv = torch.cat([qkv, qkv_p], dim=4)
     q, k, v = qkv.unbind(0)
-    out = F.scaled_dot_product_attention(
-        q, k, v, attn_mask=bias, dropout_p=dropout_p, scale=scale)
-    # (B, nW, heads, Lw+P, hd) -> (B, nW, Lw+P, C)
-    out = out.transpose(2, 3).reshape(b, nw, lw + num_prompts, c)
-    if num_prompts == 0:
-        return out, None
-    return out[:, :, :lw], out[:, :, lw:].mean(1)
+    num_prompts = 0 if qkv_prompts is None else qkv_prompts.shape[1]
+    if num_prompts:
+        # (3, B, 1, heads, P, hd): one copy per image, broadcast over windows
+        qkv_p = qkv_prompts.view(b, 1, num_prompts, 3, num_heads,
+                                 hd).permute(3, 0, 1, 4, 2, 5)
+        q_p, k_p, v_p = qkv_p.unbind(0)
+        k = torch.cat([k, k_p.expand(-1, nw, -1, -1, -1)], dim=3)
+        v = torch.cat([v, v_p.expand(-1, nw, -1, -1, -1)], dim=3)
+    k_t = k.transpose(-2, -1)
+
+    def attend(query: Tensor, rows: slice) -> Tensor:
+        attn = (query * scale) @ k_t
+        if bias is not None:
+            attn = attn + bias[..., rows, :]
+        attn = attn.softmax(dim=-1)
+        if dropout_p > 0:
+            attn = F.dropout(attn, p=dropout_p, training=True)
+        return attn @ v
+
+    # (B, nW, heads, Lw, hd) -> (B, nW, Lw, C)
+    out_w = attend(q, slice(0, lw)).transpose(2, 3).reshape(b, nw, lw, c)
+    if not num_prompts:
+        return out_w, None
+    out_p = attend(q_p, slice(lw, lw + num_prompts)).mean(1)
+    return out_w, out_p.transpose(1, 2).reshape(b, num_prompts, c)
