@@ -16,6 +16,9 @@ def _count(module):
      197_888),
     (dict(type='AverageDVPPredictor', in_channels=768, prompt_dims=96),
      73_824),
+    # mmstpn's own sizes (documented in the README and the docstring)
+    (dict(type='MixerDVPPredictor', in_channels=768, prompt_dims=96),
+     112_709),
 ])
 def test_parameter_counts(cfg, expected):
     assert _count(MODELS.build(cfg)) == expected
