@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
@@ -43,7 +43,8 @@ COLUMNS = [('all', 'bbox_mAP_50'),
            ('slow', 'bbox_mAP_50_slow')]
 
 
-PROGRESS_KEYS = ('Iter(train)', 'VIDMetric: bbox', 'training ', 'Error',
+PROGRESS_KEYS = ('Iter(train)', 'VIDMetric: bbox', '] training ', 'warm start',
+                 'Error',
                  'Traceback')
 
 
@@ -51,15 +52,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out-dir', default='outputs/toy_vid')
     parser.add_argument('--data-dir', default='data/toy_vid')
-    parser.add_argument('--iters', type=int, default=None,
-                        help='training iterations of each model (default: '
-                        'the configs\' max_iters)')
+    parser.add_argument('--pretrain-iters', type=int, default=700,
+                        help='iterations of the shared single-frame warm '
+                        'start (0: both models start from scratch)')
+    parser.add_argument('--iters', type=int, default=800,
+                        help='training iterations of each model after the '
+                        'warm start')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--online-k', type=int, default=4,
                         help='K of the extra online (causal) STPN test')
     parser.add_argument('--online-stride', type=int, default=1)
     # internal: one model per process (see run())
-    parser.add_argument('--worker', choices=sorted(CONFIGS),
+    parser.add_argument('--worker', choices=sorted(CONFIGS) + ['pretrain'],
                         help=argparse.SUPPRESS)
     parser.add_argument('--worker-out', help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -74,20 +78,23 @@ def ensure_data(data_dir: str, seed: int) -> None:
     generate_deteriorated_vid(data_dir, seed=seed)
 
 
-def load_cfg(name: str, args: argparse.Namespace) -> Config:
+def load_cfg(name: str, args: argparse.Namespace, iters: int,
+             work_name: str, load_from: str = None) -> Config:
+    """The config of ``name`` trained for ``iters`` iterations in
+    ``out_dir/work_name``, optionally starting from ``load_from``."""
     cfg = Config.fromfile(osp.join(REPO, CONFIGS[name]))
     data_root = osp.abspath(args.data_dir) + '/'
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = data_root
     for evaluator in ('val_evaluator', 'test_evaluator'):
         cfg[evaluator].ann_file = data_root + 'val.json'
-    if args.iters is not None:
-        cfg.train_cfg.max_iters = args.iters
-        cfg.train_cfg.val_interval = args.iters
-        cfg.default_hooks.checkpoint.interval = args.iters
-        cfg.param_scheduler[-1].end = args.iters
+    cfg.train_cfg.max_iters = iters
+    cfg.train_cfg.val_interval = iters
+    cfg.default_hooks.checkpoint.interval = iters
+    cfg.param_scheduler[-1].end = iters
     cfg.randomness = dict(seed=args.seed)
-    cfg.work_dir = osp.join(args.out_dir, name)
+    cfg.work_dir = osp.join(args.out_dir, work_name)
+    cfg.load_from = load_from
     return cfg
 
 
@@ -107,9 +114,31 @@ def strip_prefix(metrics: Dict[str, float]) -> Dict[str, float]:
     return {k.split('/', 1)[-1]: v for k, v in metrics.items()}
 
 
+def pretrain_path(args: argparse.Namespace) -> str:
+    return osp.join(args.out_dir, 'pretrain',
+                    f'iter_{args.pretrain_iters}.pth')
+
+
+def pretrain(args: argparse.Namespace) -> None:
+    """Shared warm start: the single-frame detector trained on the train
+    frames (both models then start from the same weights, as the released
+    recipe starts both from one COCO-trained backbone)."""
+    if osp.exists(pretrain_path(args)):
+        print(f'[pretrain] using {pretrain_path(args)}', flush=True)
+        return
+    cfg = load_cfg('baseline', args, args.pretrain_iters, 'pretrain')
+    print(f'[pretrain] single-frame warm start, {args.pretrain_iters} '
+          'iterations', flush=True)
+    Runner.from_cfg(cfg).train()
+
+
 def run_worker(name: str, args: argparse.Namespace) -> Dict[str, dict]:
     """Train and test one model in this process; return its metrics."""
-    cfg = load_cfg(name, args)
+    if name == 'pretrain':
+        pretrain(args)
+        return {}
+    cfg = load_cfg(name, args, args.iters, name,
+                   pretrain_path(args) if args.pretrain_iters else None)
     print(f'[{name}] training {CONFIGS[name]} ({cfg.train_cfg.max_iters} '
           'iterations)', flush=True)
     results, timings = {}, {}
@@ -147,16 +176,25 @@ def run(args: argparse.Namespace) -> Dict[str, dict]:
     (on 2 cores both run at once; small models run faster on one thread
     than split over two)."""
     ensure_data(args.data_dir, args.seed)
+    if args.pretrain_iters:
+        _spawn_and_collect(args, ('pretrain', ))
+    return _spawn_and_collect(args, ('baseline', 'stpn'))
+
+
+def _spawn_and_collect(args: argparse.Namespace,
+                       names: Tuple[str, ...]) -> Dict[str, dict]:
     procs, threads = {}, []
     env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    for name in ('baseline', 'stpn'):
+    for name in names:
         out = osp.join(args.out_dir, f'{name}.json')
         cmd = [
             sys.executable, osp.abspath(__file__), '--worker', name,
             '--worker-out', out, '--out-dir', args.out_dir, '--data-dir',
             args.data_dir, '--seed', str(args.seed), '--online-k',
-            str(args.online_k), '--online-stride', str(args.online_stride)
-        ] + ([] if args.iters is None else ['--iters', str(args.iters)])
+            str(args.online_k), '--online-stride', str(args.online_stride),
+            '--iters', str(args.iters), '--pretrain-iters',
+            str(args.pretrain_iters)
+        ]
         procs[name] = (subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, env=env, cwd=REPO), out)
@@ -177,7 +215,8 @@ def run(args: argparse.Namespace) -> Dict[str, dict]:
         thread.join()
     results['timings'] = {
         f'{name}_{k}': v
-        for name in procs for k, v in results.pop(f'{name}_timings').items()
+        for name in procs
+        for k, v in results.pop(f'{name}_timings', {}).items()
     }
     return results
 
