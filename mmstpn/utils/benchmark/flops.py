@@ -17,6 +17,11 @@ aten::scaled_dot_product_attention ``sdpa_matmul``: B*Lq*Lk*d (q k^T) +
                                    when an additive mask / bias is given.
                                    (In 2-flops-per-FMA units the matmuls are
                                    the usual 4*B*H*Lq*Lk*d for d = dv.)
+aten::matmul                       prod(output shape) * K: broadcast batch
+                                   dims included (mmengine's default counts
+                                   prod(input1) * N and misses broadcasting,
+                                   e.g. one prompt query set against the
+                                   keys of every window)
 aten::softmax, aten::log_softmax   1 per element (as inside SDPA)
 aten::add/sub/rsub/mul/div (+ _)   1 per output element
 aten::mean, aten::sum              1 per input element
@@ -76,6 +81,15 @@ def sdpa_flops(batch: int, heads: int, len_q: int, len_k: int, dims: int,
         (SOFTMAX_FLOPS_PER_ELEMENT + int(with_mask)))
 
 
+def matmul_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
+    """FLOPs (1 FMA = 1) of ``aten::matmul`` with broadcasting: every
+    output element is a dot product of length K (the last dim of the first
+    operand)."""
+    a = get_shape(inputs[0])
+    out = get_shape(outputs[0])
+    return _prod(out) * int(a[-1])
+
+
 def elementwise_output_jit(inputs: List[Any], outputs: List[Any]) -> int:
     """1 flop per output element."""
     shape = get_shape(outputs[0])
@@ -104,6 +118,7 @@ def flop_handles() -> Dict[str, Callable]:
     """The handles added to mmengine's defaults (see the module doc)."""
     handles: Dict[str, Callable] = {
         'aten::scaled_dot_product_attention': sdpa_flop_jit,
+        'aten::matmul': matmul_flop_jit,
         'aten::softmax': softmax_jit,
         'aten::log_softmax': softmax_jit,
         'aten::mean': elementwise_input_jit,
@@ -119,7 +134,9 @@ def flop_handles() -> Dict[str, Callable]:
 COUNTING_RULES = {
     'convention': 'one fused multiply-add = 1 flop (mmengine/fvcore); '
     'double for 2-flops-per-FMA figures',
-    'linear/conv/matmul/bmm/einsum': 'mmengine defaults',
+    'linear/conv/bmm/einsum': 'mmengine defaults',
+    'matmul': 'prod(output) * K, broadcast batch dims included (mmengine '
+    'default: prod(input1) * N, which misses broadcasting)',
     'scaled_dot_product_attention':
     'B*Lq*Lk*(d+dv) for the two matmuls (sdpa_matmul) + B*Lq*Lk per '
     'softmax and per additive mask (sdpa_softmax_mask); B = batch*heads '

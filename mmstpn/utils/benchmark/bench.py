@@ -1,0 +1,554 @@
+"""The benchmark procedure behind ``tools/analysis_tools/benchmark.py``.
+
+One or two detectors (e.g. STPN and the same detector without prompts) are
+measured in one process on the same synthetic frames. Every timed phase
+ALTERNATES the models frame by frame (A,B then B,A), so that drift and
+background load hit both equally; each model keeps its own test-time cache,
+so interleaving its frames with the other model's changes nothing.
+Estimators are medians (see :mod:`.stats`).
+"""
+import os
+import platform
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from . import stats
+from .flops import COUNTING_RULES, flops_of_call
+from .memory import (PeakMemory, module_state_bytes, optimizer_state_bytes)
+from .timing import Timer, alternating
+from .video import FrameStream, SyntheticVideo, uses_prompts
+
+
+@dataclass
+class BenchSettings:
+    """What to measure (see the CLI for the meaning of each field)."""
+    img_size: Tuple[int, int] = (600, 1000)
+    pad_divisor: int = 32
+    video_lengths: Sequence[int] = (30, 100, 317)
+    online_length: int = 100
+    num_support: int = 14
+    stride: int = 4
+    modes: Sequence[str] = ('offline', 'online')
+    warmup: int = 2
+    repeats: int = 3
+    frame_cap: Optional[int] = None
+    device: str = 'cpu'
+    flops: bool = True
+    memory: bool = True
+    train_step: bool = False
+    train_num_support: int = 2
+    train_batch_size: int = 1
+    train_steps: int = 5
+    train_lr: float = 2.5e-5
+    seed: int = 0
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------- helpers
+def count_params(model: nn.Module) -> Dict[str, int]:
+    """Parameters of the whole model, its backbone and the DVP predictor."""
+    backbone = getattr(model, 'backbone', None)
+    predictor = getattr(backbone, 'predictor', None)
+
+    def n(m):
+        return 0 if m is None else sum(p.numel() for p in m.parameters())
+
+    return dict(total=n(model), backbone=n(backbone), predictor=n(predictor))
+
+
+def share_weights(src: nn.Module, dst: nn.Module) -> Tuple[int, int]:
+    """Copy into ``dst`` every tensor of ``src`` with the same name and shape
+    (e.g. everything but the predictor from STPN into its no-prompt
+    baseline), so both detectors see the same proposals and NMS load.
+    Returns (copied, tensors of dst)."""
+    src_state = src.state_dict()
+    dst_state = dst.state_dict()
+    update = {
+        k: v
+        for k, v in src_state.items()
+        if k in dst_state and dst_state[k].shape == v.shape
+    }
+    dst.load_state_dict(update, strict=False)
+    return len(update), len(dst_state)
+
+
+def run_frame(model: nn.Module, x: torch.Tensor, samples: list,
+              device: str) -> float:
+    """Seconds of one ``model.predict`` call (no grad, synchronised)."""
+    with torch.no_grad(), Timer(device) as timer:
+        model.predict(x, samples)
+    return timer.elapsed
+
+
+def run_alternating(streams: Dict[str, FrameStream], num_frames: int,
+                    device: str, offset: int = 0) -> Dict[str, List[float]]:
+    """Feed frames ``0..num_frames-1`` of each stream to its model, the
+    models alternating frame by frame; returns per-frame seconds."""
+    times: Dict[str, List[float]] = {name: [] for name in streams}
+    names = list(streams)
+    for t in range(num_frames):
+        for name in alternating(names, t + offset):
+            stream = streams[name]
+            x, samples = stream.inputs(t)  # not timed
+            x = x.to(stream.video.device)
+            times[name].append(run_frame(stream.model, x, samples, device))
+    return times
+
+
+def offline_plans(lengths: Sequence[int],
+                  cap: Optional[int]) -> Dict[int, List[int]]:
+    """Measured stream length -> the video lengths it stands for. Without
+    a cap each video is run in full; with one, longer videos share one
+    ``cap``-frame stream and their later frames are extrapolated (every
+    offline frame after frame 0 does the same work)."""
+    plans: Dict[int, List[int]] = defaultdict(list)
+    for length in sorted(set(int(v) for v in lengths)):
+        if length < 1:
+            raise ValueError(f'video lengths must be >= 1, got {length}')
+        plans[min(length, cap) if cap else length].append(length)
+    return dict(plans)
+
+
+# ------------------------------------------------------------ the phases
+def measure_inference(models: Dict[str, nn.Module], video: SyntheticVideo,
+                      s: BenchSettings, log=print) -> Dict[str, Any]:
+    """Per-frame latency of each model in each mode (alternating)."""
+    out: Dict[str, Any] = {name: {} for name in models}
+    for mode in s.modes:
+        if mode == 'offline':
+            plans = offline_plans(s.video_lengths, s.frame_cap)
+        else:  # the online stream is run in full (--online-length)
+            plans = {s.online_length: [s.online_length]}
+        # warm-up: a short video per model in this mode (frame 0 included)
+        if s.warmup > 0:
+            warm = {
+                name: FrameStream(m, video, mode, max(s.video_lengths),
+                                  s.num_support, s.stride, f'warmup-{mode}')
+                for name, m in models.items()
+            }
+            run_alternating(warm, s.warmup, s.device)
+        raw: Dict[str, Dict[int, List[List[float]]]] = {
+            name: defaultdict(list)
+            for name in models
+        }
+        for rep in range(s.repeats):
+            for n, lengths in plans.items():
+                streams = {
+                    name: FrameStream(m, video, mode, max(lengths),
+                                      s.num_support, s.stride,
+                                      f'{mode}-{n}-{rep}')
+                    for name, m in models.items()
+                }
+                log(f'  {mode}: repeat {rep + 1}/{s.repeats}, {n} frames')
+                times = run_alternating(streams, n, s.device, offset=rep)
+                for name in models:
+                    raw[name][n].append(times[name])
+        for name in models:
+            res: Dict[str, Any] = {}
+            for n, lengths in plans.items():
+                runs = raw[name][n]
+                for length in lengths:
+                    res[str(length)] = _stream_figures(
+                        mode, runs, length, n, s.stride)
+            out[name][mode] = res
+    return out
+
+
+def _stream_figures(mode: str, runs: List[List[float]], length: int,
+                    measured: int, stride: int) -> Dict[str, Any]:
+    """Figures of one mode / video length from the repeats' frame times."""
+    if mode == 'offline':
+        per_rep = [stats.offline_latency(r, length) for r in runs]
+        firsts = [r[0] for r in runs]
+        steady = [t for r in runs for t in r[1:]] or firsts
+        latency = stats.amortized_latency(
+            stats.median(firsts), stats.median(steady), length)
+        first = stats.summarize(firsts)
+    else:
+        per_rep = [stats.phase_latency(r, stride) for r in runs]
+        steady = [t for r in runs for t in r]
+        # pool the repeats phase by phase
+        pooled = [[] for _ in range(stride)]
+        for r in runs:
+            for p in range(stride):
+                pooled[p].extend(r[p::stride])
+        meds = [stats.median(p) for p in pooled if p]
+        latency = sum(meds) / len(meds)
+        first = None
+    fig = dict(
+        per_frame_s=latency,
+        fps=1. / latency if latency > 0 else None,
+        per_repeat_s=per_rep,
+        frames=stats.summarize(steady),
+        measured_frames=measured,
+        video_length=length,
+        extrapolated=measured < length,
+        raw_s=runs)
+    if first is not None:
+        fig['first_frame'] = first
+    return fig
+
+
+def measure_flops(model: nn.Module, video: SyntheticVideo,
+                  s: BenchSettings) -> Dict[str, Any]:
+    """FLOPs per frame (whole detector, attention included) in each mode.
+
+    A model without prompts: one traced frame. Offline: frame 0 (K support
+    passes + predictor + prompted pass) and a later frame (prompted pass
+    with cached prompts), amortised over each video length. Online, at
+    steady state (K past supports cached; the cache is pre-filled with K
+    embeddings of the right shape instead of running K*S frames): a grid
+    frame (its own unprompted pass is also cached) and a non-grid frame,
+    averaged over the period S.
+    """
+    model.eval()
+    out: Dict[str, Any] = {}
+    if not uses_prompts(model):
+        stream = FrameStream(model, video, 'offline', 1, s.num_support,
+                             s.stride, 'flops')
+        one = flops_of_call(model, stream.predict_fn(0),
+                            stream.raw_inputs(0))
+        for mode in s.modes:
+            lengths = (s.video_lengths
+                       if mode == 'offline' else [s.online_length])
+            out[mode] = dict(
+                per_frame={str(L): one['total']
+                           for L in lengths},
+                frames=dict(every=one))
+        return out
+    backbone = model.backbone
+    if 'offline' in s.modes:
+        stream = FrameStream(model, video, 'offline', max(s.video_lengths),
+                             s.num_support, s.stride, 'flops-offline')
+        first = flops_of_call(model, stream.predict_fn(0),
+                              stream.raw_inputs(0))
+        later = flops_of_call(model, stream.predict_fn(1),
+                              stream.raw_inputs(1))
+        out['offline'] = dict(
+            per_frame={
+                str(L): (first['total'] + (L - 1) * later['total']) / L
+                for L in s.video_lengths
+            },
+            frames=dict(first=first, later=later))
+    if 'online' in s.modes:
+        k, stride = s.num_support, s.stride
+        key = 'flops-online'
+        stream = FrameStream(model, video, 'online', s.online_length, k,
+                             stride, key)
+        with torch.no_grad():
+            tokens, hw = backbone.support_embeddings(
+                stream.raw_inputs(0)[:, 0].to(video.device))
+        cache = backbone.support_cache
+        cache.reset_video(key)
+        for i in range(k):
+            cache.add_embedding(key, i * stride, tokens[0].clone(), hw, k + 1)
+        t_grid = k * stride
+        grid = flops_of_call(model, stream.predict_fn(t_grid),
+                             stream.raw_inputs(t_grid))
+        frames = dict(grid=grid)
+        if stride > 1:
+            other = flops_of_call(model, stream.predict_fn(t_grid + 1),
+                                  stream.raw_inputs(t_grid + 1))
+            frames['other'] = other
+            per = (grid['total'] + (stride - 1) * other['total']) / stride
+        else:
+            per = grid['total']
+        cache.reset_video(key)
+        out['online'] = dict(
+            per_frame={str(s.online_length): per}, frames=frames)
+    return out
+
+
+def measure_inference_memory(model: nn.Module, video: SyntheticVideo,
+                             s: BenchSettings) -> Dict[str, Any]:
+    """Peak memory of a short fresh video in each mode, one model at a
+    time: offline frames 0-2 (frame 0 runs the K support passes), online
+    S+1 frames."""
+    out: Dict[str, Any] = {}
+    state = module_state_bytes(model)
+    for mode in s.modes:
+        n = 3 if mode == 'offline' else s.stride + 1
+        stream = FrameStream(model, video, mode, max(s.video_lengths),
+                             s.num_support, s.stride, f'memory-{mode}')
+        inputs = [stream.inputs(t) for t in range(n)]
+        with PeakMemory(s.device) as mem:
+            for x, samples in inputs:
+                run_frame(model, x.to(video.device), samples, s.device)
+        out[mode] = _memory_figures(mem, state, n)
+    return out
+
+
+def _memory_figures(mem: PeakMemory, state: int, frames: int) -> dict:
+    peak = None if mem.peak_bytes is None else state + mem.peak_bytes
+    return dict(
+        peak_bytes=peak,
+        state_bytes=state,
+        peak_extra_bytes=mem.peak_bytes,
+        frames=frames,
+        method=mem.method,
+        unavailable=mem.reason or None)
+
+
+def _train_batch(model: nn.Module, video: SyntheticVideo, s: BenchSettings,
+                 step: int):
+    prompted = uses_prompts(model)
+    n, k = s.train_batch_size, s.train_num_support
+    num_classes = getattr(
+        getattr(getattr(model, 'roi_head', None), 'bbox_head', None),
+        'num_classes', 1)
+    keys, samples = [], []
+    for i in range(n):
+        t = 20 * (step * n + i)
+        ids = [t] + ([t - 5 + 10 * j // max(1, k - 1) for j in range(k)]
+                     if prompted else [])
+        keys.append(video.frames(ids) if prompted else video.frame(t))
+        samples.append(
+            video.data_sample(
+                f'train-{i}', t, gt=video.random_boxes(3, num_classes, t)))
+    return torch.stack(keys), samples
+
+
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer,
+               inputs: torch.Tensor, samples: list) -> float:
+    """One optimisation step (loss, backward, optimizer step); returns the
+    loss."""
+    optimizer.zero_grad(set_to_none=True)
+    losses = model.loss(inputs, samples)
+    loss, _ = model.parse_losses(losses)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+def make_optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
+    """AdamW as in the released recipe (lr 2.5e-5, wd 0.05)."""
+    return torch.optim.AdamW([p for p in model.parameters()
+                              if p.requires_grad],
+                             lr=lr,
+                             betas=(0.9, 0.999),
+                             weight_decay=0.05)
+
+
+def measure_training(models: Dict[str, nn.Module], video: SyntheticVideo,
+                     s: BenchSettings, log=print) -> Dict[str, Any]:
+    """Training step time (alternating) and peak training memory (one model
+    at a time) with K support frames per item."""
+    opts = {name: make_optimizer(m, s.train_lr) for name, m in models.items()}
+    for m in models.values():
+        m.train()
+    times: Dict[str, List[float]] = {name: [] for name in models}
+    losses: Dict[str, List[float]] = {name: [] for name in models}
+    names = list(models)
+    warm = max(1, s.warmup)  # also creates the optimizer state
+    for step in range(warm + s.train_steps):
+        for name in alternating(names, step):
+            x, samples = _train_batch(models[name], video, s, step)
+            x = x.to(video.device)
+            with Timer(s.device) as timer:
+                loss = train_step(models[name], opts[name], x, samples)
+            if step >= warm:
+                times[name].append(timer.elapsed)
+                losses[name].append(loss)
+        if step >= warm:
+            log(f'  train: step {step - warm + 1}/{s.train_steps}')
+    out: Dict[str, Any] = {}
+    for name, model in models.items():
+        fig: Dict[str, Any] = dict(
+            step_s=stats.median(times[name]) if times[name] else None,
+            steps=stats.summarize(times[name]) if times[name] else None,
+            losses=losses[name],
+            num_support=s.train_num_support if uses_prompts(model) else 0,
+            batch_size=s.train_batch_size)
+        if s.memory:
+            x, samples = _train_batch(model, video, s, warm + s.train_steps)
+            x = x.to(video.device)
+            state = module_state_bytes(model) + optimizer_state_bytes(
+                opts[name])
+            with PeakMemory(s.device) as mem:
+                train_step(model, opts[name], x, samples)
+            fig['memory'] = _memory_figures(mem, state, 1)
+            fig['memory']['includes'] = ('parameters, buffers and AdamW '
+                                         'state + peak extra of one step '
+                                         '(activations, gradients)')
+        out[name] = fig
+    for m in models.values():
+        m.eval()
+    return out
+
+
+# ---------------------------------------------------------- the whole run
+NOTES = (
+    'Inference only: synthetic frames fed one at a time through '
+    'model.predict (backbone, neck, RPN, RoI head, NMS); no data loading, '
+    'no pre-processing.',
+    'Offline mode INCLUDES the per-video prompt computation (K unprompted '
+    'support passes + the DVP predictor at frame 0), amortised over the '
+    'video: per frame about 1 + K/L backbone passes, so short videos pay '
+    'more. The authors\' speed test left this out.',
+    'Online mode: every S-th frame\'s unprompted pass is computed once and '
+    'cached; each frame predicts its prompts from the K latest cached '
+    'embeddings.',
+    'Latency estimators: offline = (median frame-0 time + (L-1) x median '
+    'later-frame time) / L; online = mean over the S phases (t mod S) of '
+    'the median frame time. Models alternate frame by frame.',
+)
+
+
+def run_benchmark(models: Dict[str, nn.Module],
+                  s: BenchSettings,
+                  labels: Optional[Dict[str, str]] = None,
+                  log=print) -> Dict[str, Any]:
+    """Measure ``models`` (1 or 2; with 2 the ratios are first / second)
+    and return every figure (JSON-serialisable)."""
+    if not 1 <= len(models) <= 2:
+        raise ValueError('run_benchmark compares one or two models')
+    torch.manual_seed(s.seed)
+    video = SyntheticVideo(s.img_size, s.pad_divisor, seed=s.seed,
+                           device=s.device)
+    for m in models.values():
+        m.eval()
+    results: Dict[str, Any] = dict(
+        settings=_settings_dict(s, video),
+        notes=list(NOTES),
+        models={
+            name: dict(
+                label=(labels or {}).get(name, name),
+                prompted=uses_prompts(m),
+                params=count_params(m))
+            for name, m in models.items()
+        })
+    if s.frame_cap:
+        results['notes'].append(
+            f'--frame-cap {s.frame_cap}: longer offline videos are measured '
+            'on their first frames and the rest extrapolated with the median '
+            'later frame (marked *)')
+    load = results['settings'].get('loadavg_at_start')
+    cores = os.cpu_count() or 1
+    if load and s.device == 'cpu' and load[0] > 0.5 * cores:
+        results['notes'].append(
+            f'the machine was busy at the start (load average {load[0]:.1f} '
+            f'on {cores} cores): absolute times are inflated and noisy; the '
+            'ratios come from alternated measurements (see ratio range and '
+            'the paired later-frame ratio). On a shared CPU --threads 1 '
+            'avoids OpenMP oversubscription stalls.')
+    if 'online' in s.modes and s.online_length < s.num_support * s.stride:
+        results['notes'].append(
+            'online stream shorter than K*S frames: its prompts come from '
+            'fewer than K support frames (a slightly cheaper predictor)')
+    if s.flops:
+        for name, m in models.items():
+            log(f'FLOPs: {name}')
+            results['models'][name]['flops'] = measure_flops(m, video, s)
+        results['flop_counting'] = COUNTING_RULES
+    if s.modes:
+        log('inference latency (alternating)')
+        lat = measure_inference(models, video, s, log)
+        for name in models:
+            results['models'][name]['latency'] = lat[name]
+    if s.memory and s.modes:
+        for name, m in models.items():
+            log(f'inference memory: {name}')
+            results['models'][name]['memory'] = measure_inference_memory(
+                m, video, s)
+    if s.train_step:
+        log('training step (alternating)')
+        tr = measure_training(models, video, s, log)
+        for name in models:
+            results['models'][name]['train'] = tr[name]
+    try:
+        results['settings']['loadavg_at_end'] = list(os.getloadavg())
+    except (AttributeError, OSError):
+        pass
+    if len(models) == 2:
+        a, b = list(models)
+        results['ratios'], results['ratio_spread'] = compute_ratios(
+            results['models'][a], results['models'][b])
+        results['ratio_of'] = f'{a} / {b}'
+        results['goals'] = stats.check_goals(results['ratios'])
+    return results
+
+
+def compute_ratios(a: Dict[str, Any], b: Dict[str, Any]
+                   ) -> Tuple[Dict[str, Optional[float]], Dict[str, Any]]:
+    """Ratios a / b of every paired figure, and the range of the per-repeat
+    latency ratios."""
+    r: Dict[str, Optional[float]] = {}
+    spread: Dict[str, Any] = {}
+    for key in ('total', 'backbone', 'predictor'):
+        r[f'params_{key}'] = stats.ratio(a['params'][key], b['params'][key])
+    lat_a, lat_b = a.get('latency', {}), b.get('latency', {})
+    for mode in ('offline', 'online'):
+        if mode not in lat_a or mode not in lat_b:
+            continue
+        for length, fa in lat_a[mode].items():
+            fb = lat_b[mode].get(length)
+            if fb is None:
+                continue
+            name = (f'offline_latency@{length}'
+                    if mode == 'offline' else 'online_latency')
+            r[name] = stats.ratio(fa['per_frame_s'], fb['per_frame_s'])
+            per = stats.paired_ratios(fa['per_repeat_s'], fb['per_repeat_s'])
+            spread[name] = dict(
+                per_repeat=per,
+                min=min(per) if per else None,
+                max=max(per) if per else None)
+            # frame t of A and frame t of B ran back to back: their ratio
+            # is robust to slow load changes
+            pairs = [
+                stats.paired_ratios(ra, rb)
+                for ra, rb in zip(
+                    fa.get('raw_s', []), fb.get('raw_s', []))
+            ]
+            if mode == 'offline':
+                later = [x for p in pairs for x in p[1:]]
+                if later:
+                    r['offline_later_frame_paired'] = stats.median(later)
+            else:
+                flat = [x for p in pairs for x in p]
+                if flat:
+                    r['online_frame_paired'] = stats.median(flat)
+    fl_a, fl_b = a.get('flops', {}), b.get('flops', {})
+    for mode in ('offline', 'online'):
+        if mode not in fl_a or mode not in fl_b:
+            continue
+        for length, va in fl_a[mode]['per_frame'].items():
+            vb = fl_b[mode]['per_frame'].get(length)
+            name = (f'offline_flops@{length}'
+                    if mode == 'offline' else 'online_flops')
+            r[name] = stats.ratio(va, vb)
+    mem_a, mem_b = a.get('memory', {}), b.get('memory', {})
+    for mode in ('offline', 'online'):
+        if mode in mem_a and mode in mem_b:
+            r[f'{mode}_peak_memory'] = stats.ratio(
+                mem_a[mode]['peak_bytes'], mem_b[mode]['peak_bytes'])
+    tr_a, tr_b = a.get('train'), b.get('train')
+    if tr_a and tr_b:
+        r['train_step_time'] = stats.ratio(tr_a['step_s'], tr_b['step_s'])
+        if 'memory' in tr_a and 'memory' in tr_b:
+            r['train_peak_memory'] = stats.ratio(
+                tr_a['memory']['peak_bytes'], tr_b['memory']['peak_bytes'])
+    return r, spread
+
+
+def _settings_dict(s: BenchSettings, video: SyntheticVideo) -> dict:
+    d = asdict(s)
+    d['img_size'] = list(video.img_size)
+    d['batch_input_size'] = list(video.pad_size)
+    d['video_lengths'] = list(s.video_lengths)
+    d['modes'] = list(s.modes)
+    d['torch'] = torch.__version__
+    d['threads'] = torch.get_num_threads()
+    d['machine'] = platform.machine()
+    d['processor'] = platform.processor() or platform.platform()
+    if torch.device(s.device).type == 'cuda':
+        d['gpu'] = torch.cuda.get_device_name(torch.device(s.device))
+    d['cpu_count'] = os.cpu_count()
+    try:
+        d['loadavg_at_start'] = list(os.getloadavg())
+    except (AttributeError, OSError):
+        pass
+    return d

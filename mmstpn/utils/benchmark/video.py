@@ -1,0 +1,196 @@
+"""Synthetic video streams fed frame by frame through a detector's real
+``predict`` path, with the :class:`~mmstpn.structures.ClipMeta` an STPN
+backbone needs for its offline / online test-time modes."""
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+from mmdet.structures import DetDataSample
+from mmengine.structures import InstanceData
+from torch import Tensor, nn
+
+from mmstpn.structures import ClipMeta, attach_clip_meta
+
+MODES = ('offline', 'online')
+
+
+def uses_prompts(model: nn.Module) -> bool:
+    """Whether a detector's backbone is an STPN backbone with prompts (a
+    DVP predictor). ``num_prompts=0`` and stock backbones: False."""
+    backbone = getattr(model, 'backbone', model)
+    return getattr(backbone, 'predictor', None) is not None
+
+
+def support_indices(length: int, num_support: int) -> List[int]:
+    """The released offline test sampling: ``num_support`` frames spread
+    evenly over the whole video, ``round(i * (length - 1) / (K - 1))``."""
+    if num_support < 1:
+        raise ValueError(f'num_support must be >= 1, got {num_support}')
+    if num_support == 1:
+        return [0]
+    return [
+        int(round(i * (length - 1) / (num_support - 1)))
+        for i in range(num_support)
+    ]
+
+
+def padded_size(size: Tuple[int, int], divisor: int) -> Tuple[int, int]:
+    """``size`` rounded up to multiples of ``divisor`` (the batch input)."""
+    divisor = max(1, int(divisor))
+    return tuple(-(-int(s) // divisor) * divisor for s in size)  # type: ignore
+
+
+class SyntheticVideo:
+    """A deterministic, endless video of normalised frames: one random
+    image (values ~ N(0, 1), i.e. already mean/std-normalised) shifted by a
+    few pixels per frame so that consecutive frames differ, zero-padded (the
+    normalised mean) to the batch input size. Frames are made on demand
+    (outside any timed region) so long videos cost no memory.
+
+    Args:
+        img_size (tuple): (H, W) of the frame content (``img_shape``).
+        pad_divisor (int): The batch input is padded to multiples of it.
+        channels (int): Image channels.
+        seed (int): Seed of the image.
+        device (str): Where frames are made.
+    """
+
+    def __init__(self,
+                 img_size: Tuple[int, int],
+                 pad_divisor: int = 32,
+                 channels: int = 3,
+                 seed: int = 0,
+                 device: str = 'cpu') -> None:
+        self.img_size = (int(img_size[0]), int(img_size[1]))
+        self.pad_size = padded_size(self.img_size, pad_divisor)
+        self.channels = channels
+        self.device = torch.device(device)
+        gen = torch.Generator().manual_seed(seed)
+        self._base = torch.randn(channels, *self.img_size,
+                                 generator=gen).to(self.device)
+
+    def frame(self, t: int) -> Tensor:
+        """Frame ``t``: (C, Hp, Wp)."""
+        h, w = self.img_size
+        img = torch.roll(self._base, (3 * t % h, 5 * t % w), dims=(1, 2))
+        out = img.new_zeros(self.channels, *self.pad_size)
+        out[:, :h, :w] = img
+        return out
+
+    def frames(self, ids: Sequence[int]) -> Tensor:
+        """Frames ``ids`` stacked: (len(ids), C, Hp, Wp)."""
+        return torch.stack([self.frame(t) for t in ids])
+
+    def data_sample(self,
+                    video_key: str = '',
+                    frame_id: int = 0,
+                    gt: Optional[Tuple[Tensor, Tensor]] = None
+                    ) -> DetDataSample:
+        """A DetDataSample with the metainfo mmdet's heads read (the frame
+        is not resized: scale factor 1), and optional ground truth
+        ``(bboxes (n, 4), labels (n,))``."""
+        sample = DetDataSample()
+        sample.set_metainfo(
+            dict(
+                img_shape=self.img_size,
+                ori_shape=self.img_size,
+                scale_factor=(1., 1.),
+                batch_input_shape=self.pad_size,
+                pad_shape=self.pad_size,
+                video_id=video_key,
+                frame_id=frame_id))
+        if gt is not None:
+            inst = InstanceData()
+            inst.bboxes, inst.labels = gt
+            sample.gt_instances = inst
+        return sample
+
+    def random_boxes(self, num: int, num_classes: int,
+                     seed: int) -> Tuple[Tensor, Tensor]:
+        """``num`` boxes inside the frame (>= 1/8 of its size) and labels."""
+        gen = torch.Generator().manual_seed(seed)
+        h, w = self.img_size
+        xy = torch.rand(num, 2, generator=gen) * 0.6
+        wh = 0.125 + torch.rand(num, 2, generator=gen) * 0.25
+        scale = torch.tensor([w, h], dtype=torch.float32)
+        boxes = torch.cat([xy * scale, (xy + wh) * scale], dim=1)
+        labels = torch.randint(0, max(1, num_classes), (num, ), generator=gen)
+        return boxes.to(self.device), labels.to(self.device)
+
+
+class FrameStream:
+    """One video fed to one detector, one frame (batch of 1) at a time.
+
+    Offline (released test): frame 0 carries the K support frames spread
+    over the whole video (ClipMeta ``'offline'``, ``num_support=K``): the
+    backbone runs K unprompted passes and the predictor, and caches the
+    video's prompts; later frames carry none and reuse them. Online: every
+    frame is ClipMeta ``'online'`` (K, S): the backbone caches the
+    unprompted pass of every S-th frame and predicts prompts from the K
+    latest cached ones. A model without prompts gets plain ``(1, C, H, W)``
+    key frames (the same frames).
+    """
+
+    def __init__(self, model: nn.Module, video: SyntheticVideo, mode: str,
+                 length: int, num_support: int, stride: int,
+                 video_key: str) -> None:
+        if mode not in MODES:
+            raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
+        self.model = model
+        self.video = video
+        self.mode = mode
+        self.length = length
+        self.num_support = num_support
+        self.stride = stride
+        self.video_key = video_key
+        self.prompted = uses_prompts(model)
+
+    def meta(self, t: int) -> ClipMeta:
+        """The ClipMeta of frame ``t``."""
+        if self.mode == 'offline':
+            return ClipMeta(self.video_key, t, self.num_support if t == 0
+                            else 0, 'offline')
+        return ClipMeta(self.video_key, t, 0, 'online', self.num_support,
+                        self.stride)
+
+    def raw_inputs(self, t: int) -> Tensor:
+        """The input tensor of frame ``t`` (no metadata attached)."""
+        key = self.video.frame(t)[None]
+        if not self.prompted:
+            return key
+        if self.mode == 'offline' and t == 0:
+            support = self.video.frames(
+                support_indices(self.length, self.num_support))
+            return torch.cat([key, support])[None]
+        return key[None]
+
+    def attach(self, x: Tensor, t: int) -> Tensor:
+        """Attach frame ``t``'s ClipMeta to ``x`` (prompted models)."""
+        return attach_clip_meta(x, [self.meta(t)]) if self.prompted else x
+
+    def inputs(self, t: int) -> Tuple[Tensor, List[DetDataSample]]:
+        """Input tensor (with metadata) and data samples of frame ``t``."""
+        return (self.attach(self.raw_inputs(t), t),
+                [self.video.data_sample(self.video_key, t)])
+
+    def predict_fn(self, t: int):
+        """``fn(model, x)`` that runs frame ``t`` through ``model.predict``
+        with ``x`` as the input (for tracing). It also returns what frame
+        ``t`` stored in the backbone's support cache (online: its own
+        unprompted embedding, used only by later frames), so that a jit
+        trace does not drop that work as dead code."""
+
+        def fn(model: nn.Module, x: Tensor):
+            results = model.predict(
+                self.attach(x, t),
+                [self.video.data_sample(self.video_key, t)])
+            cache = getattr(getattr(model, 'backbone', None),
+                            'support_cache', None)
+            stored = []
+            if self.prompted and cache is not None:
+                stored = [
+                    emb for fid, emb in cache.history.get(self.video_key, [])
+                    if fid == t
+                ]
+            return results, stored
+
+        return fn

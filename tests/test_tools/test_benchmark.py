@@ -1,0 +1,377 @@
+"""Tests of tools/analysis_tools/benchmark.py and mmstpn.utils.benchmark.
+
+Timing, ratio, percentile, FLOP and memory logic on toy inputs / tiny
+models, and one smoke run of the command line. Nothing here asserts on a
+measured time (the machine is shared and noisy).
+"""
+import importlib.util
+import json
+import math
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from mmstpn.models.layers import windowed_attention_with_prompts
+from mmstpn.structures import get_clip_meta
+from mmstpn.utils.benchmark import stats
+from mmstpn.utils.benchmark.bench import (BenchSettings, compute_ratios,
+                                          count_params, measure_flops,
+                                          offline_plans, share_weights)
+from mmstpn.utils.benchmark.flops import count_flops, sdpa_flops
+from mmstpn.utils.benchmark.memory import PeakMemory, tensor_bytes
+from mmstpn.utils.benchmark.report import format_report
+from mmstpn.utils.benchmark.timing import Timer, alternating
+from mmstpn.utils.benchmark.video import (FrameStream, SyntheticVideo,
+                                          support_indices, uses_prompts)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'benchmark.py')
+TINY = osp.join(REPO, 'tests', 'data', 'configs', 'tiny_stpn_faster_rcnn.py')
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location('benchmark_tool', TOOL)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope='module')
+def tiny_pair():
+    tool = _load_tool()
+    main = tool.build_detector(tool.load_config(TINY))
+    base = tool.build_detector(tool.load_config(TINY, no_prompts=True))
+    share_weights(main, base)
+    return main, base
+
+
+# ------------------------------------------------------------------ stats
+@pytest.mark.parametrize('q', [0, 10, 25, 50, 75, 90, 100])
+def test_percentile_matches_numpy(q):
+    values = [5.0, 1.0, 3.0, 2.5, 9.0, 7.0, 4.0]
+    assert stats.percentile(values, q) == pytest.approx(
+        np.percentile(values, q))
+
+
+def test_summarize_fields():
+    s = stats.summarize([1, 2, 3, 4, 100])
+    assert s['median'] == 3 and s['n'] == 5
+    assert s['iqr'] == pytest.approx(s['q3'] - s['q1'])
+    assert s['p10'] <= s['median'] <= s['p90']
+    with pytest.raises(ValueError):
+        stats.percentile([], 50)
+
+
+def test_offline_latency_amortises_frame_zero():
+    # frame 0 (support passes + predictor) costs 15, later frames 1
+    times = [15.] + [1.] * 9
+    assert stats.offline_latency(times, 10) == pytest.approx(24 / 10)
+    # equals the plain mean over a fully measured video
+    assert stats.offline_latency(times, 10) == pytest.approx(
+        sum(times) / len(times))
+    # extrapolated to a longer video; robust to one slow later frame
+    assert stats.offline_latency(times + [50.], 317) == pytest.approx(
+        (15 + 316) / 317)
+    assert stats.amortized_latency(2., 1., 1) == 2.
+
+
+def test_phase_latency():
+    # period 4: grid frames cost 3, the others 2; one outlier ignored
+    times = [3., 2., 2., 2.] * 3 + [30.]
+    assert stats.phase_latency(times, 4) == pytest.approx(9 / 4)
+    assert stats.phase_latency([1., 2.], 4) == pytest.approx(1.5)
+
+
+def test_ratio_and_goals():
+    assert stats.ratio(3., 2.) == 1.5
+    assert stats.ratio(1., 0.) is None and stats.ratio(None, 1.) is None
+    assert stats.paired_ratios([2., 3.], [1., 2.]) == [2., 1.5]
+    goals = {
+        g['key']: g
+        for g in stats.check_goals({
+            'offline_latency@317': 1.05,
+            'online_latency': 1.4,
+            'train_step_time': None
+        })
+    }
+    assert goals['offline_latency@317']['status'] == 'PASS'
+    assert goals['online_latency']['status'] == 'FAIL'
+    assert goals['train_step_time']['status'] == 'n/a'
+    assert goals['train_peak_memory']['status'] == 'n/a'
+
+
+def test_alternating_order():
+    assert alternating(['a', 'b'], 0) == ['a', 'b']
+    assert alternating(['a', 'b'], 1) == ['b', 'a']
+    assert alternating(['a', 'b', 'c'], 4) == ['b', 'c', 'a']
+    assert alternating([], 3) == []
+
+
+def test_timer_and_offline_plans():
+    with Timer('cpu') as t:
+        sum(range(1000))
+    assert t.elapsed >= 0
+    assert offline_plans([317, 30, 100], None) == {
+        30: [30], 100: [100], 317: [317]}
+    assert offline_plans([317, 30, 100], 40) == {30: [30], 40: [100, 317]}
+
+
+def test_compute_ratios():
+    def fake(scale, pred):
+        lat = dict(per_frame_s=scale, per_repeat_s=[scale, 1.1 * scale])
+        return dict(
+            params=dict(total=10 * scale, backbone=5 * scale,
+                        predictor=pred),
+            latency=dict(offline={'317': lat}, online={'100': lat}),
+            flops=dict(
+                offline=dict(per_frame={'317': 4 * scale}),
+                online=dict(per_frame={'100': 2 * scale})),
+            memory=dict(offline=dict(peak_bytes=8 * scale)),
+            train=dict(step_s=scale, memory=dict(peak_bytes=scale)))
+
+    r, spread = compute_ratios(fake(1.2, 5), fake(1., 0))
+    for key in ('offline_latency@317', 'online_latency', 'params_total',
+                'offline_flops@317', 'online_flops', 'train_step_time',
+                'train_peak_memory'):
+        assert r[key] == pytest.approx(1.2), key
+    assert r['params_predictor'] is None
+    assert spread['online_latency']['min'] == pytest.approx(1.2)
+
+
+# ------------------------------------------------------------------ FLOPs
+class _Attention(nn.Module):
+
+    def forward(self, q, k, v, mask=None):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+@pytest.mark.parametrize('with_mask', [False, True])
+def test_sdpa_flops_match_hand_formula(with_mask):
+    b, h, lq, lk, d = 2, 3, 5, 7, 8
+    q, k, v = torch.randn(b, h, lq, d), torch.randn(b, h, lk, d), \
+        torch.randn(b, h, lk, d)
+    inputs = (q, k, v) + ((torch.zeros(lq, lk), ) if with_mask else ())
+    counted = count_flops(_Attention(), inputs)['by_operator']
+    # mmengine convention: 1 FMA = 1 flop, i.e. half of 4*B*H*Lq*Lk*d
+    assert counted['sdpa_matmul'] == 4 * b * h * lq * lk * d // 2
+    assert counted['sdpa_softmax_mask'] == b * h * lq * lk * (
+        1 + int(with_mask))
+    assert counted == sdpa_flops(b, h, lq, lk, d, with_mask=with_mask)
+    # torch's own counter (2 flops per FMA) on the explicit math gives
+    # the textbook 4*B*H*Lq*Lk*d
+    with FlopCounterMode(display=False) as fc:
+        ((q @ k.transpose(-2, -1)) * d**-0.5).softmax(-1) @ v
+    assert fc.get_total_flops() == 4 * b * h * lq * lk * d
+    assert fc.get_total_flops() == 2 * counted['sdpa_matmul']
+
+
+def test_sdpa_flops_with_window_batch_dims():
+    """5-D (B, nW, heads, L, hd) SDPA with a bias broadcast over B."""
+    b, nw, heads, length, hd = 2, 6, 3, 54, 8
+    q, k, v = (torch.randn(b, nw, heads, length, hd) for _ in range(3))
+    bias = torch.zeros(nw, heads, length, length)
+    counted = count_flops(_Attention(), (q, k, v, bias))['by_operator']
+    assert counted == sdpa_flops(
+        b * nw, heads, length, length, hd, with_mask=True)
+
+
+def test_prompted_window_attention_flops_match_hand_formula():
+    """STPN's windowed attention with prompts, whatever its implementation
+    (SDPA or explicit matmuls): every window attends over 49 + P tokens, so
+    its two attention matmuls cost B*nW*heads*(Lw+P)^2*hd each."""
+    b, nw, lw, p, heads, c = 2, 6, 49, 5, 3, 24
+
+    class Win(nn.Module):
+
+        def forward(self, qkv_w, qkv_p, bias):
+            return windowed_attention_with_prompts(qkv_w, qkv_p, heads, 0.5,
+                                                   bias)
+
+    inputs = (torch.randn(b, nw, lw, 3 * c), torch.randn(b, p, 3 * c),
+              torch.zeros(1, heads, lw + p, lw + p))
+    ops = count_flops(Win(), inputs)['by_operator']
+    attention = ops.get('matmul', 0) + ops.get('sdpa_matmul', 0)
+    assert attention == 2 * b * nw * heads * (lw + p)**2 * (c // heads)
+
+
+def test_matmul_flops_count_broadcasting():
+    """One query set against the keys of every window: (B, 1, h, P, d) @
+    (B, nW, h, d, L) makes nW * P * L dot products per head."""
+
+    class Mm(nn.Module):
+
+        def forward(self, a, b):
+            return a @ b
+
+    a, b = torch.randn(2, 1, 3, 5, 8), torch.randn(2, 6, 3, 8, 54)
+    assert count_flops(Mm(), (a, b))['total'] == 2 * 6 * 3 * 5 * 54 * 8
+    a, b = torch.randn(4, 7), torch.randn(7)
+    assert count_flops(Mm(), (a, b))['total'] == 4 * 7
+
+
+def test_elementwise_and_default_ops_counted():
+
+    class Toy(nn.Module):
+
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(8, 4)
+            self.norm = nn.LayerNorm(4)
+
+        def forward(self, x):
+            y = self.fc(x)
+            return self.norm(y + y * 2).softmax(-1)
+
+    res = count_flops(Toy(), (torch.randn(3, 8), ))
+    ops = res['by_operator']
+    assert ops['linear'] == 3 * 8 * 4
+    assert ops['add'] == 12 and ops['mul'] == 12 and ops['softmax'] == 12
+    assert ops['layer_norm'] == 5 * 12  # mmengine's default
+    assert res['total'] == sum(ops.values())
+
+
+# ------------------------------------------------------------ memory
+def test_peak_memory_cpu_sees_torch_allocations():
+    with PeakMemory('cpu') as mem:
+        x = torch.ones(16 * 2**20 // 4)  # 16 MiB, touched
+        del x
+    if mem.peak_bytes is None:
+        pytest.skip(mem.reason)
+    assert mem.peak_bytes >= 8 * 2**20
+    t = torch.zeros(10)
+    assert tensor_bytes([t, t, t[:5]]) == 40  # shared storage once
+
+
+# ----------------------------------------------------- streams and models
+def test_support_indices_and_video():
+    assert support_indices(317, 14)[0] == 0
+    assert support_indices(317, 14)[-1] == 316
+    assert len(support_indices(30, 14)) == 14
+    assert support_indices(5, 1) == [0]
+    video = SyntheticVideo((40, 50), 32)
+    assert video.pad_size == (64, 64)
+    assert video.frame(3).shape == (3, 64, 64)
+    assert not torch.equal(video.frame(0), video.frame(1))
+    sample = video.data_sample('v', 2)
+    assert sample.metainfo['img_shape'] == (40, 50)
+    assert sample.metainfo['batch_input_shape'] == (64, 64)
+
+
+def test_frame_streams(tiny_pair):
+    main, base = tiny_pair
+    assert uses_prompts(main) and not uses_prompts(base)
+    video = SyntheticVideo((64, 96), 32)
+    off = FrameStream(main, video, 'offline', 20, 3, 2, 'v')
+    x0, s0 = off.inputs(0)
+    assert x0.shape == (1, 4, 3, 64, 96)
+    assert get_clip_meta(x0)[0].num_support == 3
+    x1, _ = off.inputs(1)
+    assert x1.shape == (1, 1, 3, 64, 96)
+    assert get_clip_meta(x1)[0].num_support == 0
+    on = FrameStream(main, video, 'online', 20, 3, 2, 'w')
+    meta = get_clip_meta(on.inputs(5)[0])[0]
+    assert (meta.mode, meta.online_num_support, meta.online_stride) == \
+        ('online', 3, 2)
+    xb, _ = FrameStream(base, video, 'offline', 20, 3, 2, 'v').inputs(0)
+    assert xb.shape == (1, 3, 64, 96) and get_clip_meta(xb) is None
+    p_main, p_base = count_params(main), count_params(base)
+    assert p_main['predictor'] > 0 and p_base['predictor'] == 0
+    assert p_main['total'] - p_main['predictor'] == p_base['total']
+
+
+def test_measure_flops_modes(tiny_pair):
+    main, base = tiny_pair
+    video = SyntheticVideo((64, 96), 32)
+    s = BenchSettings(
+        img_size=(64, 96), video_lengths=(3, 30), online_length=12,
+        num_support=2, stride=2)
+    fm, fb = measure_flops(main, video, s), measure_flops(base, video, s)
+    first = fm['offline']['frames']['first']['total']
+    later = fm['offline']['frames']['later']['total']
+    one = fb['offline']['frames']['every']['total']
+    # frame 0 also runs K=2 unprompted (stock) backbone passes (they skip
+    # the output norms of stages 0-2) and the predictor
+    stock_backbone = fb['offline']['frames']['every']['by_module']['backbone']
+    assert 1.95 * stock_backbone < first - later < 2.05 * stock_backbone
+    assert fm['offline']['per_frame']['3'] == pytest.approx(
+        (first + 2 * later) / 3)
+    assert fm['offline']['per_frame']['30'] < fm['offline']['per_frame']['3']
+    # the online grid frame's own unprompted pass is counted (it is only
+    # used by later frames: a jit trace would drop it as dead code)
+    grid = fm['online']['frames']['grid']['total']
+    other = fm['online']['frames']['other']['total']
+    assert grid - other > 0.2 * one
+    assert fm['online']['frames']['grid']['by_module'][
+        'backbone.predictor'] > 0
+    # attention is counted in both (explicit q @ k^T and attn @ v are
+    # mmengine's matmul, F.scaled_dot_product_attention our sdpa_matmul):
+    # the baseline (mmdet's stock Swin) attends over 49 tokens per 7x7
+    # window, the prompted pass over 49 + 5. Tiny Swin on 64x96: windows per
+    # stage 12, 4, 1, 1; heads 1, 1, 2, 2; head dims 16, 32, 32, 64 ->
+    # sum(windows * heads * head_dim) = 512.
+    per_token_pair = 2 * 512
+
+    def attention(ops):
+        return ops.get('matmul', 0) + ops.get('sdpa_matmul', 0)
+
+    stock = fb['offline']['frames']['every']['by_operator']
+    prompted = fm['offline']['frames']['later']['by_operator']
+    assert attention(stock) == 49 * 49 * per_token_pair
+    assert attention(prompted) == 54 * 54 * per_token_pair
+    assert 1. < later / one < 1.2
+    assert fb['online']['per_frame']['12'] == one
+
+
+# ------------------------------------------------------------ command line
+def test_tool_config_helpers():
+    tool = _load_tool()
+    cfg = tool.load_config(TINY, no_prompts=True)
+    assert cfg.model.backbone.num_prompts == 0
+    nested = dict(a=dict(init_cfg=dict(type='Pretrained')),
+                  b=[dict(pretrained='x')])
+    tool.strip_init(nested)
+    assert nested['a']['init_cfg'] is None and nested['b'][0][
+        'pretrained'] is None
+    assert tool.pad_divisor(Config(dict(model=dict()))) == 32
+
+
+def test_cli_smoke(tmp_path):
+    out = tmp_path / 'bench.json'
+    cmd = [
+        sys.executable, TOOL, TINY, '--baseline-from-config', '--img-size',
+        '64', '96', '--video-lengths', '3', '--online-length', '3',
+        '--num-support', '2', '--stride', '2', '--warmup', '1', '--repeats',
+        '1', '--train-step', '--train-steps', '1', '--threads', '1',
+        '--json',
+        str(out)
+    ]
+    proc = subprocess.run(
+        cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'ms/frame' in proc.stdout and 'goals' in proc.stdout
+    res = json.loads(out.read_text())
+    ratios = res['ratios']
+    for key in ('offline_latency@3', 'online_latency', 'offline_flops@3',
+                'online_flops', 'params_total', 'offline_peak_memory',
+                'train_step_time', 'train_peak_memory'):
+        value = ratios[key]
+        assert isinstance(value, float) and value > 0 and \
+            math.isfinite(value), key
+    assert {g['status'] for g in res['goals']} <= {'PASS', 'FAIL', 'n/a'}
+    main = res['models']['main']
+    assert main['prompted'] and not res['models']['baseline']['prompted']
+    assert main['params']['predictor'] > 0
+    assert main['latency']['offline']['3']['per_frame_s'] > 0
+    assert main['flops']['online']['per_frame']['3'] > 0
+    assert 'scaled_dot_product_attention' in res['flop_counting']
+    assert res['settings']['img_size'] == [64, 96]
+    # the text report renders from the JSON alone
+    assert 'offline L=3' in format_report(res)

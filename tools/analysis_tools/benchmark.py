@@ -1,0 +1,291 @@
+"""Speed and cost benchmark of an (STPN) detector, optionally against a
+baseline, with ratios and the cost goals of issue 4.
+
+Measures INFERENCE only, on synthetic frames (no data loader, no
+pre-processing): a video of L frames is fed one frame at a time through the
+detector's real ``predict`` path (backbone, neck, RPN, RoI head, NMS), in
+the STPN test-time modes:
+
+* offline (released test): frame 0 carries K support frames spread over the
+  whole video; the prompts are computed there, cached and reused by the
+  later frames. The per-video prompt computation is INCLUDED and amortised
+  over the video (the authors' speed test left it out).
+* online (causal): every S-th frame's unprompted pass is cached; each frame
+  takes the K latest cached embeddings as its support.
+
+With ``--compare OTHER_CONFIG`` or ``--baseline-from-config`` (the same
+config with ``model.backbone.num_prompts=0``) both detectors are built in
+one process and measured ALTERNATELY frame by frame on the same frames, and
+the ratios (first / second) are printed with PASS/FAIL against the goals of
+issue 4 (never enforced: the exit code does not depend on them).
+
+Reported per model and mode: per-frame latency (median-based, with the
+p10/median/p90 of the frame times and the per-repeat range of the ratios),
+FPS, parameters (total, predictor), FLOPs per frame of the whole detector
+including attention (mmengine's FlopAnalyzer with handles for
+scaled_dot_product_attention, softmax and element-wise ops), peak memory,
+and with ``--train-step`` the training step time and peak training memory
+(K=2 support frames, AdamW).
+
+Backbone weights are never downloaded: every ``init_cfg`` / ``pretrained``
+inside ``model.backbone`` is set to None and the weights are random unless
+``--checkpoint`` is given. Without ``--compare-checkpoint`` the baseline
+gets the main model's weights wherever names and shapes match
+(``--no-share-weights`` to keep its own), so both see the same proposals.
+
+Examples::
+
+    # STPN vs. the same detector without prompts, CPU-sized
+    python tools/analysis_tools/benchmark.py \\
+        configs/_base_/models/stpn_faster-rcnn_swin-t-p4-w7_fpn.py \\
+        --baseline-from-config --img-size 320 512 --frame-cap 30 \\
+        --online-length 60 --threads 1 --train-step --json bench.json
+
+    # two configs, full ImageNet VID mean-length videos, on a GPU
+    python tools/analysis_tools/benchmark.py STPN_CFG --compare BASE_CFG \\
+        --checkpoint stpn.pth --compare-checkpoint base.pth --device cuda
+"""
+import argparse
+import copy
+import os.path as osp
+import sys
+
+# run from a checkout without installing: make `import mmstpn` work
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))))
+
+import torch  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+from mmengine.runner import load_checkpoint  # noqa: E402
+
+import mmstpn  # noqa: E402,F401  (registers the STPN modules)
+from mmstpn.utils.benchmark import (BenchSettings, format_report,  # noqa
+                                    run_benchmark, share_weights, write_json)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        description='Inference / training cost benchmark of a detector, '
+        'optionally against a baseline (ratios and issue-4 goals)',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('config', help='config of the (STPN) detector')
+    p.add_argument('--checkpoint', help='weights of the detector')
+    cmp = p.add_mutually_exclusive_group()
+    cmp.add_argument(
+        '--compare',
+        metavar='OTHER_CONFIG',
+        help='baseline config, measured alternately in the same process')
+    cmp.add_argument(
+        '--baseline-from-config',
+        action='store_true',
+        help='baseline = CONFIG with model.backbone.num_prompts=0')
+    p.add_argument('--compare-checkpoint', help='weights of the baseline')
+    p.add_argument(
+        '--no-share-weights',
+        action='store_true',
+        help='do not copy the main model\'s weights into the baseline')
+    p.add_argument(
+        '--mode', choices=('offline', 'online', 'both'), default='both')
+    p.add_argument(
+        '--video-lengths',
+        type=int,
+        nargs='+',
+        default=[30, 100, 317],
+        help='offline video lengths L (317: ImageNet VID val mean)')
+    p.add_argument(
+        '--online-length',
+        type=int,
+        default=100,
+        help='frames of the online video')
+    p.add_argument(
+        '--num-support', type=int, default=14, help='test-time K')
+    p.add_argument(
+        '--stride', type=int, default=4, help='online support stride S')
+    p.add_argument(
+        '--img-size',
+        type=int,
+        nargs=2,
+        default=[600, 1000],
+        metavar=('H', 'W'),
+        help='frame size (img_shape); the batch input is padded')
+    p.add_argument(
+        '--pad-divisor',
+        type=int,
+        help='pad the batch input to multiples of it (default: the '
+        'config\'s data_preprocessor.pad_size_divisor, else 32)')
+    p.add_argument(
+        '--warmup', type=int, default=2, help='warm-up frames per mode')
+    p.add_argument(
+        '--repeats',
+        type=int,
+        default=3,
+        help='passes over the videos of each mode')
+    p.add_argument(
+        '--frame-cap',
+        type=int,
+        help='run at most this many frames per offline video and '
+        'extrapolate longer ones (frame 0 + median later frame; marked *): '
+        'every offline frame after frame 0 does the same work')
+    p.add_argument(
+        '--device',
+        default='cuda' if torch.cuda.is_available() else 'cpu',
+        help='cpu, cuda or cuda:N')
+    p.add_argument(
+        '--threads',
+        type=int,
+        help='torch CPU threads (on a CPU shared with other jobs, 1 avoids '
+        'OpenMP oversubscription stalls)')
+    p.add_argument(
+        '--train-step',
+        action='store_true',
+        help='also time a training step and its peak memory')
+    p.add_argument(
+        '--train-num-support',
+        type=int,
+        default=2,
+        help='support frames per item in the training step')
+    p.add_argument('--train-batch-size', type=int, default=1)
+    p.add_argument(
+        '--train-steps',
+        type=int,
+        default=5,
+        help='timed training steps per model (after max(1, warmup))')
+    p.add_argument(
+        '--no-flops', action='store_true', help='skip the FLOP count')
+    p.add_argument(
+        '--no-memory', action='store_true', help='skip peak memory')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--json', metavar='FILE', help='write every figure')
+    p.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings (applied to both configs)')
+    args = p.parse_args(argv)
+    if args.compare_checkpoint and not (args.compare
+                                        or args.baseline_from_config):
+        p.error('--compare-checkpoint needs --compare or '
+                '--baseline-from-config')
+    for name in ('repeats', 'num_support', 'stride', 'online_length',
+                 'train_num_support', 'train_batch_size'):
+        if getattr(args, name) < 1:
+            p.error(f'--{name.replace("_", "-")} must be >= 1')
+    if args.warmup < 0 or args.train_steps < 0:
+        p.error('--warmup and --train-steps must be >= 0')
+    if args.frame_cap is not None and args.frame_cap < 1:
+        p.error('--frame-cap must be >= 1')
+    if min(args.video_lengths) < 1:
+        p.error('--video-lengths must be >= 1')
+    return args
+
+
+def strip_init(cfg):
+    """Set every ``init_cfg`` / ``pretrained`` in a (nested) config to None
+    so that building downloads nothing."""
+    if isinstance(cfg, dict):
+        for key in list(cfg):
+            if key in ('init_cfg', 'pretrained'):
+                cfg[key] = None
+            else:
+                strip_init(cfg[key])
+    elif isinstance(cfg, (list, tuple)):
+        for item in cfg:
+            strip_init(item)
+    return cfg
+
+
+def load_config(path, options=None, no_prompts=False):
+    cfg = Config.fromfile(path)
+    if options:
+        cfg.merge_from_dict(options)
+    if no_prompts:
+        cfg.model.backbone.num_prompts = 0
+    return cfg
+
+
+def build_detector(cfg, checkpoint=None, device='cpu'):
+    """Build ``cfg.model`` (mmdet registry, no backbone download), load the
+    checkpoint, move to ``device``, eval mode."""
+    from mmdet.registry import MODELS
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    model_cfg = copy.deepcopy(cfg.model)
+    if 'backbone' in model_cfg:
+        strip_init(model_cfg['backbone'])
+    model_cfg.pop('pretrained', None)
+    model = MODELS.build(model_cfg)
+    if checkpoint:
+        load_checkpoint(model, checkpoint, map_location='cpu')
+    return model.to(device).eval()
+
+
+def pad_divisor(cfg, given=None):
+    if given:
+        return given
+    pre = cfg.model.get('data_preprocessor') or {}
+    return pre.get('pad_size_divisor') or 32
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    cfg = load_config(args.config, args.cfg_options)
+    models = {'main': build_detector(cfg, args.checkpoint, args.device)}
+    labels = {'main': osp.basename(args.config)}
+    if args.compare or args.baseline_from_config:
+        if args.compare:
+            other = load_config(args.compare, args.cfg_options)
+            labels['baseline'] = osp.basename(args.compare)
+        else:
+            other = load_config(args.config, args.cfg_options,
+                                no_prompts=True)
+            labels['baseline'] = (osp.basename(args.config) +
+                                  ' with backbone.num_prompts=0')
+        models['baseline'] = build_detector(other, args.compare_checkpoint,
+                                            args.device)
+        if not args.no_share_weights and not args.compare_checkpoint:
+            copied, total = share_weights(models['main'], models['baseline'])
+            labels['baseline'] += (f' [{copied}/{total} tensors shared '
+                                   'with main]')
+    settings = BenchSettings(
+        img_size=tuple(args.img_size),
+        pad_divisor=pad_divisor(cfg, args.pad_divisor),
+        video_lengths=args.video_lengths,
+        online_length=args.online_length,
+        num_support=args.num_support,
+        stride=args.stride,
+        modes=('offline', 'online') if args.mode == 'both' else
+        (args.mode, ),
+        warmup=args.warmup,
+        repeats=args.repeats,
+        frame_cap=args.frame_cap,
+        device=args.device,
+        flops=not args.no_flops,
+        memory=not args.no_memory,
+        train_step=args.train_step,
+        train_num_support=args.train_num_support,
+        train_batch_size=args.train_batch_size,
+        train_steps=args.train_steps,
+        seed=args.seed,
+        extra=dict(
+            config=args.config,
+            compare=args.compare,
+            baseline_from_config=args.baseline_from_config,
+            checkpoint=args.checkpoint,
+            compare_checkpoint=args.compare_checkpoint,
+            cfg_options=dict(args.cfg_options or {})))
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    results = run_benchmark(models, settings, labels, log)
+    print(format_report(results))
+    if args.json:
+        write_json(results, args.json)
+        print(f'\nwrote {args.json}')
+
+
+if __name__ == '__main__':
+    main()
