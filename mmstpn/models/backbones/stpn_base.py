@@ -25,12 +25,20 @@ class STPNBackboneMixin:
 
     in_channels: int
 
-    def init_stpn(self, predictor: Optional[dict], support_channels: int,
-                  prompt_dims: int, num_prompts: int,
-                  support_grad: bool) -> None:
+    def init_stpn(self,
+                  predictor: Optional[dict],
+                  support_channels: int,
+                  prompt_dims: int,
+                  num_prompts: int,
+                  support_grad: bool,
+                  support_chunk: int = 4) -> None:
         """Build the predictor. ``num_prompts=0`` gives the same backbone
         without prompts (the single-frame baseline): no predictor, no
-        support pass, support frames in the input are ignored."""
+        support pass, support frames in the input are ignored.
+        ``support_chunk``: the no-grad support pass runs at most this many
+        frames at once (same result, bounded peak memory when an offline
+        video's first frame carries K=14 support frames; 0: no limit)."""
+        self.support_chunk = support_chunk
         self.num_prompts = num_prompts
         self.prompt_dims = prompt_dims
         self.support_grad = support_grad
@@ -156,8 +164,13 @@ class STPNBackboneMixin:
                         frames: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
         if self.support_grad:
             return self.support_embeddings(frames)
+        chunk = self.support_chunk or frames.shape[0]
         with torch.no_grad():
-            return self.support_embeddings(frames)
+            parts = [
+                self.support_embeddings(frames[i:i + chunk])
+                for i in range(0, frames.shape[0], chunk)
+            ]
+        return torch.cat([t for t, _ in parts]), parts[0][1]
 
     def _cached_prompts(self, x: Tensor, metas: List[ClipMeta]) -> Tensor:
         cache = self.support_cache

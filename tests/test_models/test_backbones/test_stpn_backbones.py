@@ -276,3 +276,24 @@ def test_zero_prompts_is_the_single_frame_baseline(name):
     stpn = build(name)
     n_pred = sum(p.numel() for p in stpn.predictor.parameters())
     assert sum(p.numel() for p in stpn.parameters()) == n_base + n_pred
+
+
+@pytest.mark.parametrize('name', sorted(BACKBONES))
+def test_support_chunking_changes_nothing(name):
+    model = build(name)
+    clips = torch.randn(2, 4, 3, 48, 48)
+    calls = []
+    orig = model.support_embeddings
+
+    def spy(x):
+        calls.append(x.shape[0])
+        return orig(x)
+
+    model.support_embeddings = spy
+    with torch.no_grad():
+        model.support_chunk = 0
+        whole = model(clips)
+        model.support_chunk = 4
+        chunked = model(clips)
+    assert calls == [6, 4, 2]  # 2 clips x 3 support frames, then in chunks
+    assert max_diff(whole, chunked) < 1e-5
