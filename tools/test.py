@@ -54,6 +54,7 @@ def main(argv=None):
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=args.out))
     runner.test()
+    launch.teardown_distributed()
 
 
 if __name__ == '__main__':

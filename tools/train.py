@@ -48,6 +48,7 @@ def main(argv=None):
     cfg = launch.load_config(args)
     launch.setup_distributed(args.launcher, cfg)
     launch.build_runner(cfg).train()
+    launch.teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -64,7 +64,12 @@ optim_wrapper = dict(
         type='AdamW', lr=4e-4, betas=(0.9, 0.999), weight_decay=0.05),
     paramwise_cfg=dict(
         norm_decay_mult=0.,
-        custom_keys={'relative_position_bias_table': dict(decay_mult=0.)}),
+        custom_keys={
+            'relative_position_bias_table': dict(decay_mult=0.),
+            # the predictor is new when training starts from a warm start
+            # (the main job): give it a 10x learning rate
+            'backbone.predictor': dict(lr_mult=10.),
+        }),
     clip_grad=dict(max_norm=10., norm_type=2))
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),

@@ -267,3 +267,12 @@ def build_runner(cfg: Config) -> Runner:
         from mmdet.registry import RUNNERS
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)
+
+
+def teardown_distributed() -> None:
+    """Destroy the process group the run used, if any. Without it a gloo
+    group can abort the process at interpreter exit ("terminate called
+    without an active exception") after a successful run."""
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
