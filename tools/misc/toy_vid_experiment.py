@@ -55,6 +55,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--pretrain-iters', type=int, default=700,
                         help='iterations of the shared single-frame warm '
                         'start (0: both models start from scratch)')
+    parser.add_argument('--cls-pretrain-iters', type=int, default=0,
+                        help='iterations of an optional image-level class '
+                        'warm start of the backbone (before --pretrain)')
     parser.add_argument('--iters', type=int, default=800,
                         help='training iterations of each model after the '
                         'warm start')
@@ -119,6 +122,53 @@ def pretrain_path(args: argparse.Namespace) -> str:
                     f'iter_{args.pretrain_iters}.pth')
 
 
+def class_pretrain(args: argparse.Namespace, out_path: str) -> None:
+    """Optional image-level warm start of the backbone: classify each clean
+    train frame's video class from its globally pooled last-stage tokens
+    (what the support embeddings are). Saves ``backbone.*`` weights."""
+    import mmcv
+    import torch
+    import torch.nn.functional as F
+    from mmdet.registry import MODELS
+    cfg = load_cfg('baseline', args, 1, 'cls_pretrain')
+    backbone = MODELS.build(cfg.model.backbone)
+    backbone.init_weights()
+    head = torch.nn.Linear(backbone.num_features[-1], len(cfg.classes))
+    with open(osp.join(args.data_dir, 'train.json')) as f:
+        data = json.load(f)
+    label = {a['image_id']: a['category_id'] - 1 for a in data['annotations']}
+    frames = [i for i in data['images']
+              if i['id'] in label and not i.get('deteriorated')]
+    mean = torch.tensor([123.675, 116.28, 103.53])[:, None, None]
+    std = torch.tensor([58.395, 57.12, 57.375])[:, None, None]
+    imgs = torch.stack([
+        (torch.from_numpy(mmcv.imread(
+            osp.join(args.data_dir, 'frames', i['file_name']))[..., ::-1]
+            .copy()).permute(2, 0, 1).float() - mean) / std for i in frames
+    ])
+    targets = torch.tensor([label[i['id']] for i in frames])
+    params = list(backbone.parameters()) + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=4e-4, weight_decay=0.05)
+    gen = torch.Generator().manual_seed(args.seed)
+    backbone.train()
+    for it in range(args.cls_pretrain_iters):
+        idx = torch.randint(len(imgs), (16, ), generator=gen)
+        x = imgs[idx]
+        if it % 2:
+            x = x.flip(-1)
+        tokens, _ = backbone.support_embeddings(x)
+        loss = F.cross_entropy(head(tokens.mean(1)), targets[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if it % 50 == 0 or it == args.cls_pretrain_iters - 1:
+            print(f'[pretrain] class warm start iter {it}: loss '
+                  f'{loss.item():.3f}', flush=True)
+    os.makedirs(osp.dirname(out_path), exist_ok=True)
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in
+                               backbone.state_dict().items()}}, out_path)
+
+
 def pretrain(args: argparse.Namespace) -> None:
     """Shared warm start: the single-frame detector trained on the train
     frames (both models then start from the same weights, as the released
@@ -126,7 +176,12 @@ def pretrain(args: argparse.Namespace) -> None:
     if osp.exists(pretrain_path(args)):
         print(f'[pretrain] using {pretrain_path(args)}', flush=True)
         return
-    cfg = load_cfg('baseline', args, args.pretrain_iters, 'pretrain')
+    cls_ckpt = None
+    if args.cls_pretrain_iters:
+        cls_ckpt = osp.join(args.out_dir, 'cls_pretrain', 'backbone.pth')
+        class_pretrain(args, cls_ckpt)
+    cfg = load_cfg('baseline', args, args.pretrain_iters, 'pretrain',
+                   cls_ckpt)
     print(f'[pretrain] single-frame warm start, {args.pretrain_iters} '
           'iterations', flush=True)
     Runner.from_cfg(cfg).train()
@@ -193,7 +248,8 @@ def _spawn_and_collect(args: argparse.Namespace,
             args.data_dir, '--seed', str(args.seed), '--online-k',
             str(args.online_k), '--online-stride', str(args.online_stride),
             '--iters', str(args.iters), '--pretrain-iters',
-            str(args.pretrain_iters)
+            str(args.pretrain_iters), '--cls-pretrain-iters',
+            str(args.cls_pretrain_iters)
         ]
         procs[name] = (subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
