@@ -55,7 +55,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--pretrain-iters', type=int, default=700,
                         help='iterations of the shared single-frame warm '
                         'start (0: both models start from scratch)')
-    parser.add_argument('--cls-pretrain-iters', type=int, default=0,
+    parser.add_argument('--cls-pretrain-iters', type=int, default=300,
                         help='iterations of an optional image-level class '
                         'warm start of the backbone (before --pretrain)')
     parser.add_argument('--iters', type=int, default=800,
