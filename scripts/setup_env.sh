@@ -28,8 +28,10 @@ then
     $PY -m pip install -q --no-build-isolation mmcv==2.1.0
 fi
 
-if ! $PY -c "import mmstpn, mmdet, mmengine, pycocotools" 2>/dev/null \
-   || ! $PY -m pip show -q mmstpn >/dev/null 2>&1; then
+# (re)install when mmstpn is missing or installed from another checkout
+HERE=$(pwd -P)
+WHERE=$(cd / && $PY -c "import mmstpn, mmdet, mmengine, pycocotools, os; print(os.path.dirname(os.path.dirname(os.path.realpath(mmstpn.__file__))))" 2>/dev/null || true)
+if [ "$WHERE" != "$HERE" ]; then
   echo "[setup] installing mmstpn (editable) with mmdet 3.3.0 and mmengine 0.10.x"
   $PY -m pip install -q --no-build-isolation -e .
 fi
