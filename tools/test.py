@@ -12,10 +12,12 @@ import sys
 # run from a checkout without installing: make `import mmstpn` work
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from mmdet.datasets import BaseVideoDataset  # noqa: E402
 from mmdet.evaluation import DumpDetResults  # noqa: E402
 from mmdet.utils import setup_cache_size_limit_of_dynamo  # noqa: E402
 
 import mmstpn  # noqa: E402,F401  (registers modules, checkpoint globals)
+from mmstpn.evaluation import DumpVideoDetResults  # noqa: E402
 from mmstpn.utils import launch  # noqa: E402
 
 
@@ -51,10 +53,13 @@ def main(argv=None):
     launch.setup_distributed(args.launcher, cfg)
     runner = launch.build_runner(cfg)
     if args.out is not None:
-        runner.test_evaluator.metrics.append(
-            DumpDetResults(out_file_path=args.out))
+        # a video dataset's length counts videos: DumpDetResults would cut
+        # the frames' results there
+        video = isinstance(runner.test_dataloader.dataset, BaseVideoDataset)
+        dump = DumpVideoDetResults if video else DumpDetResults
+        runner.test_evaluator.metrics.append(dump(out_file_path=args.out))
     runner.test()
-    launch.teardown_distributed()
+    launch.teardown_distributed(runner)
 
 
 if __name__ == '__main__':

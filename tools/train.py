@@ -47,8 +47,9 @@ def main(argv=None):
     setup_cache_size_limit_of_dynamo()
     cfg = launch.load_config(args)
     launch.setup_distributed(args.launcher, cfg)
-    launch.build_runner(cfg).train()
-    launch.teardown_distributed()
+    runner = launch.build_runner(cfg)
+    runner.train()
+    launch.teardown_distributed(runner)
 
 
 if __name__ == '__main__':

@@ -1,9 +1,11 @@
 # The single-frame baseline of the STPN toy config: the same backbone, heads,
 # data, schedule and seed, without prompts (num_prompts=0: mmdet's Swin on
-# the key frame) and without loading support frames.
+# the key frame), without the STPN config's auxiliary prompt loss (there are
+# no prompts) and without loading support frames.
 _base_ = ['./stpn_faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid.py']
 
-model = dict(backbone=dict(num_prompts=0, predictor=None))
+model = dict(
+    type='FasterRCNN', backbone=dict(num_prompts=0, predictor=None))
 
 train_dataloader = dict(
     dataset=dict(pipeline=[

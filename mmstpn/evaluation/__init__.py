@@ -1,9 +1,9 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .functional import (VIDAPEvaluator, compute_motion_ious, mean_ap,
                          motion_split_masks)
-from .metrics import VIDMetric
+from .metrics import DumpVideoDetResults, VIDMetric
 
 __all__ = [
-    'VIDMetric', 'VIDAPEvaluator', 'compute_motion_ious', 'mean_ap',
-    'motion_split_masks'
+    'DumpVideoDetResults', 'VIDMetric', 'VIDAPEvaluator',
+    'compute_motion_ious', 'mean_ap', 'motion_split_masks'
 ]

@@ -22,7 +22,8 @@ BACKBONES = {
 }
 
 
-def stock_detector(kind: str, backbone: str):
+def stock_detector_cfg(kind: str, backbone: str):
+    """mmdet's stock model config with the tiny STPN backbone."""
     path = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs',
                     STOCK[kind])
     cfg = Config.fromfile(path).model
@@ -33,7 +34,11 @@ def stock_detector(kind: str, backbone: str):
     if kind == 'mask':
         cfg.roi_head.mask_head.num_classes = 3
     cfg.test_cfg.rcnn.score_thr = 0.0
-    model = MODELS.build(cfg)
+    return cfg
+
+
+def stock_detector(kind: str, backbone: str):
+    model = MODELS.build(stock_detector_cfg(kind, backbone))
     model.init_weights()
     assert type(model).__name__ == ('FasterRCNN' if kind == 'faster' else
                                     'MaskRCNN')

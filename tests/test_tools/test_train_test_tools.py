@@ -12,9 +12,6 @@ import json
 import os
 import os.path as osp
 import pickle
-import socket
-import subprocess
-import sys
 
 import mmcv
 import numpy as np
@@ -22,11 +19,14 @@ import pytest
 import torch
 from mmengine.config import Config
 
-import mmstpn  # noqa: F401  (allow-lists mmengine's checkpoint types)
 from mmstpn.utils import launch
+from tests.test_tools.tool_helpers import REPO, assert_dist_trained
+from tests.test_tools.tool_helpers import free_port as _free_port
+from tests.test_tools.tool_helpers import load_checkpoint as _load
+from tests.test_tools.tool_helpers import logged_metrics
+from tests.test_tools.tool_helpers import logs as _logs
+from tests.test_tools.tool_helpers import run_dist, run_tool, tool_env
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOLS = osp.join(REPO, 'tools')
 CONFIG = osp.join(REPO, 'tests', 'data', 'configs', 'tiny_retinanet_coco.py')
 NUM_IMAGES = 8
 
@@ -72,65 +72,17 @@ def _write_tiny_coco(root):
         json.dump(coco, f)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def _run(cmd, env, timeout=240):
-    proc = subprocess.run(
-        cmd,
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout)
-    assert proc.returncode == 0, (f'{" ".join(cmd)} failed '
-                                  f'({proc.returncode}):\n'
-                                  f'{proc.stdout[-6000:]}')
-    return proc.stdout
-
-
 def _train(env, work_dir, *extra):
-    return _run([
-        sys.executable,
-        osp.join(TOOLS, 'train.py'), CONFIG, '--work-dir', work_dir, *extra
-    ], env)
+    return run_tool(env, 'train.py', CONFIG, '--work-dir', work_dir, *extra)
 
 
 def _test(env, ckpt, work_dir, *extra):
-    return _run([
-        sys.executable,
-        osp.join(TOOLS, 'test.py'), CONFIG, ckpt, '--work-dir', work_dir,
-        *extra
-    ], env)
-
-
-def _load(ckpt):
-    # default torch.load (weights_only=True on torch >= 2.6): works because
-    # `import mmstpn` allow-lists mmengine's checkpoint types
-    return torch.load(ckpt, map_location='cpu')
-
-
-def _logs(work_dir):
-    """Text logs of the runs in ``work_dir``, oldest first."""
-    return [
-        open(p).read()
-        for p in sorted(glob.glob(osp.join(work_dir, '*', '*.log')))
-    ]
+    return run_tool(env, 'test.py', CONFIG, ckpt, '--work-dir', work_dir,
+                    *extra)
 
 
 def _test_metrics(work_dir):
-    """The metrics in the json the LoggerHook writes after testing (without
-    its timings)."""
-    (path, ) = glob.glob(osp.join(work_dir, '*', '*.json'))
-    with open(path) as f:
-        return {
-            k: v
-            for k, v in json.load(f).items() if k.startswith('coco/')
-        }
+    return logged_metrics(work_dir, 'coco/')
 
 
 def _assert_same_weights(a, b):
@@ -152,20 +104,7 @@ def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp('tools')
     data = str(root / 'tiny_coco')
     _write_tiny_coco(data)
-    env = dict(os.environ)
-    env.update(
-        MMSTPN_TINY_COCO=data,
-        # one thread per process: the 2-process runs share 2 cores, and
-        # 1-process and 2-process runs use the same kernels/thread count
-        OMP_NUM_THREADS='1',
-        MKL_NUM_THREADS='1',
-        # CPU even on a GPU machine: these tests are about the CPU/gloo
-        # path (2 ranks could not share a single GPU under NCCL anyway)
-        CUDA_VISIBLE_DEVICES='',
-        PYTHON=sys.executable,
-        PYTHONPATH=os.pathsep.join(
-            [REPO] + ([os.environ['PYTHONPATH']]
-                      if os.environ.get('PYTHONPATH') else [])))
+    env = tool_env(MMSTPN_TINY_COCO=data)
     return dict(root=root, env=env)
 
 
@@ -247,34 +186,18 @@ def test_test_tool(tiny, trained):
 # dist_train.sh / dist_test.sh: 2 CPU processes over gloo
 # --------------------------------------------------------------------------
 def test_dist_train_and_test(tiny):
-    env, root = dict(tiny['env']), tiny['root']
-    env['PORT'] = str(_free_port())
+    env, root = tiny['env'], tiny['root']
     work = str(root / 'dist')
-    _run([
-        'bash',
-        osp.join(TOOLS, 'dist_train.sh'), CONFIG, '2', '--work-dir', work,
-        '--cfg-options', 'train_cfg.max_iters=3', 'default_hooks.checkpoint'
-        '.interval=3'
-    ], env)
-    (log, ) = _logs(work)
-    assert 'Distributed launcher: pytorch' in log
-    assert 'Distributed training: True' in log
-    assert 'GPU number: 2' in log  # world size
-    assert 'Iter(train) [3/3]' in log
-    ckpt = osp.join(work, 'iter_3.pth')
-    state = _load(ckpt)
-    assert state['meta']['iter'] == 3
-    assert not any(k.startswith('module.') for k in state['state_dict'])
+    run_dist(env, 'dist_train.sh', CONFIG, '2', '--work-dir', work,
+             '--cfg-options', 'train_cfg.max_iters=3',
+             'default_hooks.checkpoint.interval=3')
+    ckpt = assert_dist_trained(work, iters=3, world_size=2)
 
     # the same checkpoint tested by 2 processes and by 1 process
-    env['PORT'] = str(_free_port())
     dist_work = str(root / 'dist_test')
     dist_out = osp.join(dist_work, 'preds.pkl')
-    _run([
-        'bash',
-        osp.join(TOOLS, 'dist_test.sh'), CONFIG, ckpt, '2', '--work-dir',
-        dist_work, '--out', dist_out
-    ], env)
+    run_dist(env, 'dist_test.sh', CONFIG, ckpt, '2', '--work-dir', dist_work,
+             '--out', dist_out)
     single_work = str(root / 'single_test')
     single_out = osp.join(single_work, 'preds.pkl')
     _test(env, ckpt, single_work, '--out', single_out)

@@ -43,8 +43,8 @@ def parse_args(argv=None):
         description='Generate the synthetic deteriorated-video data set')
     p.add_argument('out_dir', help='output folder')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--num-train-videos', type=int, default=56)
-    p.add_argument('--num-val-videos', type=int, default=24)
+    p.add_argument('--num-train-videos', type=int, default=480)
+    p.add_argument('--num-val-videos', type=int, default=48)
     p.add_argument('--frames-per-video', type=int, default=16)
     p.add_argument('--img-size', type=int, nargs=2, default=(128, 128),
                    metavar=('H', 'W'))

@@ -24,7 +24,7 @@ from typing import Dict, List, Tuple
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
 
-from mmengine.config import Config  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmstpn  # noqa: E402,F401
@@ -52,12 +52,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out-dir', default='outputs/toy_vid')
     parser.add_argument('--data-dir', default='data/toy_vid')
+    parser.add_argument('--num-train-videos', type=int, default=480,
+                        help='train videos of the generated toy set (many '
+                        'short videos: with few, a detector memorises each '
+                        "video's background instead of learning textures)")
+    parser.add_argument('--num-val-videos', type=int, default=48)
     parser.add_argument('--pretrain-iters', type=int, default=700,
                         help='iterations of the shared single-frame warm '
                         'start (0: both models start from scratch)')
-    parser.add_argument('--cls-pretrain-iters', type=int, default=300,
-                        help='iterations of an optional image-level class '
-                        'warm start of the backbone (before --pretrain)')
+    parser.add_argument('--cls-pretrain-iters', type=int, default=400,
+                        help='iterations of the object-level class warm '
+                        'start of the backbone (before --pretrain-iters; 0: '
+                        'none)')
     parser.add_argument('--iters', type=int, default=800,
                         help='training iterations of each model after the '
                         'warm start')
@@ -65,6 +71,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--online-k', type=int, default=4,
                         help='K of the extra online (causal) STPN test')
     parser.add_argument('--online-stride', type=int, default=1)
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, default={},
+        help='override settings of both configs (and of the warm start), '
+        'as in tools/train.py')
     # internal: one model per process (see run())
     parser.add_argument('--worker', choices=sorted(CONFIGS) + ['pretrain'],
                         help=argparse.SUPPRESS)
@@ -72,13 +82,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def ensure_data(data_dir: str, seed: int) -> None:
-    """Generate the toy set unless ``data_dir`` already holds it."""
-    if osp.exists(osp.join(data_dir, 'val.json')):
-        print(f'[main job] using the toy set in {data_dir}', flush=True)
-        return
-    print(f'[main job] generating the toy set in {data_dir}', flush=True)
-    generate_deteriorated_vid(data_dir, seed=seed)
+def ensure_data(args: argparse.Namespace) -> bool:
+    """Generate the toy set unless ``args.data_dir`` already holds one with
+    the requested numbers of videos; True when it was (re)generated."""
+    sizes = dict(train=args.num_train_videos, val=args.num_val_videos)
+    found = {}
+    for split in sizes:
+        path = osp.join(args.data_dir, f'{split}.json')
+        if osp.exists(path):
+            with open(path) as f:
+                found[split] = len(json.load(f)['videos'])
+    if found == sizes:
+        print(f'[main job] using the toy set in {args.data_dir}', flush=True)
+        return False
+    print(f'[main job] generating the toy set in {args.data_dir} '
+          f'({sizes["train"]} train / {sizes["val"]} val videos)', flush=True)
+    generate_deteriorated_vid(
+        args.data_dir,
+        num_train_videos=sizes['train'],
+        num_val_videos=sizes['val'],
+        seed=args.seed)
+    return True
 
 
 def load_cfg(name: str, args: argparse.Namespace, iters: int,
@@ -94,10 +118,17 @@ def load_cfg(name: str, args: argparse.Namespace, iters: int,
     cfg.train_cfg.max_iters = iters
     cfg.train_cfg.val_interval = iters
     cfg.default_hooks.checkpoint.interval = iters
+    # linear warm-up (100 iterations, fewer in very short smoke runs), then
+    # cosine to the end
+    warmup = min(cfg.param_scheduler[0].end, iters // 2)
+    cfg.param_scheduler[0].end = warmup
+    cfg.param_scheduler[-1].begin = warmup
     cfg.param_scheduler[-1].end = iters
     cfg.randomness = dict(seed=args.seed)
     cfg.work_dir = osp.join(args.out_dir, work_name)
     cfg.load_from = load_from
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     return cfg
 
 
@@ -122,48 +153,79 @@ def pretrain_path(args: argparse.Namespace) -> str:
                     f'iter_{args.pretrain_iters}.pth')
 
 
-def class_pretrain(args: argparse.Namespace, out_path: str) -> None:
-    """Optional image-level warm start of the backbone: classify each clean
-    train frame's video class from its globally pooled last-stage tokens
-    (what the support embeddings are). Saves ``backbone.*`` weights."""
+def _object_crops(data_dir: str, size: int) -> tuple:
+    """``size`` x ``size`` crops centred on every object of the clean train
+    frames (edge-padded at the borders), normalised as the detector's data
+    preprocessor does, and their class indices."""
     import mmcv
+    import numpy as np
+    import torch
+    with open(osp.join(data_dir, 'train.json')) as f:
+        data = json.load(f)
+    images = {i['id']: i for i in data['images']}
+    mean = torch.tensor([123.675, 116.28, 103.53])[:, None, None]
+    std = torch.tensor([58.395, 57.12, 57.375])[:, None, None]
+    crops, labels, loaded = [], [], {}
+    for ann in data['annotations']:
+        info = images[ann['image_id']]
+        if info.get('deteriorated'):
+            continue
+        if info['id'] not in loaded:
+            img = mmcv.imread(osp.join(data_dir, 'frames', info['file_name']))
+            loaded = {info['id']: np.pad(img[..., ::-1], (
+                (size, size), (size, size), (0, 0)), mode='edge')}
+        img = loaded[info['id']]
+        x, y, w, h = ann['bbox']
+        cx, cy = int(x + w / 2) + size, int(y + h / 2) + size
+        half = size // 2
+        crop = img[cy - half:cy + half, cx - half:cx + half]
+        crops.append(
+            (torch.from_numpy(crop.copy()).permute(2, 0, 1).float() - mean) /
+            std)
+        labels.append(ann['category_id'] - 1)
+    return torch.stack(crops), torch.tensor(labels)
+
+
+def class_pretrain(args: argparse.Namespace, out_path: str) -> None:
+    """Object-level class warm start of the backbone, the toy counterpart of
+    the ImageNet/COCO-pretrained backbone the released recipe starts from:
+    classify crops around the objects of clean train frames from the mean
+    of the last stage's tokens (what the support embeddings are), AdamW
+    4e-4, batch 32, random horizontal flips. Saves ``backbone.*`` weights.
+
+    Without it the tiny Swin trained from scratch has a last stage that
+    carries no class (linear probe at chance), so there is nothing for the
+    prompts to pass on."""
     import torch
     import torch.nn.functional as F
     from mmdet.registry import MODELS
     cfg = load_cfg('baseline', args, 1, 'cls_pretrain')
+    torch.manual_seed(args.seed)
     backbone = MODELS.build(cfg.model.backbone)
     backbone.init_weights()
     head = torch.nn.Linear(backbone.num_features[-1], len(cfg.classes))
-    with open(osp.join(args.data_dir, 'train.json')) as f:
-        data = json.load(f)
-    label = {a['image_id']: a['category_id'] - 1 for a in data['annotations']}
-    frames = [i for i in data['images']
-              if i['id'] in label and not i.get('deteriorated')]
-    mean = torch.tensor([123.675, 116.28, 103.53])[:, None, None]
-    std = torch.tensor([58.395, 57.12, 57.375])[:, None, None]
-    imgs = torch.stack([
-        (torch.from_numpy(mmcv.imread(
-            osp.join(args.data_dir, 'frames', i['file_name']))[..., ::-1]
-            .copy()).permute(2, 0, 1).float() - mean) / std for i in frames
-    ])
-    targets = torch.tensor([label[i['id']] for i in frames])
+    crops, targets = _object_crops(args.data_dir, 48)
+    print(f'[pretrain] class warm start on {len(crops)} object crops',
+          flush=True)
     params = list(backbone.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=4e-4, weight_decay=0.05)
     gen = torch.Generator().manual_seed(args.seed)
     backbone.train()
     for it in range(args.cls_pretrain_iters):
-        idx = torch.randint(len(imgs), (16, ), generator=gen)
-        x = imgs[idx]
-        if it % 2:
-            x = x.flip(-1)
+        idx = torch.randint(len(crops), (32, ), generator=gen)
+        x = crops[idx]
+        flip = torch.rand(len(idx), generator=gen) < 0.5
+        x = torch.where(flip[:, None, None, None], x.flip(-1), x)
         tokens, _ = backbone.support_embeddings(x)
-        loss = F.cross_entropy(head(tokens.mean(1)), targets[idx])
+        logits = head(tokens.mean(1))
+        loss = F.cross_entropy(logits, targets[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if it % 50 == 0 or it == args.cls_pretrain_iters - 1:
+        if it % 100 == 0 or it == args.cls_pretrain_iters - 1:
+            acc = (logits.argmax(1) == targets[idx]).float().mean().item()
             print(f'[pretrain] class warm start iter {it}: loss '
-                  f'{loss.item():.3f}', flush=True)
+                  f'{loss.item():.3f}, batch accuracy {acc:.2f}', flush=True)
     os.makedirs(osp.dirname(out_path), exist_ok=True)
     torch.save({'state_dict': {f'backbone.{k}': v for k, v in
                                backbone.state_dict().items()}}, out_path)
@@ -230,7 +292,10 @@ def run(args: argparse.Namespace) -> Dict[str, dict]:
     """Train + test the baseline and STPN, one single-threaded process each
     (on 2 cores both run at once; small models run faster on one thread
     than split over two)."""
-    ensure_data(args.data_dir, args.seed)
+    if ensure_data(args) and osp.exists(pretrain_path(args)):
+        print('[main job] new toy set: the old warm start is not reused',
+              flush=True)
+        os.remove(pretrain_path(args))
     if args.pretrain_iters:
         _spawn_and_collect(args, ('pretrain', ))
     return _spawn_and_collect(args, ('baseline', 'stpn'))
@@ -249,8 +314,13 @@ def _spawn_and_collect(args: argparse.Namespace,
             str(args.online_k), '--online-stride', str(args.online_stride),
             '--iters', str(args.iters), '--pretrain-iters',
             str(args.pretrain_iters), '--cls-pretrain-iters',
-            str(args.cls_pretrain_iters)
+            str(args.cls_pretrain_iters), '--num-train-videos',
+            str(args.num_train_videos), '--num-val-videos',
+            str(args.num_val_videos)
         ]
+        if args.cfg_options:
+            cmd += ['--cfg-options'] + [
+                f'{k}={v}' for k, v in args.cfg_options.items()]
         procs[name] = (subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, env=env, cwd=REPO), out)

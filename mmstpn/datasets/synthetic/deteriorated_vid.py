@@ -540,8 +540,8 @@ def generate_split(out_dir: str,
 
 def generate_deteriorated_vid(
         out_dir: str,
-        num_train_videos: int = 56,
-        num_val_videos: int = 24,
+        num_train_videos: int = 480,
+        num_val_videos: int = 48,
         frames_per_video: int = 16,
         img_size: Tuple[int, int] = (128, 128),
         seed: int = 0,
@@ -557,8 +557,10 @@ def generate_deteriorated_vid(
     Args:
         out_dir: Output folder (created). Existing files are overwritten,
             nothing is deleted.
-        num_train_videos: Videos of the train split (56: 14 per class).
-        num_val_videos: Videos of the val split (24: 6 per class).
+        num_train_videos: Videos of the train split (480: 120 per class;
+            with a few dozen videos a detector learns each video's
+            background instead of the textures).
+        num_val_videos: Videos of the val split (48: 12 per class).
         frames_per_video: Frames per video (16, as ImageNet VID's 15 train
             frames per video; >= 11 keeps the whole +-10 motion window
             meaningful).

@@ -43,6 +43,10 @@ class STPNBackboneMixin:
         self.prompt_dims = prompt_dims
         self.support_grad = support_grad
         self.support_cache = SupportCache()
+        # set by a detector with a loss on the prompts (see
+        # pop_train_prompts); otherwise nothing is kept after a forward
+        self.keep_train_prompts = False
+        self._train_prompts: Optional[Tensor] = None
         if num_prompts == 0:
             self.predictor = None
             return
@@ -157,7 +161,22 @@ class STPNBackboneMixin:
             prompts = self.compute_prompts(x)
         else:
             prompts = self._cached_prompts(x, metas)
+        if self.training and self.keep_train_prompts:
+            self._train_prompts = prompts
         return self.forward_prompted(x[:, 0], prompts)
+
+    def pop_train_prompts(self) -> Tensor:
+        """The (N, P, d) prompts of the last training forward, handed over
+        once (for an auxiliary loss on them, see
+        :class:`~mmstpn.models.PromptSupervisedFasterRCNN`); the reference is
+        dropped so nothing outlives the training step."""
+        prompts, self._train_prompts = self._train_prompts, None
+        if prompts is None:
+            raise RuntimeError(
+                f'{type(self).__name__} holds no training prompts: call '
+                'pop_train_prompts() once after a forward in training mode '
+                'with num_prompts > 0')
+        return prompts
 
     # ------------------------------------------------------------ internals
     def _support_tokens(self,

@@ -1,0 +1,3 @@
+from .prompt_supervised import PromptSupervisedFasterRCNN
+
+__all__ = ['PromptSupervisedFasterRCNN']

@@ -1,0 +1,64 @@
+from typing import Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmdet.models.detectors import FasterRCNN
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from torch import Tensor
+
+
+@MODELS.register_module()
+class PromptSupervisedFasterRCNN(FasterRCNN):
+    """mmdet's Faster R-CNN plus an auxiliary loss on the STPN prompts.
+
+    NOT part of STPN (the paper and the released recipe train with the
+    detection loss only): a training aid for short schedules. A linear head
+    on the mean of the N_P prompts predicts which classes the key frame
+    holds (multi-label, binary cross-entropy against the classes of its
+    ground-truth boxes; frames without boxes count as "no class"). It makes
+    the predictor's output depend on the support frames' content from the
+    start; trained with the detection loss alone for a few hundred
+    iterations, the predictor instead learns one constant prompt (measured
+    on the toy set: prompts of two videos of different classes differ by
+    0.5%). Test time is exactly ``FasterRCNN``'s: the head is unused.
+
+    Args:
+        prompt_loss_weight (float): Weight of ``loss_prompt_cls``.
+            Defaults to 1.0.
+        **kwargs: ``FasterRCNN`` arguments; the backbone must be an STPN
+            backbone with ``num_prompts > 0``.
+    """
+
+    def __init__(self, prompt_loss_weight: float = 1.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if not getattr(self.backbone, 'num_prompts', 0):
+            raise ValueError(
+                f'{type(self).__name__} needs an STPN backbone with '
+                f'num_prompts > 0, got {type(self.backbone).__name__} with '
+                f'num_prompts={getattr(self.backbone, "num_prompts", None)}')
+        self.prompt_loss_weight = prompt_loss_weight
+        self.backbone.keep_train_prompts = True
+        self.prompt_cls_head = nn.Linear(self.backbone.prompt_dims,
+                                         self.roi_head.bbox_head.num_classes)
+
+    def loss(self, batch_inputs: Tensor,
+             batch_data_samples: SampleList) -> dict:
+        """Faster R-CNN's losses plus ``loss_prompt_cls``."""
+        losses = super().loss(batch_inputs, batch_data_samples)
+        prompts = self.backbone.pop_train_prompts()
+        losses['loss_prompt_cls'] = self.prompt_loss(prompts,
+                                                     batch_data_samples)
+        return losses
+
+    def prompt_loss(self, prompts: Tensor,
+                    batch_data_samples: SampleList,
+                    weight: Optional[float] = None) -> Tensor:
+        """Multi-label class loss of (N, P, d) prompts."""
+        logits = self.prompt_cls_head(prompts.mean(1))
+        targets = torch.zeros_like(logits)
+        for i, sample in enumerate(batch_data_samples):
+            targets[i, sample.gt_instances.labels.long()] = 1.
+        weight = self.prompt_loss_weight if weight is None else weight
+        return weight * F.binary_cross_entropy_with_logits(logits, targets)

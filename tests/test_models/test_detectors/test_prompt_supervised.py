@@ -1,0 +1,90 @@
+"""PromptSupervisedFasterRCNN: FasterRCNN + an auxiliary class loss on the
+STPN prompts (training aid), identical to FasterRCNN at test time."""
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmdet.registry import MODELS
+
+from tests.test_models.test_stock_composition import (clips_and_samples,
+                                                      stock_detector_cfg)
+
+
+def build_pair():
+    """A stock FasterRCNN and a PromptSupervisedFasterRCNN with the same
+    weights (all but the new head)."""
+    torch.manual_seed(0)
+    cfg = stock_detector_cfg('faster', 'swin')
+    plain = MODELS.build(cfg)
+    plain.init_weights()
+    sup_cfg = copy.deepcopy(cfg)
+    sup_cfg.type = 'PromptSupervisedFasterRCNN'
+    sup = MODELS.build(sup_cfg)
+    keys = sup.load_state_dict(plain.state_dict(), strict=False)
+    assert keys.unexpected_keys == []
+    assert sorted(keys.missing_keys) == [
+        'prompt_cls_head.bias', 'prompt_cls_head.weight'
+    ]
+    return plain, sup
+
+
+def test_loss_adds_prompt_class_loss():
+    plain, sup = build_pair()
+    clips, samples = clips_and_samples(with_mask=False)
+    plain.train()
+    sup.train()
+    torch.manual_seed(1)
+    ref = plain.loss(clips, copy.deepcopy(samples))
+    torch.manual_seed(1)
+    losses = sup.loss(clips, copy.deepcopy(samples))
+    assert set(losses) == set(ref) | {'loss_prompt_cls'}
+    # the detection losses are FasterRCNN's own (same sampling seed)
+    for key in ref:
+        for a, b in zip(torch.as_tensor(ref[key]).flatten(),
+                        torch.as_tensor(losses[key]).flatten()):
+            torch.testing.assert_close(a, b)
+    # the loss is the multi-label BCE of the head on the mean prompt
+    with torch.no_grad():
+        prompts = sup.backbone.compute_prompts(clips)
+        logits = sup.prompt_cls_head(prompts.mean(1))
+    targets = torch.zeros_like(logits)
+    for i, s in enumerate(samples):
+        targets[i, s.gt_instances.labels] = 1
+    torch.testing.assert_close(
+        losses['loss_prompt_cls'],
+        F.binary_cross_entropy_with_logits(logits, targets))
+    # its gradient reaches the predictor, and nothing is kept afterwards
+    sup.zero_grad()
+    losses['loss_prompt_cls'].backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0
+               for p in sup.backbone.predictor.parameters())
+    assert sup.backbone._train_prompts is None
+    with pytest.raises(RuntimeError, match='holds no training prompts'):
+        sup.backbone.pop_train_prompts()
+    # a plain detector's backbone keeps nothing after a forward
+    assert plain.backbone._train_prompts is None
+
+
+def test_predict_is_faster_rcnn():
+    plain, sup = build_pair()
+    clips, samples = clips_and_samples(with_mask=False)
+    plain.eval()
+    sup.eval()
+    with torch.no_grad():
+        a = plain.predict(clips, copy.deepcopy(samples))
+        b = sup.predict(clips, copy.deepcopy(samples))
+    for x, y in zip(a, b):
+        torch.testing.assert_close(x.pred_instances.bboxes,
+                                   y.pred_instances.bboxes)
+        torch.testing.assert_close(x.pred_instances.scores,
+                                   y.pred_instances.scores)
+    assert sup.backbone._train_prompts is None
+
+
+def test_needs_prompts():
+    cfg = stock_detector_cfg('faster', 'swin')
+    cfg.type = 'PromptSupervisedFasterRCNN'
+    cfg.backbone.num_prompts = 0
+    with pytest.raises(ValueError, match='num_prompts > 0'):
+        MODELS.build(cfg)
