@@ -349,15 +349,16 @@ def _spawn_and_collect(args: argparse.Namespace,
 
 def table(results: Dict[str, Dict[str, float]]) -> List[str]:
     rows = [k for k in results if k != 'timings']
-    head = f'{"AP50 (%)":<22}' + ''.join(f'{c:>14}' for c, _ in COLUMNS)
+    width = max(len(r) for r in rows) + 8
+    head = f'{"AP50 (%)":<{width}}' + ''.join(f'{c:>14}' for c, _ in COLUMNS)
     lines = [head, '-' * len(head)]
     for row in rows:
-        lines.append(f'{row:<22}' + ''.join(
+        lines.append(f'{row:<{width}}' + ''.join(
             f'{100 * results[row].get(key, float("nan")):>14.1f}'
             for _, key in COLUMNS))
     base = results['baseline']
     for row in rows[1:]:
-        lines.append(f'{row + " - base":<22}' + ''.join(
+        lines.append(f'{row + " - base":<{width}}' + ''.join(
             f'{100 * (results[row][key] - base[key]):>+14.1f}'
             for _, key in COLUMNS))
     return lines

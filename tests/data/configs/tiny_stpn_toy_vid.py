@@ -8,6 +8,9 @@ _base_ = '../../../configs/stpn/' \
     'stpn_faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid.py'
 
 model = dict(
+    # the stock detector (the toy config's auxiliary prompt loss is a
+    # training aid that has nothing to do with the pipeline under test)
+    type='FasterRCNN',
     backbone=dict(
         embed_dims=16,
         depths=(1, 1, 1, 1),
