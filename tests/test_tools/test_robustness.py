@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 
 from mmdet.registry import DATASETS, MODELS, TRANSFORMS
 from mmstpn.datasets.synthetic import generate_deteriorated_vid
@@ -128,9 +129,11 @@ def test_clip_corrupt_channel_order_registry_pickle():
         'saturate', 3, channel_order='rgb').corrupt_frame(
             np.ascontiguousarray(img[..., ::-1]), 'k')
     assert np.array_equal(bgr, rgb[..., ::-1])
-    t = TRANSFORMS.build(
-        dict(type='ClipCorrupt', corruption='fog', severity=2,
-             target='support'))
+    # mmdet's scope, whatever scope an earlier test's Runner left current
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        t = TRANSFORMS.build(
+            dict(type='ClipCorrupt', corruption='fog', severity=2,
+                 target='support'))
     assert isinstance(t, ClipCorrupt) and 'support' in repr(t)
     assert pickle.loads(pickle.dumps(t)).corruption == 'fog'
 
