@@ -72,6 +72,8 @@ def test_main_job_smoke(tiny_set, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert 'using the toy set' in proc.stdout  # the fixture's set is reused
     assert 'stpn - base' in proc.stdout
+    # the training aid of the toy STPN config is announced with the table
+    assert 'PromptSupervisedFasterRCNN (an auxiliary loss' in proc.stdout
     with open(out / 'results.json') as f:
         results = json.load(f)
     for row in ('baseline', 'stpn', 'stpn_online_k4_s1'):

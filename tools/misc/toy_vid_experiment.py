@@ -398,6 +398,12 @@ def main(argv=None) -> None:
     results['timings']['total_s'] = time.time() - start
     lines = table(results)
     print('\n'.join(['', *lines, '']))
+    stpn_type = load_cfg('stpn', args, 1, 'stpn').model.type
+    if stpn_type != 'FasterRCNN':
+        print(f'note: STPN was trained as {stpn_type} (an auxiliary loss on '
+              'the prompts, a training aid that is not part of STPN; test '
+              'time is FasterRCNN). The paper objective: --cfg-options '
+              'model.type=FasterRCNN (see README).')
     print('timings (s): ' + ', '.join(
         f'{k}={v:.0f}' for k, v in results['timings'].items()))
     with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
