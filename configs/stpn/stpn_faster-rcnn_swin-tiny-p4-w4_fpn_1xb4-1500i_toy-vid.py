@@ -43,6 +43,10 @@ model = dict(
             num_classes=4,
             bbox_coder=dict(target_stds=[0.2, 0.2, 0.2, 0.2]))),
     train_cfg=dict(
+        # PromptSupervisedFasterRCNN's loss weight (in train_cfg so that the
+        # baseline's FasterRCNN, which inherits this dict, ignores it): 1
+        # met the main-job goal at seed 0 only, 20 at seeds 0 and 1 (README)
+        prompt_loss_weight=20.,
         rpn_proposal=dict(nms_pre=1000, max_per_img=300),
         rcnn=dict(sampler=dict(num=128, pos_fraction=0.25))),
     test_cfg=dict(

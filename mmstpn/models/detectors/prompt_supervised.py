@@ -26,7 +26,10 @@ class PromptSupervisedFasterRCNN(FasterRCNN):
 
     Args:
         prompt_loss_weight (float): Weight of ``loss_prompt_cls``.
-            Defaults to 1.0.
+            Defaults to 1.0. ``train_cfg.prompt_loss_weight``, when set,
+            takes precedence: a config whose model dict is shared with a
+            plain ``FasterRCNN`` baseline sets it there, since
+            ``FasterRCNN`` ignores ``train_cfg`` keys it does not use.
         **kwargs: ``FasterRCNN`` arguments; the backbone must be an STPN
             backbone with ``num_prompts > 0``.
     """
@@ -38,7 +41,8 @@ class PromptSupervisedFasterRCNN(FasterRCNN):
                 f'{type(self).__name__} needs an STPN backbone with '
                 f'num_prompts > 0, got {type(self.backbone).__name__} with '
                 f'num_prompts={getattr(self.backbone, "num_prompts", None)}')
-        self.prompt_loss_weight = prompt_loss_weight
+        self.prompt_loss_weight = (self.train_cfg or {}).get(
+            'prompt_loss_weight', prompt_loss_weight)
         self.backbone.keep_train_prompts = True
         self.prompt_cls_head = nn.Linear(self.backbone.prompt_dims,
                                          self.roi_head.bbox_head.num_classes)

@@ -88,3 +88,14 @@ def test_needs_prompts():
     cfg.backbone.num_prompts = 0
     with pytest.raises(ValueError, match='num_prompts > 0'):
         MODELS.build(cfg)
+
+
+def test_weight_from_train_cfg():
+    cfg = stock_detector_cfg('faster', 'swin')
+    cfg.type = 'PromptSupervisedFasterRCNN'
+    assert MODELS.build(copy.deepcopy(cfg)).prompt_loss_weight == 1.0
+    cfg.train_cfg.prompt_loss_weight = 20.
+    assert MODELS.build(copy.deepcopy(cfg)).prompt_loss_weight == 20.
+    # a plain FasterRCNN ignores the key (the toy baseline inherits it)
+    cfg.type = 'FasterRCNN'
+    assert type(MODELS.build(cfg)).__name__ == 'FasterRCNN'
