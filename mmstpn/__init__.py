@@ -8,7 +8,7 @@ from .utils import register_mmengine_safe_globals
 
 register_mmengine_safe_globals()
 
-from . import datasets, evaluation, models, structures  # noqa: E402,F401
+from . import datasets, engine, evaluation, models, structures  # noqa: E402,F401
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__']

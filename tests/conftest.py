@@ -21,6 +21,8 @@ TINY_SWIN = dict(
     num_heads=(1, 2, 2, 4),
     window_size=7,
     drop_path_rate=0.,
+    # self-contained clips at test (the released default is 'offline')
+    test_support=dict(mode='frames', num_support=2),
     init_cfg=None)
 TINY_VIT = dict(
     type='STPNViT',
@@ -31,6 +33,7 @@ TINY_VIT = dict(
     window_size=3,
     window_block_indices=(0, 2),
     drop_path_rate=0.,
+    test_support=dict(mode='frames', num_support=2),
     init_cfg=None)
 PREDICTORS = ('AttentionDVPPredictor', 'MixerDVPPredictor',
               'AverageDVPPredictor')

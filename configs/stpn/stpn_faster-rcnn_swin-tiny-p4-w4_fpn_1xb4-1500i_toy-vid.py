@@ -32,6 +32,7 @@ model = dict(
         drop_path_rate=0.1,
         num_prompts=5,
         predictor=dict(type='AttentionDVPPredictor', num_heads=4),
+        test_support=dict(mode='offline', num_support=14),
         init_cfg=None),
     neck=dict(in_channels=[32, 64, 128, 256], out_channels=64),
     rpn_head=dict(in_channels=64, feat_channels=64),

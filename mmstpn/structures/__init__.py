@@ -1,3 +1,7 @@
-from .clip_meta import ClipMeta, attach_clip_meta, get_clip_meta
+from .clip_batch import BackboneInput, ClipBatch, ClipMeta, as_clip_batch
+from .support_policy import SUPPORT_MODES, SupportPolicy
 
-__all__ = ['ClipMeta', 'attach_clip_meta', 'get_clip_meta']
+__all__ = [
+    'ClipMeta', 'ClipBatch', 'BackboneInput', 'as_clip_batch',
+    'SupportPolicy', 'SUPPORT_MODES'
+]

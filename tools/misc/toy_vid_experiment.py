@@ -135,11 +135,8 @@ def load_cfg(name: str, args: argparse.Namespace, iters: int,
 def online_variant(cfg: Config, k: int, stride: int) -> Config:
     """The same trained STPN tested causally (past frames only)."""
     cfg = cfg.copy()
-    pipeline = cfg.test_dataloader.dataset.pipeline
-    pipeline[0] = dict(
-        type='SupportFrameSample', num_ref_imgs=k, stride=stride,
-        method='online')
-    cfg.test_dataloader.dataset.pipeline = pipeline
+    cfg.model.backbone.test_support = dict(
+        mode='online', num_support=k, stride=stride)
     cfg.work_dir = cfg.work_dir + '_online'
     return cfg
 

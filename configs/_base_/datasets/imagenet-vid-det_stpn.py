@@ -37,13 +37,11 @@ train_pipeline = [
         transforms=train_frame_transforms),
     dict(type='PackClipInputs')
 ]
-# released test: 14 frames spread over the whole video, prompts computed
-# once at its first frame (offline; uses future frames)
+# test: what the model's test_support policy needs (released: 14 frames
+# spread over the whole video at its first frame, prompts cached), handed
+# over by VideoContextHook
 test_pipeline = [
-    dict(
-        type='SupportFrameSample',
-        num_ref_imgs=14,
-        method='test_with_adaptive_stride'),
+    dict(type='SupportFrameSample', method='from_model'),
     dict(
         type='TransformBroadcaster',
         share_random_params=True,
@@ -93,6 +91,8 @@ val_dataloader = dict(
         pipeline=test_pipeline,
         backend_args=backend_args))
 test_dataloader = val_dataloader
+
+custom_hooks = [dict(type='VideoContextHook')]
 
 val_evaluator = dict(
     type='VIDMetric', ann_file=data_root + 'annotations/imagenet_vid_val.json')

@@ -31,10 +31,8 @@ train_pipeline = [
     dict(type='PackClipInputs')
 ]
 test_pipeline = [
-    dict(
-        type='SupportFrameSample',
-        num_ref_imgs=14,
-        method='test_with_adaptive_stride'),
+    # what model.backbone.test_support needs (VideoContextHook)
+    dict(type='SupportFrameSample', method='from_model'),
     dict(type='TransformBroadcaster', transforms=test_frame_transforms),
     dict(type='PackClipInputs')
 ]
@@ -69,6 +67,8 @@ val_dataloader = dict(
         pipeline=test_pipeline,
         backend_args=backend_args))
 test_dataloader = val_dataloader
+
+custom_hooks = [dict(type='VideoContextHook')]
 
 val_evaluator = dict(
     type='VIDMetric',

@@ -37,6 +37,9 @@ model = dict(
         convert_weights=False,
         num_prompts=5,
         predictor=dict(type='AttentionDVPPredictor', num_heads=16),
+        # released test: 14 frames over the whole video, prompts computed at
+        # frame 0 and reused (online: mode='online', stride=4)
+        test_support=dict(mode='offline', num_support=14),
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     neck=dict(in_channels=[96, 192, 384, 768]),
     roi_head=dict(

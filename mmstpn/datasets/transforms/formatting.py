@@ -9,13 +9,8 @@ from mmdet.registry import TRANSFORMS
 
 CLIP_META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape',
                   'scale_factor', 'flip', 'flip_direction', 'frame_id',
-                  'frame_index', 'video_id', 'video_length', 'support_mode',
-                  'num_support', 'online_num_support', 'online_stride',
+                  'frame_index', 'video_id', 'video_length', 'num_support',
                   'support_frame_ids')
-
-# defaults of the support keys when the pipeline has no SupportFrameSample
-_SUPPORT_DEFAULTS = dict(
-    support_mode='frames', online_num_support=0, online_stride=1)
 
 
 @TRANSFORMS.register_module()
@@ -27,8 +22,7 @@ class PackClipInputs(BaseTransform):
     frame, packed by mmdet's ``PackDetInputs`` (``gt_instances``,
     ``ignored_instances``, masks, ...), so that stock detectors work
     unchanged. Its metainfo also carries ``support_frame_ids`` (the
-    ``frame_id`` of each support frame), ``num_support`` (K) and the
-    ``support_mode`` / ``online_*`` keys of ``SupportFrameSample``.
+    ``frame_id`` of each support frame) and ``num_support`` (K).
 
     Input: the dict of per-frame lists that ``SupportFrameSample`` +
     ``TransformBroadcaster`` produce; a plain single-image result (``img``
@@ -75,8 +69,6 @@ class PackClipInputs(BaseTransform):
 
         key['support_frame_ids'] = frame_ids[1:]
         key['num_support'] = num - 1
-        for name, default in _SUPPORT_DEFAULTS.items():
-            key.setdefault(name, default)
         packed = self.det_packer.transform(key)
         clip = np.ascontiguousarray(np.stack(imgs).transpose(0, 3, 1, 2))
         packed['inputs'] = torch.from_numpy(clip)

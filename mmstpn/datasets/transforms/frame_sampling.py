@@ -1,13 +1,15 @@
 """Support-frame sampling for STPN (MMTracking's option names)."""
 import random
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmdet.datasets.transforms.frame_sampling import BaseFrameSample
 from mmdet.registry import TRANSFORMS
 
-SAMPLING_METHODS = ('uniform', 'bilateral_uniform',
-                    'test_with_adaptive_stride', 'test_with_fix_stride',
-                    'online')
+from mmstpn.structures import SupportPolicy
+
+TEST_METHODS = ('test_with_adaptive_stride', 'test_with_fix_stride', 'online')
+SAMPLING_METHODS = ('uniform', 'bilateral_uniform', 'from_model') + \
+    TEST_METHODS
 
 
 def _draw(pool: List[int], num: int) -> List[int]:
@@ -30,8 +32,10 @@ class SupportFrameSample(BaseFrameSample):
     the sampled frames as a dict of lists, KEY FRAME FIRST then the support
     frames (ready for ``TransformBroadcaster``), plus, also as one entry per
     frame so that ``TransformBroadcaster`` can scatter them:
-    ``key_frame_flags``, ``support_mode`` ('frames' | 'offline' |
-    'online'), ``num_support``, ``online_num_support``, ``online_stride``.
+    ``key_frame_flags``, ``num_support`` and ``support_mode`` ('frames' |
+    'offline' | 'online': what was loaded, for later pipeline steps such as
+    ``ClipCorrupt``; it is not packed and never reaches the model, whose
+    test-time policy is ``model.backbone.test_support``).
     ``video_length`` is the real length of the video.
 
     Positions, ranges and strides count frames of the video in
@@ -53,9 +57,13 @@ class SupportFrameSample(BaseFrameSample):
     - ``'test_with_fix_stride'``: frames ``t + stride*j`` for
       ``j = -K//2..-1, 1..K-K//2``, clipped to ``[0, N-1]``; recomputed for
       every frame (mode 'frames').
-    - ``'online'``: causal; loads no support frames (mode 'online' with
-      ``online_num_support=K``, ``online_stride=stride``: the backbone keeps
+    - ``'online'``: causal; loads no support frames (the backbone keeps
       every stride-th frame's embedding and uses the K latest before ``t``).
+    - ``'from_model'`` (test pipelines of mmstpn's configs): the method, K
+      and stride of the model's ``test_support`` policy, handed over by
+      ``VideoContextHook`` before val / test (``offline`` ->
+      'test_with_adaptive_stride', ``online`` -> 'online', ``frames`` ->
+      'test_with_fix_stride'). Used before that, it raises an error.
 
     Edge rules (never an error): a window with fewer than the wanted frames
     is sampled with repetition from what it has; when one side of
@@ -100,7 +108,7 @@ class SupportFrameSample(BaseFrameSample):
         if method == 'bilateral_uniform' and num_ref_imgs % 2:
             raise ValueError('bilateral_uniform needs an even num_ref_imgs, '
                              f'got {num_ref_imgs}')
-        if method.startswith('test') or method == 'online':
+        if method in TEST_METHODS:
             if num_ref_imgs < 1:
                 raise ValueError(f'{method} needs num_ref_imgs >= 1')
         if isinstance(frame_range, int):
@@ -116,7 +124,51 @@ class SupportFrameSample(BaseFrameSample):
         self.stride = stride
         self.filter_key_img = filter_key_img
         self.method = method
+        self.policy: Optional[SupportPolicy] = None
         super().__init__(collect_video_keys=list(collect_video_keys))
+
+    # ------------------------------------------------------------- policy
+    def set_test_policy(self, policy: SupportPolicy) -> None:
+        """Take the model's test-time policy (``VideoContextHook``).
+
+        A ``'from_model'`` transform samples as the policy says; a transform
+        with an explicit test method must agree with it.
+
+        Raises:
+            ValueError: An explicit test method, K or stride that disagrees
+                with the policy (the message names both settings).
+        """
+        if self.method == 'from_model':
+            self.policy = policy
+            return
+        if self.method not in TEST_METHODS:
+            return  # a training pipeline: nothing to derive
+        mine = (self.method, self.num_ref_imgs,
+                self.stride if self.method != 'test_with_adaptive_stride'
+                else 1)
+        wanted = (policy.pipeline_method, policy.num_support,
+                  policy.stride if policy.mode != 'offline' else 1)
+        if mine != wanted:
+            raise ValueError(
+                f'the test pipeline has SupportFrameSample(method='
+                f'{self.method!r}, num_ref_imgs={self.num_ref_imgs}, stride='
+                f'{self.stride}) but the model has {policy.describe()}, '
+                f'which needs method={policy.pipeline_method!r}, '
+                f'num_ref_imgs={policy.num_support}, stride={policy.stride}'
+                ". Use SupportFrameSample(method='from_model') to derive it")
+
+    def _effective(self) -> Tuple[str, int, int]:
+        """(method, K, stride) this transform samples with."""
+        if self.method != 'from_model':
+            return self.method, self.num_ref_imgs, self.stride
+        if self.policy is None:
+            raise RuntimeError(
+                "SupportFrameSample(method='from_model') got no test policy: "
+                "add custom_hooks=[dict(type='VideoContextHook')] to the "
+                'config so it is read from model.backbone.test_support '
+                'before val / test (or call set_test_policy)')
+        return (self.policy.pipeline_method, self.policy.num_support,
+                self.policy.stride)
 
     # ------------------------------------------------------------- sampling
     def sample_support(self, num_frames: int,
@@ -130,10 +182,10 @@ class SupportFrameSample(BaseFrameSample):
         Returns:
             tuple[list[int], str]: Support positions and the support mode.
         """
-        k = self.num_ref_imgs
-        if self.method == 'online':
+        method, k, stride = self._effective()
+        if method == 'online':
             return [], 'online'
-        if self.method == 'test_with_adaptive_stride':
+        if method == 'test_with_adaptive_stride':
             if key != 0:
                 return [], 'offline'
             if k == 1:
@@ -142,15 +194,15 @@ class SupportFrameSample(BaseFrameSample):
             return [round(i * step) for i in range(k)], 'offline'
         if num_frames == 1:
             return [], 'frames'
-        if self.method == 'test_with_fix_stride':
+        if method == 'test_with_fix_stride':
             left = k // 2
             offsets = list(range(-left, 0)) + list(range(1, k - left + 1))
             return [
-                min(max(key + j * self.stride, 0), num_frames - 1)
+                min(max(key + j * stride, 0), num_frames - 1)
                 for j in offsets
             ], 'frames'
         lo, hi = self.frame_range
-        if self.method == 'uniform':
+        if method == 'uniform':
             return _draw(self._window(num_frames, key, lo, hi), k), 'frames'
         # bilateral_uniform
         left = self._window(num_frames, key, lo, 0)
@@ -218,10 +270,6 @@ class SupportFrameSample(BaseFrameSample):
         results['key_frame_flags'] = [True] + [False] * len(support)
         results['support_mode'] = [mode] * n
         results['num_support'] = [len(support)] * n
-        results['online_num_support'] = [
-            self.num_ref_imgs if mode == 'online' else 0
-        ] * n
-        results['online_stride'] = [self.stride] * n
         return results
 
     def __repr__(self) -> str:

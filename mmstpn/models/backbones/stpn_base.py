@@ -1,26 +1,35 @@
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from mmstpn.structures import ClipMeta, get_clip_meta
+from mmstpn.structures import (BackboneInput, ClipBatch, ClipMeta,
+                               SupportPolicy, as_clip_batch)
 from .support_cache import SupportCache
 
 
 class STPNBackboneMixin:
     """What STPNSwin and STPNViT share: input handling, the unprompted
-    support pass, the DVP predictor and the test-time support cache.
+    support pass, the DVP predictor, the test-time support policy and its
+    cache (see ``docs/design/video_context.md``).
 
     A subclass provides :meth:`support_embeddings` (unprompted pass that
     returns last-stage tokens) and :meth:`forward_prompted` (prompted pass of
     key frames), and calls :meth:`init_stpn` in its ``__init__``.
 
-    Input of :meth:`forward`: ``(N, 1+K, C, H, W)``, frame 0 the key frame and
-    frames ``1..K`` its support frames, or ``(N, C, H, W)`` (each frame is its
-    own support, as for still images). At test time a tensor carrying
-    :class:`~mmstpn.structures.ClipMeta` (attached by
-    ``VideoDetDataPreprocessor``) switches on per-video caching.
+    Input of :meth:`forward`:
+
+    - a :class:`~mmstpn.structures.ClipBatch` (what
+      ``VideoDetDataPreprocessor`` and the task adapters build): frames
+      ``(N, 1+K, C, H, W)`` with one ``ClipMeta`` (video, frame, real
+      support count) per item. Training: prompts from the carried support
+      frames. Test: :attr:`test_support` decides (offline / online cache or
+      the carried frames).
+    - a plain ``(N, C, H, W)`` tensor: still images, each its own support
+      (any mode).
+    - a plain ``(N, 1+K, C, H, W)`` tensor: all K frames real, no identity;
+      at test only under ``test_support.mode='frames'``.
     """
 
     in_channels: int
@@ -31,22 +40,24 @@ class STPNBackboneMixin:
                   prompt_dims: int,
                   num_prompts: int,
                   support_grad: bool,
+                  test_support: Union[None, dict, SupportPolicy] = None,
                   support_chunk: int = 4) -> None:
-        """Build the predictor. ``num_prompts=0`` gives the same backbone
-        without prompts (the single-frame baseline): no predictor, no
-        support pass, support frames in the input are ignored.
-        ``support_chunk``: the no-grad support pass runs at most this many
-        frames at once (same result, bounded peak memory when an offline
-        video's first frame carries K=14 support frames; 0: no limit)."""
+        """Build the predictor and the test-time policy.
+
+        ``num_prompts=0`` gives the same backbone without prompts (the
+        single-frame baseline): no predictor, no support pass, support frames
+        in the input are ignored. ``test_support``: see
+        :class:`~mmstpn.structures.SupportPolicy` (default: the released
+        offline policy, K=14 over the video). ``support_chunk``: the no-grad
+        support pass runs at most this many frames at once (same result,
+        bounded peak memory when an offline video's first frame carries K=14
+        support frames; 0: no limit)."""
         self.support_chunk = support_chunk
         self.num_prompts = num_prompts
         self.prompt_dims = prompt_dims
         self.support_grad = support_grad
+        self.test_support = SupportPolicy.build(test_support)
         self.support_cache = SupportCache()
-        # set by a detector with a loss on the prompts (see
-        # pop_train_prompts); otherwise nothing is kept after a forward
-        self.keep_train_prompts = False
-        self._train_prompts: Optional[Tensor] = None
         if num_prompts == 0:
             self.predictor = None
             return
@@ -64,6 +75,14 @@ class STPNBackboneMixin:
             num_prompts=num_prompts)
         self.predictor = MODELS.build(cfg)
 
+    def train(self, mode: bool = True):
+        """Switch mode; entering training empties the test-time cache (no
+        tensors of the last validation video survive into training)."""
+        super().train(mode)
+        if mode:
+            self.support_cache.clear()
+        return self
+
     # ------------------------------------------------------------ subclass API
     def support_embeddings(self,
                            frames: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
@@ -76,7 +95,7 @@ class STPNBackboneMixin:
 
     # ------------------------------------------------------------ public API
     def check_inputs(self, x: Tensor) -> None:
-        """Raise a ValueError for inputs of the wrong rank or channels."""
+        """Raise a ValueError for frames of the wrong rank or channels."""
         if not isinstance(x, Tensor):
             raise ValueError(f'{type(self).__name__} expects a Tensor, got '
                              f'{type(x).__name__}')
@@ -91,9 +110,6 @@ class STPNBackboneMixin:
                 f'{type(self).__name__} was built with in_channels='
                 f'{self.in_channels} but the input has {channels} channels '
                 f'(shape {tuple(x.shape)})')
-        if x.dim() == 5 and x.shape[1] < 1:
-            raise ValueError('a clip needs at least its key frame, got '
-                             f'shape {tuple(x.shape)}')
 
     @staticmethod
     def prepend_prompts(prompts: Tensor, tokens: Tensor, x: Tensor) -> Tensor:
@@ -108,26 +124,34 @@ class STPNBackboneMixin:
         return torch.cat([prompts.to(tokens.dtype), tokens], dim=1)
 
     def compute_prompts(self,
-                        clips: Tensor,
+                        clips: BackboneInput,
                         num_support: Optional[Sequence[int]] = None) -> Tensor:
-        """Prompts for each item of a clip batch.
+        """Prompts of each item from the support frames it carries (no
+        cache).
 
         Args:
-            clips (Tensor): (N, 1+K, C, H, W); frame 0 is used as the support
-                of items without support frames.
+            clips (ClipBatch | Tensor): (N, 1+K, C, H, W) clips; the key
+                frame is the support of items without support frames.
             num_support (Sequence[int], optional): Real support frames per
-                item (the rest is padding). None: all K.
+                item (the rest is padding). None: those of the ClipBatch (all
+                K for a tensor).
 
         Returns:
             Tensor: (N, num_prompts, prompt_dims).
         """
-        n, t = clips.shape[:2]
-        counts = [t - 1] * n if num_support is None else list(num_support)
+        batch = as_clip_batch(clips)
+        frames_all = batch.frames
+        t = frames_all.shape[1]
+        counts = batch.num_support if num_support is None else \
+            list(num_support)
+        if len(counts) != len(batch) or not all(0 <= c < t for c in counts):
+            raise ValueError(f'num_support {counts} does not fit clips of '
+                             f'shape {tuple(frames_all.shape)}')
         if len(set(counts)) == 1 and counts[0] > 0:
-            frames = clips[:, 1:1 + counts[0]].flatten(0, 1)
+            frames = frames_all[:, 1:1 + counts[0]].flatten(0, 1)
         else:
             frames = torch.cat([
-                clips[i, 1:1 + c] if c > 0 else clips[i, :1]
+                frames_all[i, 1:1 + c] if c > 0 else frames_all[i, :1]
                 for i, c in enumerate(counts)
             ])
             counts = [max(c, 1) for c in counts]
@@ -148,35 +172,44 @@ class STPNBackboneMixin:
             mask[i, :g.shape[0]] = True
         return self.predictor(padded, hw_shape, mask)
 
-    def forward(self, x: Tensor) -> Tuple[Tensor]:
+    def forward(self, x: BackboneInput) -> Tuple[Tensor]:
         """Prompted features of the key frames (see the class docstring)."""
-        self.check_inputs(x)
-        metas = None if self.training else get_clip_meta(x)
-        if x.dim() == 4:
-            x = x.unsqueeze(1)
-        if self.predictor is None:  # no prompts: a single-frame backbone
-            return self.forward_prompted(x[:, 0], x.new_zeros(
-                x.shape[0], 0, self.prompt_dims))
-        if metas is None:
-            prompts = self.compute_prompts(x)
-        else:
-            prompts = self._cached_prompts(x, metas)
-        if self.training and self.keep_train_prompts:
-            self._train_prompts = prompts
-        return self.forward_prompted(x[:, 0], prompts)
+        return self.forward_with_prompts(x)[0]
 
-    def pop_train_prompts(self) -> Tensor:
-        """The (N, P, d) prompts of the last training forward, handed over
-        once (for an auxiliary loss on them, see
-        :class:`~mmstpn.models.PromptSupervisedFasterRCNN`); the reference is
-        dropped so nothing outlives the training step."""
-        prompts, self._train_prompts = self._train_prompts, None
-        if prompts is None:
-            raise RuntimeError(
-                f'{type(self).__name__} holds no training prompts: call '
-                'pop_train_prompts() once after a forward in training mode '
-                'with num_prompts > 0')
-        return prompts
+    def forward_with_prompts(
+            self, x: BackboneInput) -> Tuple[Tuple[Tensor], Optional[Tensor]]:
+        """Features and the (N, P, d) prompts that made them (None without
+        prompts), e.g. for an auxiliary loss on the prompts."""
+        still = isinstance(x, Tensor) and x.dim() == 4
+        batch = as_clip_batch(x)
+        self.check_inputs(batch.frames)
+        key = batch.key_frames
+        if self.predictor is None:  # no prompts: a single-frame backbone
+            return self.forward_prompted(
+                key, key.new_zeros(key.shape[0], 0, self.prompt_dims)), None
+        prompts = self.prompts_for(batch, still)
+        return self.forward_prompted(key, prompts), prompts
+
+    def prompts_for(self, batch: ClipBatch, still: bool = False) -> Tensor:
+        """The prompts of each item: from its carried support frames in
+        training, under ``test_support.mode='frames'`` and for still images;
+        from the per-video cache otherwise (see :attr:`test_support`)."""
+        policy = self.test_support
+        if self.training or still or not policy.cached:
+            return self.compute_prompts(batch)
+        if batch.metas is None:
+            raise ValueError(
+                f'{type(self).__name__}: {policy.describe()} caches per '
+                'video, but this test-time input carries no video identity '
+                f'(frames of shape {tuple(batch.frames.shape)} without '
+                'ClipMeta). Pass a ClipBatch with one ClipMeta per item '
+                '(VideoDetDataPreprocessor builds it), or set '
+                "model.backbone.test_support.mode='frames' for "
+                'self-contained clips.')
+        self.support_cache.keep_only(m.video_key for m in batch.metas)
+        if policy.mode == 'offline':
+            return self._offline_prompts(batch)
+        return self._online_prompts(batch)
 
     # ------------------------------------------------------------ internals
     def _support_tokens(self,
@@ -191,73 +224,75 @@ class STPNBackboneMixin:
             ]
         return torch.cat([t for t, _ in parts]), parts[0][1]
 
-    def _cached_prompts(self, x: Tensor, metas: List[ClipMeta]) -> Tensor:
-        cache = self.support_cache
-        cache.keep_only(m.video_key for m in metas)
+    def _offline_prompts(self, batch: ClipBatch) -> Tensor:
+        cache, metas = self.support_cache, batch.metas
         prompts: List[Optional[Tensor]] = [None] * len(metas)
-
-        fresh = [
-            i for i, m in enumerate(metas) if m.mode == 'frames' or (
-                m.mode == 'offline' and m.num_support > 0)
-        ]
+        fresh = [i for i, m in enumerate(metas) if m.num_support > 0]
+        for i, m in enumerate(metas):
+            if m.frame_id == 0 and m.num_support == 0:
+                raise ValueError(self._policy_error(
+                    m, 'frame 0 carries no support frames; offline mode '
+                    'computes a video\'s prompts at its frame 0 (test '
+                    "pipeline: SupportFrameSample(method='from_model') with "
+                    'VideoContextHook)'))
         if fresh:
-            computed = self.compute_prompts(
-                x[fresh], [metas[i].num_support for i in fresh])
+            computed = self.compute_prompts(batch.select(fresh))
             for j, i in enumerate(fresh):
                 prompts[i] = computed[j]
-                if metas[i].mode == 'offline':
-                    cache.reset_video(metas[i].video_key)
-                    cache.prompts[metas[i].video_key] = computed[j]
-
+                cache.reset_video(metas[i].video_key)
+                cache.prompts[metas[i].video_key] = computed[j]
         for i, m in enumerate(metas):
-            if m.mode == 'offline' and prompts[i] is None:
+            if prompts[i] is None:
                 if m.video_key not in cache.prompts:
-                    raise ValueError(
-                        f'video {m.video_key!r} frame {m.frame_id}: no '
-                        'support frames and no cached prompts. In offline '
-                        'mode the first frame of a video must carry the '
-                        'support frames and a video\'s frames must reach one '
-                        'process in order (TrackImgSampler).')
+                    raise ValueError(self._policy_error(
+                        m, 'no support frames and no cached prompts: the '
+                        'first frame of a video must carry the support '
+                        'frames and a video\'s frames must reach one '
+                        'process in order (TrackImgSampler)'))
                 prompts[i] = cache.prompts[m.video_key]
-
-        online = [i for i, m in enumerate(metas) if m.mode == 'online']
-        if online:
-            self._online_prompts(x, metas, online, prompts)
         return torch.stack(prompts)  # type: ignore[arg-type]
 
-    def _online_prompts(self, x: Tensor, metas: List[ClipMeta],
-                        items: List[int],
-                        prompts: List[Optional[Tensor]]) -> None:
-        cache = self.support_cache
-        for i in items:
-            if metas[i].frame_id == 0:
-                cache.reset_video(metas[i].video_key)
-        grid = [
-            i for i in items if metas[i].frame_id % metas[i].online_stride == 0
-        ]
+    def _online_prompts(self, batch: ClipBatch) -> Tensor:
+        cache, metas = self.support_cache, batch.metas
+        k, stride = self.test_support.num_support, self.test_support.stride
+        for m in metas:
+            if m.num_support:
+                raise ValueError(self._policy_error(
+                    m, f'the input carries {m.num_support} support frames '
+                    'but online mode loads none (the test pipeline '
+                    "disagrees with the policy: use SupportFrameSample("
+                    "method='from_model') with VideoContextHook)"))
+            if m.frame_id == 0:
+                cache.reset_video(m.video_key)
+        key = batch.key_frames
+        grid = [i for i, m in enumerate(metas) if m.frame_id % stride == 0]
         own = {}
         if grid:  # every grid frame's unprompted pass runs once, here
-            tokens, hw = self._support_tokens(x[grid, 0])
+            tokens, hw = self._support_tokens(key[grid])
             for j, i in enumerate(grid):
                 m = metas[i]
                 own[i] = (tokens[j], hw)
                 cache.add_embedding(m.video_key, m.frame_id, tokens[j], hw,
-                                    m.online_num_support + len(metas))
+                                    k + len(metas))
         # group items by support grid so that each predictor call is uniform
         by_hw: dict = {}
-        for i in items:
-            m = metas[i]
-            past = cache.past_embeddings(m.video_key, m.frame_id,
-                                         m.online_num_support)
+        for i, m in enumerate(metas):
+            past = cache.past_embeddings(m.video_key, m.frame_id, k)
             if past:
                 hw = cache.hw_shape[m.video_key]
             else:  # nothing before this frame: it is its own support
                 if i not in own:
-                    tokens, hw = self._support_tokens(x[i:i + 1, 0])
+                    tokens, hw = self._support_tokens(key[i:i + 1])
                     own[i] = (tokens[0], hw)
                 past, hw = [own[i][0]], own[i][1]
             by_hw.setdefault(tuple(hw), []).append((i, torch.stack(past)))
+        prompts: List[Optional[Tensor]] = [None] * len(metas)
         for hw, entries in by_hw.items():
             predicted = self.predict_from_tokens([g for _, g in entries], hw)
             for j, (i, _) in enumerate(entries):
                 prompts[i] = predicted[j]
+        return torch.stack(prompts)  # type: ignore[arg-type]
+
+    def _policy_error(self, meta: ClipMeta, what: str) -> str:
+        return (f'video {meta.video_key!r} frame {meta.frame_id}: {what} '
+                f'[{self.test_support.describe()}]')

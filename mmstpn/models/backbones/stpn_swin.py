@@ -1,7 +1,6 @@
 from typing import Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmdet.models.backbones import SwinTransformer
 from mmdet.models.backbones.swin import SwinBlock
@@ -10,8 +9,7 @@ from mmdet.registry import MODELS
 from mmengine.config import ConfigDict
 from torch import Tensor
 
-from ..layers import (merge_windows, pad_bias_for_prompts, partition_windows,
-                      windowed_attention_with_prompts)
+from ..layers import prompted_window_attention
 from .stpn_base import STPNBackboneMixin
 
 PROMPT_MERGE_MODES = ('repeat', 'interleave')
@@ -43,6 +41,10 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
             ``'repeat'`` (released default) concatenates 4 copies ``[p, p, p,
             p]``; ``'interleave'`` lays them out as mmdet's unfold-ordered
             merge lays out a 2x2 patch whose four cells all equal ``p``.
+        test_support (dict, optional): The test-time support policy,
+            ``dict(mode='offline' | 'online' | 'frames', num_support=14,
+            stride=1)`` (:class:`~mmstpn.structures.SupportPolicy`).
+            Defaults to the released offline policy.
         **kwargs: ``SwinTransformer`` arguments.
     """
 
@@ -51,6 +53,7 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
                  num_prompts: int = 5,
                  support_grad: bool = False,
                  prompt_merge: str = 'repeat',
+                 test_support: Optional[dict] = None,
                  in_channels: int = 3,
                  init_cfg: Optional[dict] = None,
                  **kwargs) -> None:
@@ -64,13 +67,7 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
         self.in_channels = in_channels
         self.prompt_merge = prompt_merge
         self.init_stpn(predictor, self.num_features[-1], self.num_features[0],
-                       num_prompts, support_grad)
-
-    def train(self, mode: bool = True) -> 'STPNSwin':
-        """Keep frozen stages frozen (as mmdet does) and return ``self``
-        (mmdet's ``SwinTransformer.train`` returns None)."""
-        super().train(mode)
-        return self
+                       num_prompts, support_grad, test_support)
 
     def init_weights(self) -> None:
         """Swin weights as mmdet does (pretrained or from scratch), then the
@@ -152,59 +149,23 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
     def _attention(self, block: SwinBlock, x: Tensor, hw: Tuple[int, int],
                    num_prompts: int) -> Tensor:
         """Shifted-window attention of patches and prompts (before the
-        block's residual); returns tokens laid out as its input."""
+        block's residual), with mmdet's WindowMSA weights."""
         shift_msa = block.attn
         msa = shift_msa.w_msa
-        window, shift = shift_msa.window_size, shift_msa.shift_size
-        b, _, c = x.shape
-        h, w = hw
-        prompts = x[:, :num_prompts]
-        patches = x[:, num_prompts:].reshape(b, h, w, c)
-        pad_r = (window - w % window) % window
-        pad_b = (window - h % window) % window
-        patches = F.pad(patches, (0, 0, 0, pad_r, 0, pad_b))
-        hp, wp = h + pad_b, w + pad_r
-        if shift:
-            patches = torch.roll(patches, (-shift, -shift), dims=(1, 2))
-
-        bias = self._window_bias(msa, shift_msa, hp, wp, x)  # (nW|1,h,Lw,Lw)
-        bias = pad_bias_for_prompts(bias, num_prompts).to(x.dtype)
-
-        qkv_w = msa.qkv(partition_windows(patches, window))
-        qkv_p = msa.qkv(prompts) if num_prompts else None
-        out_w, out_p = windowed_attention_with_prompts(
-            qkv_w, qkv_p, msa.num_heads, msa.scale, bias,
-            msa.attn_drop.p if self.training else 0.)
-        out_w = msa.proj_drop(msa.proj(out_w))
-        patches = merge_windows(out_w, (hp, wp), window)
-        if shift:
-            patches = torch.roll(patches, (shift, shift), dims=(1, 2))
-        patches = patches[:, :h, :w].reshape(b, h * w, c)
-        if out_p is None:
-            return patches
-        return torch.cat([msa.proj_drop(msa.proj(out_p)), patches], dim=1)
-
-    @staticmethod
-    def _window_bias(msa, shift_msa, hp: int, wp: int, ref: Tensor) -> Tensor:
-        """Relative position bias (+ shift mask) of mmdet's WindowMSA, shaped
-        (nW or 1, heads, Lw, Lw)."""
         lw = msa.window_size[0] * msa.window_size[1]
-        rel = msa.relative_position_bias_table[
-            msa.relative_position_index.view(-1)].view(lw, lw, -1)
-        bias = rel.permute(2, 0, 1).unsqueeze(0)
-        window, shift = shift_msa.window_size, shift_msa.shift_size
-        if shift:
-            img = torch.zeros(1, hp, wp, 1, device=ref.device)
-            cuts = (slice(0, -window), slice(-window, -shift),
-                    slice(-shift, None))
-            label = 0
-            for hs in cuts:
-                for ws in cuts:
-                    img[:, hs, ws, :] = label
-                    label += 1
-            ids = partition_windows(img, window).view(-1, lw)
-            diff = ids.unsqueeze(1) - ids.unsqueeze(2)
-            mask = diff.masked_fill(diff != 0, -100.).masked_fill(
-                diff == 0, 0.)
-            bias = bias + mask.unsqueeze(1)
-        return bias
+        rel_bias = msa.relative_position_bias_table[
+            msa.relative_position_index.view(-1)].view(lw, lw, -1).permute(
+                2, 0, 1)
+        return prompted_window_attention(
+            x,
+            hw,
+            num_prompts,
+            shift_msa.window_size,
+            msa.qkv,
+            msa.proj,
+            msa.num_heads,
+            msa.scale,
+            shift=shift_msa.shift_size,
+            rel_bias=rel_bias,
+            attn_drop=msa.attn_drop.p if self.training else 0.,
+            proj_drop=msa.proj_drop)

@@ -12,8 +12,7 @@ from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor
 
-from ..layers import (merge_windows, partition_windows,
-                      windowed_attention_with_prompts)
+from ..layers import prompted_window_attention
 from .stpn_base import STPNBackboneMixin
 
 
@@ -22,7 +21,7 @@ class PromptedViTBlock(BaseModule):
 
     Global blocks attend over all tokens (prompts are ordinary tokens);
     windowed blocks (``window_size > 0``) use the per-window prompt rule of
-    :func:`windowed_attention_with_prompts`.
+    :func:`~mmstpn.models.layers.prompted_window_attention`.
 
     Args:
         embed_dims (int): Token width.
@@ -84,21 +83,9 @@ class PromptedViTBlock(BaseModule):
                 2, 0, 3, 1, 4)
             out = F.scaled_dot_product_attention(*qkv.unbind(0))
             return self.proj(out.transpose(1, 2).reshape(b, n, c))
-        window = self.window_size
-        h, w = hw
-        patches = x[:, num_prompts:].reshape(b, h, w, c)
-        pad_r = (window - w % window) % window
-        pad_b = (window - h % window) % window
-        patches = F.pad(patches, (0, 0, 0, pad_r, 0, pad_b))
-        qkv_w = self.qkv(partition_windows(patches, window))
-        qkv_p = self.qkv(x[:, :num_prompts]) if num_prompts else None
-        out_w, out_p = windowed_attention_with_prompts(
-            qkv_w, qkv_p, heads, (c // heads)**-0.5)
-        patches = merge_windows(self.proj(out_w), (h + pad_b, w + pad_r),
-                                window)[:, :h, :w].reshape(b, h * w, c)
-        if out_p is None:
-            return patches
-        return torch.cat([self.proj(out_p), patches], dim=1)
+        return prompted_window_attention(x, hw, num_prompts,
+                                         self.window_size, self.qkv,
+                                         self.proj, heads, (c // heads)**-0.5)
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -138,6 +125,8 @@ class STPNViT(STPNBackboneMixin, BaseModule):
         predictor (dict, optional): DVP predictor config.
         num_prompts (int): N_P; 0 gives the same ViT without prompts.
         support_grad (bool): Back-propagate through the support pass.
+        test_support (dict, optional): The test-time support policy
+            (:class:`~mmstpn.structures.SupportPolicy`); default offline.
         with_cp (bool): Gradient checkpointing of the blocks.
         init_cfg (dict, optional): Initialisation config.
     """
@@ -157,6 +146,7 @@ class STPNViT(STPNBackboneMixin, BaseModule):
                  predictor: Optional[dict] = None,
                  num_prompts: int = 5,
                  support_grad: bool = False,
+                 test_support: Optional[dict] = None,
                  with_cp: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -202,7 +192,7 @@ class STPNViT(STPNBackboneMixin, BaseModule):
             nn.MaxPool2d(2, 2),
         ])
         self.init_stpn(predictor, embed_dims, embed_dims, num_prompts,
-                       support_grad)
+                       support_grad, test_support)
 
     def init_weights(self) -> None:
         super().init_weights()

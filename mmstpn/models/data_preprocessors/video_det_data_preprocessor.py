@@ -10,7 +10,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from torch import Tensor
 
-from mmstpn.structures import ClipMeta, attach_clip_meta
+from mmstpn.structures import ClipBatch, ClipMeta
 
 
 @MODELS.register_module()
@@ -22,12 +22,13 @@ class VideoDetDataPreprocessor(DetDataPreprocessor):
     ``(N, T, C, H, W)`` / ``(N, C, H, W)`` tensor also works). All frames
     get the same BGR->RGB conversion and normalisation, are padded at the
     bottom / right to one batch size (``pad_size_divisor``), and every item
-    is padded to ``T_max`` frames with zero frames. Output ``inputs``:
-    ``(N, T_max, C, H, W)`` carrying one
-    :class:`~mmstpn.structures.ClipMeta` per item (``video_id``,
-    ``frame_index`` or ``frame_id``, ``num_support = T_i - 1`` and the
-    support mode of the sample's metainfo; mode 'frames' without video
-    metadata). ``data_samples`` stay the key frames' ``DetDataSample``s with
+    is padded to ``T_max`` frames with zero frames. Output ``inputs``: a
+    :class:`~mmstpn.structures.ClipBatch` of ``(N, T_max, C, H, W)`` frames
+    with one :class:`~mmstpn.structures.ClipMeta` per item (``video_id``,
+    ``frame_index`` or ``frame_id`` of the sample's metainfo and
+    ``num_support = T_i - 1``; an item without ``video_id`` is a one-frame
+    video keyed by its image). Stock detectors hand it to the backbone
+    untouched. ``data_samples`` stay the key frames' ``DetDataSample``s with
     ``batch_input_shape`` and ``pad_shape`` set and, when asked, gt masks /
     semantic maps padded by the parent's helpers.
 
@@ -61,8 +62,8 @@ class VideoDetDataPreprocessor(DetDataPreprocessor):
             training (bool): Whether this is a training step (pads masks).
 
         Returns:
-            dict: ``inputs`` (Tensor ``(N, T_max, C, H, W)`` with ClipMeta
-            attached) and ``data_samples``.
+            dict: ``inputs`` (:class:`~mmstpn.structures.ClipBatch`) and
+            ``data_samples``.
         """
         data = self.cast_data(data)
         clips = [self._normalize(c) for c in self._as_clips(data['inputs'])]
@@ -91,7 +92,7 @@ class VideoDetDataPreprocessor(DetDataPreprocessor):
                 self.pad_gt_sem_seg(data_samples)
         metas = self.clip_metas(data_samples, num_frames)
         return dict(
-            inputs=attach_clip_meta(inputs, metas), data_samples=data_samples)
+            inputs=ClipBatch(inputs, metas), data_samples=data_samples)
 
     @staticmethod
     def clip_metas(data_samples: Optional[Sequence[DetDataSample]],
@@ -115,15 +116,7 @@ class VideoDetDataPreprocessor(DetDataPreprocessor):
                 metas.append(ClipMeta(key, 0, t - 1))
                 continue
             frame = info.get('frame_index', info.get('frame_id', 0))
-            metas.append(
-                ClipMeta(
-                    video_key=info['video_id'],
-                    frame_id=int(frame),
-                    num_support=t - 1,
-                    mode=info.get('support_mode', 'frames'),
-                    online_num_support=int(
-                        info.get('online_num_support', 0)),
-                    online_stride=int(info.get('online_stride', 1))))
+            metas.append(ClipMeta(info['video_id'], int(frame), t - 1))
         return metas
 
     # ------------------------------------------------------------ internals

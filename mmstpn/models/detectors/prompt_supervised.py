@@ -1,4 +1,4 @@
-from typing import Optional
+from typing import NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -7,6 +7,14 @@ from mmdet.models.detectors import FasterRCNN
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from torch import Tensor
+
+from mmstpn.structures import BackboneInput
+
+
+class NeckFeatures(NamedTuple):
+    """Features already extracted (backbone + neck) for one loss call."""
+
+    feats: Tuple[Tensor]
 
 
 @MODELS.register_module()
@@ -43,18 +51,29 @@ class PromptSupervisedFasterRCNN(FasterRCNN):
                 f'num_prompts={getattr(self.backbone, "num_prompts", None)}')
         self.prompt_loss_weight = (self.train_cfg or {}).get(
             'prompt_loss_weight', prompt_loss_weight)
-        self.backbone.keep_train_prompts = True
         self.prompt_cls_head = nn.Linear(self.backbone.prompt_dims,
                                          self.roi_head.bbox_head.num_classes)
 
-    def loss(self, batch_inputs: Tensor,
+    def loss(self, batch_inputs: BackboneInput,
              batch_data_samples: SampleList) -> dict:
-        """Faster R-CNN's losses plus ``loss_prompt_cls``."""
-        losses = super().loss(batch_inputs, batch_data_samples)
-        prompts = self.backbone.pop_train_prompts()
+        """Faster R-CNN's losses plus ``loss_prompt_cls``.
+
+        One backbone pass: ``backbone.forward_with_prompts`` returns the
+        features and the prompts that made them; the features go to
+        FasterRCNN's own ``loss`` as :class:`NeckFeatures`.
+        """
+        feats, prompts = self.backbone.forward_with_prompts(batch_inputs)
+        x = self.neck(feats) if self.with_neck else feats
+        losses = super().loss(NeckFeatures(x), batch_data_samples)
         losses['loss_prompt_cls'] = self.prompt_loss(prompts,
                                                      batch_data_samples)
         return losses
+
+    def extract_feat(self, batch_inputs) -> Tuple[Tensor]:
+        """FasterRCNN's, except that :class:`NeckFeatures` pass through."""
+        if isinstance(batch_inputs, NeckFeatures):
+            return batch_inputs.feats
+        return super().extract_feat(batch_inputs)
 
     def prompt_loss(self, prompts: Tensor,
                     batch_data_samples: SampleList,

@@ -1,8 +1,10 @@
 from .prompt_attention import (merge_windows, pad_bias_for_prompts,
-                               partition_windows,
+                               partition_windows, prompted_window_attention,
+                               shift_window_mask,
                                windowed_attention_with_prompts)
 
 __all__ = [
     'partition_windows', 'merge_windows', 'pad_bias_for_prompts',
-    'windowed_attention_with_prompts'
+    'windowed_attention_with_prompts', 'prompted_window_attention',
+    'shift_window_mask'
 ]

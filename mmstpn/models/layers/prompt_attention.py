@@ -7,9 +7,10 @@ window's patches and the prompts; each prompt's outputs are then averaged over
 the windows of its own image. Prompt keys/values/queries are computed once per
 image (not once per window), so only the attention matrices grow.
 """
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -101,3 +102,88 @@ def windowed_attention_with_prompts(
         return out_w, None
     out_p = attend(q_p, slice(lw, lw + num_prompts)).mean(1)
     return out_w, out_p.transpose(1, 2).reshape(b, num_prompts, c)
+
+
+def shift_window_mask(hp: int, wp: int, window: int, shift: int,
+                      device: torch.device) -> Tensor:
+    """Swin's shifted-window attention mask for a (hp, wp) padded map:
+    (nW, Lw, Lw) with 0 inside a region and -100 across regions."""
+    img = torch.zeros(1, hp, wp, 1, device=device)
+    cuts = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
+    label = 0
+    for hs in cuts:
+        for ws in cuts:
+            img[:, hs, ws, :] = label
+            label += 1
+    ids = partition_windows(img, window).view(-1, window * window)
+    diff = ids.unsqueeze(1) - ids.unsqueeze(2)
+    return diff.masked_fill(diff != 0, -100.).masked_fill(diff == 0, 0.)
+
+
+def prompted_window_attention(
+        x: Tensor,
+        hw: Tuple[int, int],
+        num_prompts: int,
+        window: int,
+        qkv: nn.Module,
+        proj: nn.Module,
+        num_heads: int,
+        scale: float,
+        shift: int = 0,
+        rel_bias: Optional[Tensor] = None,
+        attn_drop: float = 0.,
+        proj_drop: Optional[Callable[[Tensor], Tensor]] = None) -> Tensor:
+    """The one prompted (shifted-)window attention of STPNSwin and STPNViT.
+
+    Patches are padded at the bottom / right to multiples of ``window``,
+    cyclically shifted by ``shift`` (Swin's shifted windows, with its region
+    mask), split into windows; the image's prompts are appended to every
+    window with zero bias / mask entries, and each prompt's outputs are
+    averaged over the windows of its image.
+
+    Args:
+        x (Tensor): (B, P + h*w, C) normed tokens, prompts first.
+        hw (tuple[int, int]): The patch grid (h, w).
+        num_prompts (int): P (0: plain window attention).
+        window (int): Window side.
+        qkv (nn.Module): C -> 3C projection.
+        proj (nn.Module): C -> C output projection.
+        num_heads (int): Heads.
+        scale (float): Query scale.
+        shift (int): Cyclic shift (0: regular windows).
+        rel_bias (Tensor, optional): (heads, Lw, Lw) relative position bias.
+        attn_drop (float): Attention dropout probability (0 at test).
+        proj_drop (callable, optional): Applied after ``proj``.
+
+    Returns:
+        Tensor: (B, P + h*w, C) attention output (before the residual).
+    """
+    b, _, c = x.shape
+    h, w = hw
+    patches = x[:, num_prompts:].reshape(b, h, w, c)
+    pad_r, pad_b = (window - w % window) % window, (window - h % window) % \
+        window
+    patches = F.pad(patches, (0, 0, 0, pad_r, 0, pad_b))
+    hp, wp = h + pad_b, w + pad_r
+    if shift:
+        patches = torch.roll(patches, (-shift, -shift), dims=(1, 2))
+    bias = None if rel_bias is None else rel_bias.unsqueeze(0)
+    if shift:
+        mask = shift_window_mask(hp, wp, window, shift, x.device).unsqueeze(1)
+        bias = mask if bias is None else bias + mask
+    if bias is not None and num_prompts:
+        bias = pad_bias_for_prompts(bias, num_prompts)
+    if bias is not None:
+        bias = bias.to(x.dtype)
+    out_w, out_p = windowed_attention_with_prompts(
+        qkv(partition_windows(patches, window)),
+        qkv(x[:, :num_prompts]) if num_prompts else None, num_heads, scale,
+        bias, attn_drop)
+    drop = proj_drop or (lambda t: t)
+    patches = merge_windows(drop(proj(out_w)), (hp, wp), window)
+    if shift:
+        patches = torch.roll(patches, (shift, shift), dims=(1, 2))
+    patches = patches[:, :h, :w].reshape(b, h * w, c)
+    if out_p is None:
+        return patches
+    return torch.cat([drop(proj(out_p)), patches], dim=1)

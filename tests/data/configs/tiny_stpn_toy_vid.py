@@ -17,7 +17,8 @@ model = dict(
         num_heads=(1, 1, 2, 2),
         drop_path_rate=0.,
         num_prompts=5,
-        predictor=dict(type='AttentionDVPPredictor', num_heads=4)),
+        predictor=dict(type='AttentionDVPPredictor', num_heads=4),
+        test_support=dict(mode='offline', num_support=4)),
     neck=dict(in_channels=[16, 32, 64, 128], out_channels=16),
     # the objects of 64x64 frames are 12-26 px: 16 px anchors at stride 4
     # (instead of 32), so that even the untrained RPN proposes boxes that
@@ -37,10 +38,7 @@ model = dict(
         rcnn=dict(max_per_img=20)))
 
 test_pipeline = [
-    dict(
-        type='SupportFrameSample',
-        num_ref_imgs=4,
-        method='test_with_adaptive_stride'),
+    dict(type='SupportFrameSample', method='from_model'),
     dict(
         type='TransformBroadcaster',
         transforms=[

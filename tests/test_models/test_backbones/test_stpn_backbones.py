@@ -5,13 +5,14 @@ import pytest
 import torch
 from mmdet.registry import MODELS
 
-from mmstpn.structures import ClipMeta, attach_clip_meta
+from mmstpn.structures import ClipBatch, ClipMeta
 from tests.conftest import PREDICTORS, TINY_SWIN, TINY_VIT
 
 BACKBONES = {'swin': TINY_SWIN, 'vit': TINY_VIT}
 
 
 def build(name, predictor='AttentionDVPPredictor', **kwargs):
+    """A backbone in eval mode (conftest: test_support mode 'frames')."""
     cfg = copy.deepcopy(BACKBONES[name])
     cfg.update(predictor=dict(type=predictor), **kwargs)
     model = MODELS.build(cfg)
@@ -145,43 +146,56 @@ def test_num_prompts_conflict_is_an_error():
 
 
 # --------------------------------------------------------- test-time caching
-def _meta(clips, metas):
-    return attach_clip_meta(clips, metas)
+def _clips(frames, metas):
+    return ClipBatch(frames, metas)
+
+
+OFFLINE = dict(mode='offline', num_support=3)
 
 
 @pytest.mark.parametrize('name', sorted(BACKBONES))
 def test_offline_cache_reuses_first_frame_prompts(name):
-    model = build(name)
+    model = build(name, test_support=OFFLINE)
     video = torch.randn(4, 3, 48, 48)  # 4 frames
     support = video[[0, 1, 3]]
+    frames = model.test_support
     with torch.no_grad():
-        first = _meta(
+        first = _clips(
             torch.cat([video[:1], support]).unsqueeze(0),
-            [ClipMeta('v1', 0, 3, 'offline')])
+            [ClipMeta('v1', 0, 3)])
         out0 = model(first)
         cached = model.support_cache.prompts['v1'].clone()
-        later = _meta(video[2:3, None], [ClipMeta('v1', 2, 0, 'offline')])
+        later = _clips(video[2:3, None], [ClipMeta('v1', 2, 0)])
         out2 = model(later)
         # same as running frame 2 with the same support frames directly
-        direct = model(torch.cat([video[2:3], support]).unsqueeze(0))
+        direct = model.forward_prompted(
+            video[2:3],
+            model.compute_prompts(torch.cat([video[2:3],
+                                             support]).unsqueeze(0)))
         assert max_diff(out2, direct) < 1e-5
         assert torch.equal(model.support_cache.prompts['v1'], cached)
-        assert max_diff(out0, model(first.clone())) < 1e-5
+        assert max_diff(out0, model(first)) < 1e-5
         # a new video drops the old one
-        other = _meta(
+        other = _clips(
             torch.cat([video[:1], support]).unsqueeze(0),
-            [ClipMeta('v2', 0, 3, 'offline')])
+            [ClipMeta('v2', 0, 3)])
         model(other)
         assert set(model.support_cache.prompts) == {'v2'}
         with pytest.raises(ValueError, match="video 'v1' frame 3"):
-            model(_meta(video[3:4, None], [ClipMeta('v1', 3, 0, 'offline')]))
+            model(_clips(video[3:4, None], [ClipMeta('v1', 3, 0)]))
+        # frame 0 must carry the support frames (no stale reuse)
+        with pytest.raises(ValueError, match="frame 0 carries no support.*"
+                           "mode='offline'"):
+            model(_clips(video[:1, None], [ClipMeta('v2', 0, 0)]))
+    assert frames.mode == 'offline'
 
 
 @pytest.mark.parametrize('name', sorted(BACKBONES))
 def test_online_mode_is_causal_and_computes_each_frame_once(name):
-    model = build(name)
-    frames = torch.randn(9, 3, 48, 48)
     stride, k = 2, 2
+    model = build(
+        name, test_support=dict(mode='online', num_support=k, stride=stride))
+    frames = torch.randn(9, 3, 48, 48)
     calls = []
     orig = model.support_embeddings
 
@@ -193,38 +207,44 @@ def test_online_mode_is_causal_and_computes_each_frame_once(name):
     with torch.no_grad():
         outs = []
         for t in range(9):
-            clip = _meta(frames[t:t + 1, None],
-                         [ClipMeta('v', t, 0, 'online', k, stride)])
-            outs.append(model(clip))
+            outs.append(model(_clips(frames[t:t + 1, None],
+                                     [ClipMeta('v', t, 0)])))
         # grid frames 0, 2, 4, 6, 8: one unprompted pass each, nothing more
         assert sum(calls) == 5
         model.support_embeddings = orig
+
+        def direct(t, support):
+            clip = frames[[t] + support].unsqueeze(0)
+            return model.forward_prompted(frames[t:t + 1],
+                                          model.compute_prompts(clip))
+
         # frame 7 uses grid frames 4 and 6 (the 2 latest strictly before 7)
-        direct = model(frames[[7, 4, 6]].unsqueeze(0))
-        assert max_diff(outs[7], direct) < 1e-5
+        assert max_diff(outs[7], direct(7, [4, 6])) < 1e-5
         # frame 6 uses 2 and 4, not itself
-        assert max_diff(outs[6], model(frames[[6, 2, 4]].unsqueeze(0))) < 1e-5
+        assert max_diff(outs[6], direct(6, [2, 4])) < 1e-5
         # frame 0 has no past: it is its own support
         assert max_diff(outs[0], model(frames[:1])) < 1e-5
+        # online loads no support frames: carried ones mean the pipeline
+        # disagrees with the policy
+        with pytest.raises(ValueError, match="carries 2 support.*'online'"):
+            model(_clips(frames[None, :3], [ClipMeta('w', 0, 2)]))
 
 
 @pytest.mark.parametrize('name', sorted(BACKBONES))
 def test_online_batch_equals_frames_one_by_one(name):
-    model = build(name)
+    model = build(name, test_support=dict(mode='online', num_support=2))
     frames = torch.randn(6, 3, 48, 48)
     with torch.no_grad():
         single = []
         for t in range(6):
-            single.append(model(_meta(
-                frames[t:t + 1, None],
-                [ClipMeta('v', t, 0, 'online', 2, 1)])))
+            single.append(model(_clips(frames[t:t + 1, None],
+                                       [ClipMeta('v', t, 0)])))
         model.support_cache.clear()
         batched = []
         for start in (0, 3):
-            batched.append(model(_meta(
+            batched.append(model(_clips(
                 frames[start:start + 3, None],
-                [ClipMeta('v', t, 0, 'online', 2, 1)
-                 for t in range(start, start + 3)])))
+                [ClipMeta('v', t, 0) for t in range(start, start + 3)])))
     for t in range(6):
         outs = batched[t // 3]
         assert max_diff([o[t % 3:t % 3 + 1] for o in outs], single[t]) < 1e-5
@@ -237,22 +257,49 @@ def test_mixed_batch_of_padded_clips(name):
     model = build(name)
     clips = torch.randn(2, 3, 3, 48, 48)
     clips[1, 2] = 0  # padding
-    tagged = _meta(clips.clone(), [
-        ClipMeta('a', 5, 2, 'frames'),
-        ClipMeta('b', 5, 1, 'frames')
-    ])
+    tagged = _clips(clips.clone(), [ClipMeta('a', 5, 2), ClipMeta('b', 5, 1)])
     with torch.no_grad():
         outs = model(tagged)
         assert max_diff([o[1:] for o in outs], model(clips[1:, :2])) < 1e-5
         assert max_diff([o[:1] for o in outs], model(clips[:1])) < 1e-5
 
 
-def test_cache_is_not_used_in_training():
-    model = build('vit').train()
-    clip = _meta(torch.randn(1, 1, 3, 48, 48),
-                 [ClipMeta('v', 3, 0, 'offline')])
+def test_cache_is_not_used_in_training_and_train_empties_it():
+    model = build('vit', test_support=OFFLINE).train()
+    clip = _clips(torch.randn(1, 1, 3, 48, 48), [ClipMeta('v', 3, 0)])
     model(clip)  # would raise in eval mode (no cached prompts)
     assert not model.support_cache.prompts
+    model.eval()
+    with torch.no_grad():
+        model(_clips(torch.randn(1, 4, 3, 48, 48), [ClipMeta('v', 0, 3)]))
+    assert set(model.support_cache.prompts) == {'v'}
+    model.eval()  # eval() keeps it
+    assert set(model.support_cache.prompts) == {'v'}
+    model.train()  # training starts: the last test video is gone
+    assert not model.support_cache.prompts
+
+
+@pytest.mark.parametrize('mode', ['offline', 'online'])
+def test_cached_mode_without_video_identity_is_an_error(mode):
+    model = build('swin', test_support=dict(mode=mode))
+    with torch.no_grad(), pytest.raises(ValueError,
+                                        match=f"mode='{mode}'.*no video "
+                                        'identity'):
+        model(torch.randn(1, 3, 3, 48, 48))
+    with torch.no_grad():  # still images (4-D) are their own support
+        model(torch.randn(2, 3, 48, 48))
+
+
+def test_forward_with_prompts_returns_the_prompts_it_used():
+    model = build('swin')
+    clips = torch.randn(2, 3, 3, 48, 48)
+    with torch.no_grad():
+        feats, prompts = model.forward_with_prompts(clips)
+        assert torch.allclose(prompts, model.compute_prompts(clips))
+        assert max_diff(feats, model.forward_prompted(clips[:, 0],
+                                                      prompts)) == 0
+    baseline = build('swin', num_prompts=0)
+    assert baseline.forward_with_prompts(clips)[1] is None
 
 
 @pytest.mark.parametrize('name', sorted(BACKBONES))

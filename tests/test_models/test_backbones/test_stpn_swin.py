@@ -11,6 +11,7 @@ from tests.conftest import TINY_SWIN
 def swin_kwargs():
     cfg = copy.deepcopy(TINY_SWIN)
     cfg.pop('type')
+    cfg.pop('test_support')
     return cfg
 
 

@@ -9,7 +9,8 @@ from mmdet.registry import DATASETS, MODELS
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
-from mmstpn.structures import get_clip_meta
+from mmstpn.engine import support_samplers
+from mmstpn.structures import SupportPolicy
 from tests.test_datasets.fake_data import write_cocovid
 
 LOADING = [
@@ -31,10 +32,7 @@ TRAIN_PIPELINE = [
     dict(type='PackClipInputs'),
 ]
 TEST_PIPELINE = [
-    dict(
-        type='SupportFrameSample',
-        num_ref_imgs=3,
-        method='test_with_adaptive_stride'),
+    dict(type='SupportFrameSample', method='from_model'),
     dict(
         type='TransformBroadcaster',
         share_random_params=True,
@@ -54,6 +52,7 @@ def stock_faster_rcnn():
         depth=2,
         num_heads=2,
         img_size=64,
+        test_support=dict(mode='offline', num_support=3),
         init_cfg=None)
     cfg.neck.in_channels = [8, 16, 32, 32]
     cfg.roi_head.bbox_head.num_classes = 30
@@ -87,7 +86,7 @@ def test_loss_and_offline_predict(tmp_path):
     train = dataset(root, ann, TRAIN_PIPELINE, test_mode=False)
     items = [train[(0, 2)], train[(2, 0)]]  # a 6-frame video + a DET image
     data = model.data_preprocessor(pseudo_collate(items), True)
-    assert data['inputs'].shape[:2] == (2, 3)
+    assert data['inputs'].frames.shape[:2] == (2, 3)
     model.train()
     losses = model(**data, mode='loss')
     total, _ = model.parse_losses(losses)
@@ -95,6 +94,8 @@ def test_loss_and_offline_predict(tmp_path):
     total.backward()
 
     test = dataset(root, ann, TEST_PIPELINE, test_mode=True)
+    for sampler in support_samplers(test):  # what VideoContextHook does
+        sampler.set_test_policy(model.backbone.test_support)
     indices = [i for i in TrackImgSampler(test, seed=0) if i[0] == 1]
     assert indices == [(1, 0), (1, 1), (1, 2)]  # the 3-frame video, in order
     model.eval()
@@ -111,18 +112,16 @@ def test_loss_and_offline_predict(tmp_path):
             assert list(cache.prompts) == [2]
             assert torch.equal(cache.prompts[2], prompts)  # reused
 
-    # online (causal) mode: no support frames are loaded, only key frames
-    online = dataset(root, ann, [
-        dict(type='SupportFrameSample', num_ref_imgs=2, stride=2,
-             method='online')
-    ] + TEST_PIPELINE[1:], test_mode=True)
+    # online (causal) mode, switched on the model alone: the same pipeline
+    # now loads no support frames, only key frames
+    model.backbone.test_support = SupportPolicy('online', 2, 2)
+    for sampler in support_samplers(test):
+        sampler.set_test_policy(model.backbone.test_support)
     with torch.no_grad():
         for idx in indices:
-            batch = pseudo_collate([online[idx]])
+            batch = pseudo_collate([test[idx]])
             assert batch['inputs'][0].shape[0] == 1
             data = model.data_preprocessor(batch, False)
-            (meta, ) = get_clip_meta(data['inputs'])
-            assert (meta.mode, meta.online_num_support,
-                    meta.online_stride) == ('online', 2, 2)
+            assert data['inputs'].metas[0].frame_id == idx[1]
             (result, ) = model.test_step(batch)
             assert 'pred_instances' in result

@@ -37,7 +37,12 @@ def test_loss_adds_prompt_class_loss():
     torch.manual_seed(1)
     ref = plain.loss(clips, copy.deepcopy(samples))
     torch.manual_seed(1)
+    passes = []
+    orig = sup.backbone.forward_prompted
+    sup.backbone.forward_prompted = lambda *a: passes.append(1) or orig(*a)
     losses = sup.loss(clips, copy.deepcopy(samples))
+    del sup.backbone.forward_prompted
+    assert passes == [1]  # one prompted backbone pass for both losses
     assert set(losses) == set(ref) | {'loss_prompt_cls'}
     # the detection losses are FasterRCNN's own (same sampling seed)
     for key in ref:
@@ -59,11 +64,16 @@ def test_loss_adds_prompt_class_loss():
     losses['loss_prompt_cls'].backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0
                for p in sup.backbone.predictor.parameters())
-    assert sup.backbone._train_prompts is None
-    with pytest.raises(RuntimeError, match='holds no training prompts'):
-        sup.backbone.pop_train_prompts()
+    assert held_tensors(sup.backbone) == []
     # a plain detector's backbone keeps nothing after a forward
-    assert plain.backbone._train_prompts is None
+    assert held_tensors(plain.backbone) == []
+
+
+def held_tensors(backbone):
+    """Tensors a backbone holds outside its parameters and buffers."""
+    found = [k for k, v in vars(backbone).items() if torch.is_tensor(v)]
+    cache = backbone.support_cache
+    return found + list(cache.prompts) + list(cache.history)
 
 
 def test_predict_is_faster_rcnn():
@@ -79,7 +89,7 @@ def test_predict_is_faster_rcnn():
                                    y.pred_instances.bboxes)
         torch.testing.assert_close(x.pred_instances.scores,
                                    y.pred_instances.scores)
-    assert sup.backbone._train_prompts is None
+    assert held_tensors(sup.backbone) == []
 
 
 def test_needs_prompts():
