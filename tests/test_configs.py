@@ -66,8 +66,20 @@ def test_released_recipe_settings():
     assert (sample.num_ref_imgs, sample.frame_range,
             sample.method) == (2, 9, 'bilateral_uniform')
     test = cfg.test_dataloader.dataset.pipeline[0]
-    assert (test.num_ref_imgs, test.method) == (14,
-                                                'test_with_adaptive_stride')
+    assert test.method == 'from_model'  # the policy lives on the backbone
+    assert cfg.model.backbone.test_support == dict(
+        mode='offline', num_support=14)
+    assert dict(type='VideoContextHook') in cfg.custom_hooks
+
+
+def test_online_config_differs_in_the_policy_only():
+    offline = load('stpn_faster-rcnn_swin-t-p4-w7_fpn_8xb1-9e_imagenet-vid.py')
+    online = load(
+        'stpn-online_faster-rcnn_swin-t-p4-w7_fpn_8xb1-9e_imagenet-vid.py')
+    assert online.model.backbone.test_support == dict(
+        mode='online', num_support=14, stride=4)
+    online.model.backbone.test_support = offline.model.backbone.test_support
+    assert online.to_dict() == offline.to_dict()
 
 
 def test_baseline_differs_from_stpn_only_in_prompts():

@@ -8,7 +8,8 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmstpn.structures import get_clip_meta
+from mmstpn.engine import support_samplers
+from mmstpn.structures import SupportPolicy
 from tests.test_datasets.fake_data import write_cocovid
 
 SNIPPET = '''
@@ -32,8 +33,7 @@ train_pipeline = [
     dict(type='PackClipInputs'),
 ]
 test_pipeline = [
-    dict(type='SupportFrameSample', num_ref_imgs=14,
-         method='test_with_adaptive_stride'),
+    dict(type='SupportFrameSample', method='from_model'),
     dict(type='TransformBroadcaster', share_random_params=True,
          transforms=[
              dict(type='LoadImageFromFile', backend_args=backend_args),
@@ -89,21 +89,23 @@ def test_documented_snippets(tmp_path):
     for batch in train:
         data = pre(batch, True)
         t = [1 + s.num_support for s in data['data_samples']]
-        assert data['inputs'].shape[:2] == (len(t), max(t))
+        assert data['inputs'].frames.shape[:2] == (len(t), max(t))
         assert set(t) <= {1, 3}  # DET images: 1 frame, VID: key + 2
         num_items += len(data['data_samples'])
     assert num_items == 5
 
     val = Runner.build_dataloader(cfg.val_dataloader, seed=0)
+    # what VideoContextHook does before val: the released offline policy
+    for sampler in support_samplers(val.dataset):
+        sampler.set_test_policy(SupportPolicy('offline', 14))
     frames = []
     for batch in val:
         data = pre(batch, False)
-        (meta, ) = get_clip_meta(data['inputs'])
-        frames.append((meta.frame_id, meta.num_support, meta.mode))
+        (meta, ) = data['inputs'].metas
+        frames.append((meta.frame_id, meta.num_support))
         sample = data['data_samples'][0]
         assert sample.ori_shape == (64, 64)
         # gt stays in original image coordinates (for the metric)
         assert torch.equal(sample.gt_instances.bboxes[0],
                            torch.tensor([4., 4., 24. + meta.frame_id, 28.]))
-    assert frames == [(0, 14, 'offline'), (1, 0, 'offline'),
-                      (2, 0, 'offline')]
+    assert frames == [(0, 14), (1, 0), (2, 0)]

@@ -120,8 +120,10 @@ def test_packed_clip_content(tmp_path):
     assert meta['video_id'] == 4 and meta['video_length'] == 6
     assert meta['img_id'] == 103 and meta['img_path'].endswith('000003.jpg')
     assert meta['support_frame_ids'] == [1, 5]
-    assert meta['num_support'] == 2 and meta['support_mode'] == 'frames'
-    assert meta['online_num_support'] == 0 and meta['online_stride'] == 2
+    assert meta['num_support'] == 2
+    # the test-time policy is the model's: nothing of it is packed
+    assert not {'support_mode', 'online_num_support', 'online_stride'} & set(
+        meta)
     assert meta['ori_shape'] == (64, 64) and meta['img_shape'] == (64, 64)
     assert sample.gt_instances.bboxes.tolist() == [[4, 4, 27, 28]]
     assert sample.gt_instances.labels.tolist() == [3]
@@ -172,5 +174,5 @@ def test_single_image_results():
             gt_ignore_flags=np.array([False])))
     assert out['inputs'].shape == (1, 3, 64, 64)
     meta = out['data_samples'].metainfo
-    assert meta['num_support'] == 0 and meta['support_mode'] == 'frames'
+    assert meta['num_support'] == 0 and 'support_mode' not in meta
     assert meta['support_frame_ids'] == []

@@ -5,6 +5,7 @@ import pytest
 from mmdet.registry import TRANSFORMS
 
 from mmstpn.datasets import SupportFrameSample
+from mmstpn.structures import SupportPolicy
 
 
 def video(n, vid=7):
@@ -124,9 +125,33 @@ def test_fix_stride():
 def test_online():
     ids, out = sample(30, 12, num_ref_imgs=4, stride=3, method='online')
     assert ids == [12]
-    assert out['support_mode'] == ['online']
-    assert out['online_num_support'] == [4]
-    assert out['online_stride'] == [3]
+    assert out['support_mode'] == ['online'] and out['num_support'] == [0]
+
+
+def test_from_model_follows_the_policy():
+    t = SupportFrameSample(method='from_model')
+    with pytest.raises(RuntimeError, match='VideoContextHook'):
+        t(dict(video(10), key_frame_id=0))
+    t.set_test_policy(SupportPolicy('offline', 4))
+    out = t(dict(video(10), key_frame_id=0))
+    assert out['frame_id'][1:] == [10 + i for i in (0, 3, 6, 9)]
+    assert t(dict(video(10), key_frame_id=5))['frame_id'] == [15]
+    t.set_test_policy(SupportPolicy('online', 4, 2))
+    assert t(dict(video(10), key_frame_id=0))['frame_id'] == [10]
+    t.set_test_policy(SupportPolicy('frames', 2, 3))
+    assert t(dict(video(10), key_frame_id=5))['frame_id'] == [15, 12, 18]
+
+
+def test_explicit_test_method_must_agree_with_the_policy():
+    fixed = SupportFrameSample(num_ref_imgs=14,
+                               method='test_with_adaptive_stride')
+    fixed.set_test_policy(SupportPolicy('offline', 14))  # agrees
+    with pytest.raises(ValueError, match="method='test_with_adaptive_stride'"
+                       ".*model.backbone.test_support=dict.*'online'"):
+        fixed.set_test_policy(SupportPolicy('online', 14, 4))
+    train = SupportFrameSample(method='bilateral_uniform')
+    train.set_test_policy(SupportPolicy('online'))  # training: untouched
+    assert train.policy is None
 
 
 def test_random_key_without_key_frame_id():
