@@ -93,9 +93,9 @@ def trained(tmp_path_factory):
 def test_dist_vid_test_matches_single_process(trained, mode):
     root, env, data = trained['root'], trained['env'], trained['data']
     ckpt = trained['ckpt']
+    # one key switches the trained model online (the pipeline follows)
     extra = [] if mode == 'offline' else [
-        'test_dataloader.dataset.pipeline.0.method=online',
-        'test_dataloader.dataset.pipeline.0.stride=2'
+        'model.backbone.test_support.mode=online'
     ]
     dist_work = str(root / f'dist_test_{mode}')
     dist_out = osp.join(dist_work, 'preds.pkl')

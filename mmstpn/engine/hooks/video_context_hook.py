@@ -36,15 +36,15 @@ def support_samplers(dataset) -> Iterator:
         elif children is not None:
             yield from walk(children, seen)
 
-    stack, seen = [dataset], set()
-    while stack:
-        ds = stack.pop()
+    queue, seen = [dataset], set()
+    while queue:  # breadth first, in the wrappers' order
+        ds = queue.pop(0)
         for name in ('datasets', 'dataset'):
             inner = getattr(ds, name, None)
             if isinstance(inner, (list, tuple)):
-                stack.extend(inner)
+                queue.extend(inner)
             elif inner is not None:
-                stack.append(inner)
+                queue.append(inner)
         pipeline = getattr(ds, 'pipeline', None)
         if pipeline is not None:
             yield from walk(pipeline, seen)
