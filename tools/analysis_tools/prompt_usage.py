@@ -1,0 +1,256 @@
+"""Does a trained STPN detector use its prompts? (issue 8 item 6)
+
+For a config + checkpoint and a few val videos it prints:
+
+1. **prompt spread**: how far the prompts of different videos differ,
+   ``||p_a - p_b|| / mean(||p_a||, ||p_b||)`` over all pairs of videos
+   (and over pairs whose key frames hold different classes);
+2. **feature change under swapped / zero prompts**: per backbone stage,
+   ``||f(x, p') - f(x, p)|| / ||f(x, p)||`` when a key frame gets another
+   video's prompts (``swap``) or all-zero prompts (``zero``);
+3. **linear probe of the support embeddings**: a logistic-regression probe
+   on mean-pooled last-stage tokens of the unprompted pass, trained on half
+   of the videos and tested on the other half (class of each frame's largest
+   ground-truth box; chance = the held-out majority class).
+
+Verdict: prompts are *used* when the swap changes some stage by more than
+``--used-change`` (default 1%) AND the prompts of different videos differ by
+more than ``--used-spread`` (default 5%). Measured on the toy set: the
+paper-objective model that ignores its prompts gives 0.5% spread and < 0.01%
+change; the auxiliary-loss model that uses them 111% spread and 4-34% change
+(docs/toy_vid.md).
+
+Usage::
+
+    python tools/analysis_tools/prompt_usage.py CONFIG CHECKPOINT \\
+        [--max-videos 12] [--frames-per-video 4] [--json out.json]
+"""
+import argparse
+import itertools
+import json
+import os.path as osp
+import sys
+from typing import Dict, List, Sequence
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+
+import mmstpn  # noqa: F401  (registers mmstpn and allow-lists checkpoints)
+from mmstpn.engine import model_policy, stpn_backbones, support_samplers
+from mmstpn.structures import SupportPolicy
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint', help="a checkpoint, or 'none' for the "
+                        "config's initialisation (for smoke tests)")
+    parser.add_argument('--max-videos', type=int, default=12)
+    parser.add_argument('--frames-per-video', type=int, default=4)
+    parser.add_argument('--probe-steps', type=int, default=300)
+    parser.add_argument('--used-change', type=float, default=0.01)
+    parser.add_argument('--used-spread', type=float, default=0.05)
+    parser.add_argument('--json', help='write every figure here')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(argv)
+
+
+def relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    """``||a - b|| / ||b||``."""
+    return ((a - b).norm() / b.norm().clamp_min(1e-12)).item()
+
+
+def prompt_spread(prompts: Sequence[torch.Tensor],
+                  labels: Sequence[int]) -> Dict[str, float]:
+    """Mean relative distance of the prompts of every pair of videos, and of
+    pairs with different labels (NaN when there is none)."""
+    all_d, diff_d = [], []
+    for i, j in itertools.combinations(range(len(prompts)), 2):
+        scale = (prompts[i].norm() + prompts[j].norm()) / 2
+        d = ((prompts[i] - prompts[j]).norm() / scale.clamp_min(1e-12)).item()
+        all_d.append(d)
+        if labels[i] != labels[j]:
+            diff_d.append(d)
+    mean = (lambda xs: sum(xs) / len(xs) if xs else float('nan'))
+    return dict(all_pairs=mean(all_d), different_class_pairs=mean(diff_d))
+
+
+def linear_probe(feats: torch.Tensor, labels: torch.Tensor,
+                 train: torch.Tensor, steps: int) -> Dict[str, float]:
+    """Logistic regression on standardised features; accuracy on the
+    held-out rows (``~train``) and the held-out majority-class rate."""
+    mean, std = feats[train].mean(0), feats[train].std(0).clamp_min(1e-6)
+    x = (feats - mean) / std
+    classes = int(labels.max()) + 1
+    probe = torch.nn.Linear(x.shape[1], classes)
+    opt = torch.optim.Adam(probe.parameters(), lr=1e-2, weight_decay=1e-3)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(probe(x[train]),
+                                                 labels[train])
+        loss.backward()
+        opt.step()
+    held = ~train
+    with torch.no_grad():
+        acc = (probe(x[held]).argmax(1) == labels[held]).float().mean()
+    chance = torch.bincount(labels[held], minlength=classes).max() / max(
+        int(held.sum()), 1)
+    return dict(accuracy=acc.item(), chance=chance.item(),
+                train_items=int(train.sum()), test_items=int(held.sum()))
+
+
+def frame_label(sample) -> int:
+    """Class of the frame's largest ground-truth box (-1: none)."""
+    gt = sample.gt_instances
+    if len(gt) == 0:
+        return -1
+    boxes = gt.bboxes
+    boxes = boxes.tensor if hasattr(boxes, 'tensor') else boxes
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return int(gt.labels[area.argmax()])
+
+
+@torch.no_grad()
+def collect(model, dataset, max_videos: int, frames_per_video: int) -> dict:
+    """Per video: prompts from its frame 0 clip (the model's offline
+    policy), a few preprocessed key frames and their labels."""
+    backbone = stpn_backbones(model)[0]
+    videos = []
+    for v in range(min(max_videos, len(dataset))):
+        num = dataset.get_len_per_video(v)
+        picks = sorted({round(i * (num - 1) / max(frames_per_video - 1, 1))
+                        for i in range(frames_per_video)})
+        data = model.data_preprocessor(pseudo_collate([dataset[(v, 0)]]),
+                                       False)
+        prompts = backbone.compute_prompts(data['inputs'])[0]
+        keys, labels = [], []
+        for f in picks:
+            item = model.data_preprocessor(
+                pseudo_collate([dataset[(v, f)]]), False)
+            keys.append(item['inputs'].key_frames)
+            labels.append(frame_label(item['data_samples'][0]))
+        videos.append(dict(prompts=prompts, keys=torch.cat(keys),
+                           labels=labels))
+    return videos
+
+
+@torch.no_grad()
+def measure(model, videos: List[dict], probe_steps: int) -> dict:
+    backbone = stpn_backbones(model)[0]
+    n = len(videos)
+    if n < 2:
+        raise ValueError('prompt_usage needs at least 2 val videos, got '
+                         f'{n} (--max-videos / the dataset)')
+    video_labels = [max(set(v['labels']), key=v['labels'].count)
+                    for v in videos]
+    spread = prompt_spread([v['prompts'] for v in videos], video_labels)
+    swap: List[List[float]] = []
+    zero: List[List[float]] = []
+    for i, v in enumerate(videos):
+        # another video, of another class where there is one
+        others = [j for j in range(n) if video_labels[j] != video_labels[i]]
+        j = others[0] if others else (i + 1) % n
+        keys = v['keys']
+        own = backbone.forward_prompted(keys, v['prompts'].expand(
+            len(keys), -1, -1))
+        other = backbone.forward_prompted(keys, videos[j]['prompts'].expand(
+            len(keys), -1, -1))
+        nothing = backbone.forward_prompted(
+            keys, torch.zeros_like(v['prompts']).expand(len(keys), -1, -1))
+        swap.append([relative(a, b) for a, b in zip(other, own)])
+        zero.append([relative(a, b) for a, b in zip(nothing, own)])
+    per_stage = (lambda rows: [sum(c) / len(c) for c in zip(*rows)])
+    feats, labels, train = [], [], []
+    for i, v in enumerate(videos):
+        tokens, _ = backbone.support_embeddings(v['keys'])
+        for f, label in enumerate(v['labels']):
+            if label >= 0:
+                feats.append(tokens[f].mean(0))
+                labels.append(label)
+                train.append(i % 2 == 0)
+    probe = dict(accuracy=float('nan'), chance=float('nan'))
+    if labels and any(train) and not all(train):
+        with torch.enable_grad():
+            probe = linear_probe(torch.stack(feats), torch.tensor(labels),
+                                 torch.tensor(train), probe_steps)
+    return dict(
+        videos=n,
+        prompt_spread=spread,
+        swap_change_per_stage=per_stage(swap),
+        zero_change_per_stage=per_stage(zero),
+        support_probe=probe)
+
+
+def verdict(figures: dict, used_change: float, used_spread: float) -> str:
+    change = max(figures['swap_change_per_stage'])
+    spread = figures['prompt_spread']['all_pairs']
+    if change > used_change and spread > used_spread:
+        return (f'prompts USED: swapping prompts changes the features by up '
+                f'to {100 * change:.2f}%, prompts of different videos differ '
+                f'by {100 * spread:.1f}%')
+    return (f'prompts IGNORED: swap change {100 * change:.3f}% (threshold '
+            f'{100 * used_change:.1f}%), cross-video spread '
+            f'{100 * spread:.2f}% (threshold {100 * used_spread:.1f}%). '
+            'The detector does not read the support frames; see '
+            'docs/toy_vid.md for what to check.')
+
+
+def build(cfg: Config, checkpoint: str):
+    from mmdet.registry import DATASETS, MODELS
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    model = MODELS.build(cfg.model)
+    if checkpoint != 'none':
+        load_checkpoint(model, checkpoint, map_location='cpu')
+    else:
+        model.init_weights()
+    model.eval()
+    backbones = stpn_backbones(model)
+    if not backbones or backbones[0].predictor is None:
+        raise ValueError(f'{cfg.filename}: the model has no STPN backbone '
+                         'with prompts (num_prompts > 0)')
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    # prompts from each video's frame 0 as the released test computes them
+    policy = model_policy(model)
+    if policy.mode != 'offline':
+        policy = SupportPolicy('offline', policy.num_support)
+    for sampler in support_samplers(dataset):
+        if sampler.method == 'from_model':
+            sampler.set_test_policy(policy)
+    return model, dataset
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    model, dataset = build(cfg, args.checkpoint)
+    videos = collect(model, dataset, args.max_videos, args.frames_per_video)
+    figures = measure(model, videos, args.probe_steps)
+    figures['verdict'] = verdict(figures, args.used_change, args.used_spread)
+    spread = figures['prompt_spread']
+    probe = figures['support_probe']
+    print(f'videos: {figures["videos"]}')
+    print(f'prompt spread across videos: {100 * spread["all_pairs"]:.2f}% '
+          f'(pairs of different classes: '
+          f'{100 * spread["different_class_pairs"]:.2f}%)')
+    for name in ('swap', 'zero'):
+        stages = ' / '.join(f'{100 * c:.3f}%'
+                            for c in figures[f'{name}_change_per_stage'])
+        print(f'feature change with {name} prompts, per stage: {stages}')
+    print(f'linear probe of support embeddings: '
+          f'{100 * probe["accuracy"]:.1f}% (chance '
+          f'{100 * probe["chance"]:.1f}%)')
+    print(figures['verdict'])
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(figures, f, indent=2)
+    return figures
+
+
+if __name__ == '__main__':
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(__file__))))
+    main()
