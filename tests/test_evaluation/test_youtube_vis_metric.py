@@ -186,3 +186,11 @@ def test_shim_leaves_numpy_and_mmdet_untouched():
     assert not hasattr(np, 'float') or np.float is float
     from mmdet.registry import METRICS
     assert METRICS.get('YouTubeVISMetric') is YouTubeVISMetric
+
+
+def test_with_globals_refuses_unknown_names():
+    from mmdet.evaluation.functional import YTVISeval
+
+    from mmstpn.evaluation.functional.ytvis_compat import with_globals
+    with pytest.raises(RuntimeError, match='has no global name.*npx'):
+        with_globals(YTVISeval.accumulate, npx=None)

@@ -278,3 +278,71 @@ def test_mot2coco_bad_gt_values(tmp_path):
     fake_mot(str(tmp_path / 'b'), gt_lines=['1,x,5,4,10,20,1,1,0.5'])
     with pytest.raises(ValueError, match=r"field 2 must be int, got 'x'"):
         mot2coco.check_mot_folder(str(tmp_path / 'b'))
+
+
+def test_holdout_ap_end_to_end(tmp_path):
+    """Converter -> held-out json -> checked dataset + mmdet's test
+    pipeline -> YouTubeVISMetricNp2: predictions equal to the ground truth
+    give AP 1, and dropping one of the 2 panda tracks halves its recall."""
+    import mmcv
+    import torch
+    from mmengine.evaluator import Evaluator
+    from mmengine.structures import InstanceData
+
+    ann_dir, out = str(tmp_path / 'ann'), str(tmp_path / 'out')
+    write_json(osp.join(ann_dir, 'train.json'), raw_vis(num_videos=8))
+    vis_conv.convert(ann_dir, out, '2019', holdout_videos=4, seed=0)
+    img_root = tmp_path / 'JPEGImages'
+    for v in range(1, 9):
+        for t in range(3):
+            mmcv.imwrite(np.zeros((H, W, 3), np.uint8),
+                         str(img_root / f'vid{v:03d}' / f'{t:05d}.jpg'))
+    pipeline = [
+        dict(type='TransformBroadcaster', transforms=[
+            dict(type='LoadImageFromFile'),
+            dict(type='Resize', scale=(64, 48), keep_ratio=True),
+            dict(type='LoadTrackAnnotations', with_mask=True)]),
+        dict(type='PackTrackInputs')
+    ]
+    dataset = CheckedYouTubeVISDataset(
+        dataset_version='2019',
+        ann_file=osp.join(out, 'youtube_vis_2019_holdout.json'),
+        data_prefix=dict(img_path=str(img_root)), test_mode=True,
+        pipeline=pipeline)
+    video_ids = [dataset.get_data_info(i)['video_id']
+                 for i in range(len(dataset))]
+    # raw_vis puts a panda track in the even videos; seed 0 holds out 2
+    assert sum(v % 2 == 0 for v in video_ids) == 2
+
+    def evaluate(drop_one_panda):
+        from mmstpn.evaluation import YouTubeVISMetricNp2
+        evaluator = Evaluator(YouTubeVISMetricNp2())
+        evaluator.dataset_meta = dataset.metainfo
+        dropped = False
+        for i in range(len(dataset)):
+            sample = dataset[i]['data_samples']
+            has_panda = any(inst['bbox_label'] == 1 for f in sample
+                            for inst in f.instances)
+            drop = drop_one_panda and has_panda and not dropped
+            dropped |= drop
+            for frame in sample:
+                insts = [inst for inst in frame.instances
+                         if not (drop and inst['bbox_label'] == 1)]
+                pred = InstanceData()
+                pred.masks = torch.from_numpy(np.stack([
+                    mask_util.decode(mask_util.frPyObjects(
+                        inst['mask'], H, W)).astype(bool)
+                    for inst in insts]))
+                pred.bboxes = torch.zeros((len(insts), 4))
+                pred.scores = torch.ones(len(insts))
+                pred.labels = torch.tensor([i['bbox_label'] for i in insts])
+                pred.instances_id = torch.tensor(
+                    [i['instance_id'] for i in insts])
+                frame.pred_track_instances = pred
+            evaluator.process([sample], {})
+        return evaluator.evaluate(len(dataset))
+
+    assert evaluate(False)['youtube_vis/segm_mAP'] == 1.0
+    # person AP 1; panda: recall 1/2 at precision 1 -> 51 of 101 points
+    assert evaluate(True)['youtube_vis/segm_mAP'] == pytest.approx(
+        (1 + 51 / 101) / 2, abs=5e-4)
