@@ -1,4 +1,6 @@
 """YouTubeVISMetricNp2: real AP under numpy 2 against a naive reference."""
+import json
+
 import numpy as np
 import pycocotools.mask as mask_util
 import pytest
@@ -194,3 +196,19 @@ def test_with_globals_refuses_unknown_names():
     from mmstpn.evaluation.functional.ytvis_compat import with_globals
     with pytest.raises(RuntimeError, match='has no global name.*npx'):
         with_globals(YTVISeval.accumulate, npx=None)
+
+
+def test_format_only_still_writes_the_server_zip(tmp_path):
+    import zipfile
+    prefix = str(tmp_path / 'res')
+    evaluator = Evaluator(
+        YouTubeVISMetricNp2(format_only=True, outfile_prefix=prefix))
+    evaluator.dataset_meta = dict(classes=CLASSES)
+    preds = gt_as_preds()
+    for video_id in GT:
+        evaluator.process([track_sample(video_id, preds[video_id])], {})
+    assert evaluator.evaluate(len(GT)) == {}
+    with zipfile.ZipFile(prefix + '.submission_file.zip') as zf:
+        results = json.loads(zf.read('results.json'))
+    assert len(results) == 3  # one entry per predicted track
+    assert {r['video_id'] for r in results} == {1, 2}
