@@ -2,9 +2,11 @@ from .corruption import (CLIP_CORRUPT_TARGETS, CORRUPTION_GROUPS, CORRUPTIONS,
                          ClipCorrupt, resolve_corruptions)
 from .formatting import CLIP_META_KEYS, PackClipInputs
 from .frame_sampling import SAMPLING_METHODS, SupportFrameSample
+from .ref_support_sampling import RefSupportFrameSample
 
 __all__ = [
     'CLIP_META_KEYS', 'PackClipInputs', 'SAMPLING_METHODS',
-    'SupportFrameSample', 'ClipCorrupt', 'CLIP_CORRUPT_TARGETS',
-    'CORRUPTIONS', 'CORRUPTION_GROUPS', 'resolve_corruptions'
+    'SupportFrameSample', 'RefSupportFrameSample', 'ClipCorrupt',
+    'CLIP_CORRUPT_TARGETS', 'CORRUPTIONS', 'CORRUPTION_GROUPS',
+    'resolve_corruptions'
 ]
