@@ -1,0 +1,373 @@
+"""tools/model_converters/: released STPN checkpoint, Swin and ViT inits.
+
+The sources are synthetic files with the exact layouts of the real ones
+(built here from stock mmdet modules and hand-written key lists, random
+values); each conversion is checked by strict loading, tensor values and an
+independent forward written in this file.
+"""
+import importlib.util
+import math
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from mmdet.registry import MODELS
+from mmengine.config import Config
+
+from mmstpn.datasets.imagenet_vid import IMAGENET_VID_CLASSES
+from mmstpn.utils.checkpoint_io import CheckpointConversionError
+
+from .tool_helpers import REPO, tool_env
+
+CONVERTERS = osp.join(REPO, 'tools', 'model_converters')
+RELEASED_CFG = osp.join(
+    REPO, 'configs/stpn/stpn_faster-rcnn_swin-t-p4-w7_fpn_8xb1-9e_'
+    'imagenet-vid.py')
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(CONVERTERS, f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+stpn_tool = _tool('stpn_official_to_mmstpn')
+
+
+# --------------------------------------------------------------------------
+# the released STPN checkpoint
+# --------------------------------------------------------------------------
+def _stock_faster_rcnn_swin_t():
+    """mmdet 3.3's own FasterRCNN + SwinTransformer-T + FPN, 30 classes:
+    the detector of the release, built without mmstpn's modules."""
+    cfg = Config.fromfile(
+        osp.join(osp.dirname(__import__('mmdet').__file__), '.mim', 'configs',
+                 '_base_', 'models', 'faster-rcnn_r50_fpn.py')).model
+    cfg.backbone = dict(
+        type='SwinTransformer',
+        embed_dims=96,
+        depths=[2, 2, 6, 2],
+        num_heads=[3, 6, 12, 24],
+        window_size=7,
+        out_indices=(0, 1, 2, 3),
+        init_cfg=None)
+    cfg.neck.in_channels = [96, 192, 384, 768]
+    cfg.roi_head.bbox_head.num_classes = 30
+    return MODELS.build(cfg)
+
+
+OFFICIAL_PREDICTOR = OrderedDict([
+    ('prompt_predictor.query', (5, 96)),
+    ('prompt_predictor.reduction.weight', (96, 768)),
+    ('prompt_predictor.reduction.bias', (96, )),
+    ('prompt_predictor.fc_embed.weight', (96, 96)),
+    ('prompt_predictor.fc_embed.bias', (96, )),
+    ('prompt_predictor.ref_fc_embed.weight', (96, 96)),
+    ('prompt_predictor.ref_fc_embed.bias', (96, )),
+    ('prompt_predictor.fc.weight', (96, 96)),
+    ('prompt_predictor.fc.bias', (96, )),
+    ('prompt_predictor.ref_fc.weight', (96, 96)),
+    ('prompt_predictor.ref_fc.bias', (96, )),
+])
+
+
+@pytest.fixture(scope='module')
+def official_state():
+    """230 tensors in the released order: ``detector.`` + the stock
+    detector's 219 keys, then the 11 predictor tensors; random values except
+    the true ``relative_position_index`` buffers."""
+    gen = torch.Generator().manual_seed(1)
+    sd = OrderedDict()
+    for k, v in _stock_faster_rcnn_swin_t().state_dict().items():
+        sd['detector.' + k] = v.clone() if v.dtype == torch.int64 else \
+            torch.randn(v.shape, generator=gen)
+    for k, shape in OFFICIAL_PREDICTOR.items():
+        # weights at the scale of a trained layer (1/sqrt(fan_in)), so the
+        # attention logits stay in float32's comfortable range
+        scale = 1. if len(shape) == 1 or k.endswith('query') else \
+            shape[1]**-0.5
+        sd[k] = torch.randn(shape, generator=gen) * scale
+    sd._metadata = OrderedDict()  # what mmcv 1.x's get_state_dict keeps
+    assert len(sd) == 230
+    return sd
+
+
+def _optimizer_state(sd):
+    """AdamW state as mmcv 1.x saves it with paramwise_cfg: one group per
+    parameter (218), int steps; moments share one storage element each (the
+    layout, not the bytes, is what matters)."""
+    params = [k for k, v in sd.items() if v.is_floating_point()]
+    zero = torch.zeros(())
+    return dict(
+        state={
+            i: dict(step=9, exp_avg=zero.expand(sd[k].shape),
+                    exp_avg_sq=zero.expand(sd[k].shape))
+            for i, k in enumerate(params)
+        },
+        param_groups=[
+            dict(params=[i], lr=2.5e-6, betas=(0.9, 0.999), eps=1e-8,
+                 weight_decay=0.0 if 'norm' in k else 0.05, amsgrad=False,
+                 initial_lr=2.5e-5) for i, k in enumerate(params)
+        ])
+
+
+def _official_meta(classes=IMAGENET_VID_CLASSES):
+    return dict(
+        mmdet_version='2.19.1+a44d847',
+        CLASSES=tuple(classes),
+        env_info='sys.platform: linux',
+        config='model = dict(type="STPN")',
+        seed=42,
+        exp_name='stpn_swint_adam_9x.py',
+        epoch=9,
+        iter=123,
+        mmcv_version='1.3.17',
+        time='Thu Mar  2 10:00:00 2023')
+
+
+def _save_official(path, sd, zipfile=True, optimizer=True, meta=None):
+    ckpt = dict(meta=meta or _official_meta(), state_dict=sd)
+    if optimizer:
+        ckpt['optimizer'] = _optimizer_state(sd)
+    torch.save(ckpt, path, _use_new_zipfile_serialization=zipfile)
+    return path
+
+
+@pytest.fixture(scope='module')
+def released_model():
+    """The released-recipe config's model (STPNSwin-T, mmstpn)."""
+    cfg = Config.fromfile(RELEASED_CFG)
+    return MODELS.build(cfg.model)
+
+
+@pytest.mark.parametrize('zipfile,optimizer', [(True, True), (False, False),
+                                               (False, True)])
+def test_stpn_official_converts_and_loads_strictly(tmp_path, official_state,
+                                                   released_model, zipfile,
+                                                   optimizer, capsys):
+    src = _save_official(tmp_path / 'epoch_9.pth', official_state, zipfile,
+                         optimizer)
+    dst = tmp_path / 'out' / 'stpn_mmstpn.pth'
+    stpn_tool.convert(
+        str(src), str(dst), target=released_model.state_dict())
+    printed = capsys.readouterr().out
+    assert '230 tensors mapped, 0 dropped' in printed
+    assert ('prompt_predictor.ref_fc.weight -> '
+            'backbone.predictor.v_proj.weight') in printed
+
+    # tensors and primitives only: the default torch.load works
+    ckpt = torch.load(dst, weights_only=True)
+    assert set(ckpt) == {'meta', 'state_dict'}
+    assert ckpt['meta']['dataset_meta']['classes'] == list(
+        IMAGENET_VID_CLASSES)
+    assert ckpt['meta']['source_epoch'] == 9
+    sd = ckpt['state_dict']
+    result = released_model.load_state_dict(sd, strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+
+    # every tensor is the source's, under the mapped name (values)
+    expected = {}
+    for k, v in official_state.items():
+        if k.startswith('detector.'):
+            expected[k[len('detector.'):]] = v
+    pred = {
+        'queries': 'query', 'input_proj.weight': 'reduction.weight',
+        'input_proj.bias': 'reduction.bias', 'q_proj.weight':
+        'fc_embed.weight', 'q_proj.bias': 'fc_embed.bias',
+        'k_proj.weight': 'ref_fc_embed.weight', 'k_proj.bias':
+        'ref_fc_embed.bias', 'v_proj.weight': 'ref_fc.weight',
+        'v_proj.bias': 'ref_fc.bias', 'out_proj.weight': 'fc.weight',
+        'out_proj.bias': 'fc.bias'
+    }
+    for dst_name, src_name in pred.items():
+        expected['backbone.predictor.' + dst_name] = official_state[
+            'prompt_predictor.' + src_name]
+    assert set(sd) == set(expected)
+    model_sd = released_model.state_dict()
+    for k, v in expected.items():
+        assert torch.equal(sd[k], v), k
+        assert torch.equal(model_sd[k], v), k
+
+    # Runner's load_from path (mmengine's loader, default torch.load)
+    from mmengine.runner import load_checkpoint
+    released_model.backbone.predictor.queries.data.zero_()
+    load_checkpoint(released_model, str(dst), strict=True)
+    assert torch.equal(released_model.backbone.predictor.queries,
+                       official_state['prompt_predictor.query'])
+
+
+def test_stpn_predictor_prompts_match_independent_computation(
+        tmp_path, official_state, released_model):
+    """The converted AttentionDVPPredictor gives the prompts computed by
+    hand from the ORIGINAL tensors: Q = fc_embed(query), K = ref_fc_embed(r),
+    V = ref_fc(r) with r = reduction(support), 16 heads of 6 contiguous
+    channels, softmax over all tokens of all frames, then fc."""
+    src = _save_official(tmp_path / 'a.pth', official_state, optimizer=False)
+    dst = tmp_path / 'b.pth'
+    stpn_tool.convert(str(src), str(dst),
+                      target=released_model.state_dict())
+    sd = torch.load(dst, weights_only=True)['state_dict']
+    predictor = MODELS.build(
+        dict(type='AttentionDVPPredictor', in_channels=768, prompt_dims=96,
+             num_prompts=5, num_heads=16)).eval()
+    prefix = 'backbone.predictor.'
+    predictor.load_state_dict(
+        {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)},
+        strict=True)
+    n, k, hw = 2, 3, (3, 4)
+    support = torch.randn(n, k, hw[0] * hw[1], 768)
+    with torch.no_grad():
+        got = predictor(support, hw)
+
+    o = {kk[len('prompt_predictor.'):]: v.double()
+         for kk, v in official_state.items() if kk.startswith('prompt_')}
+
+    def lin(x, name):
+        return x @ o[name + '.weight'].T + o[name + '.bias']
+
+    want = torch.zeros(n, 5, 96, dtype=torch.float64)
+    for i in range(n):
+        r = lin(support[i].double().reshape(-1, 768), 'reduction')
+        q, key, val = lin(o['query'], 'fc_embed'), lin(
+            r, 'ref_fc_embed'), lin(r, 'ref_fc')
+        heads = []
+        for h in range(16):
+            c = slice(6 * h, 6 * h + 6)
+            logits = q[:, c] @ key[:, c].T / math.sqrt(6)  # (5, K*L)
+            heads.append(torch.softmax(logits, dim=1) @ val[:, c])
+        want[i] = lin(torch.cat(heads, dim=1), 'fc')
+    torch.testing.assert_close(got.double(), want, atol=1e-5, rtol=1e-5)
+
+
+def test_stpn_class_order_is_restored(tmp_path, official_state,
+                                      released_model):
+    """A source whose CLASSES are the 30 names in another order gets its
+    fc_cls rows and fc_reg blocks permuted into ImageNet VID order;
+    background (row 30) stays last."""
+    perm = list(reversed(IMAGENET_VID_CLASSES))
+    src = _save_official(tmp_path / 'a.pth', official_state, optimizer=False,
+                         meta=_official_meta(perm))
+    dst = tmp_path / 'b.pth'
+    stpn_tool.convert(str(src), str(dst),
+                      target=released_model.state_dict())
+    sd = torch.load(dst, weights_only=True)['state_dict']
+    cls_w = official_state['detector.roi_head.bbox_head.fc_cls.weight']
+    reg_b = official_state['detector.roi_head.bbox_head.fc_reg.bias']
+    got_w = sd['roi_head.bbox_head.fc_cls.weight']
+    got_b = sd['roi_head.bbox_head.fc_reg.bias']
+    for i, name in enumerate(IMAGENET_VID_CLASSES):
+        j = perm.index(name)
+        assert torch.equal(got_w[i], cls_w[j])
+        assert torch.equal(got_b[4 * i:4 * i + 4], reg_b[4 * j:4 * j + 4])
+    assert torch.equal(got_w[30], cls_w[30])
+
+
+def test_stpn_refuses_unsupported_globals(tmp_path, official_state,
+                                          released_model):
+    """A numpy scalar in meta: the global is named, nothing is written,
+    and --allow-numpy converts it."""
+    meta = _official_meta()
+    meta['seed'] = np.int64(42)
+    src = _save_official(tmp_path / 'np.pth', official_state,
+                         optimizer=False, meta=meta)
+    dst = tmp_path / 'out.pth'
+    before = list(torch.serialization.get_safe_globals())
+    with pytest.raises(CheckpointConversionError) as err:
+        stpn_tool.convert(str(src), str(dst),
+                          target=released_model.state_dict())
+    # mmstpn's own allow-list (set aside during the read) is back
+    assert list(torch.serialization.get_safe_globals()) == before
+    msg = str(err.value)
+    assert 'np.pth' in msg and 'numpy._core.multiarray.scalar' in msg
+    assert '--allow-numpy' in msg
+    assert not dst.exists() and os.listdir(tmp_path) == ['np.pth']
+    stpn_tool.convert(str(src), str(dst), allow_numpy=True,
+                      target=released_model.state_dict())
+    assert torch.load(dst, weights_only=True)['meta']['source_epoch'] == 9
+
+
+def test_stpn_cli(tmp_path, official_state):
+    """The command line, with the default (released) config: prints the
+    grouped mapping, writes the file."""
+    src = _save_official(tmp_path / 'epoch_9.pth', official_state,
+                         optimizer=False)
+    dst = tmp_path / 'stpn.pth'
+    proc = subprocess.run(
+        [sys.executable, osp.join(CONVERTERS,
+                                  'stpn_official_to_mmstpn.py'),
+         str(src), str(dst)],
+        env=tool_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert ('detector.backbone.stages.{N}.blocks.{N}.attn.w_msa.qkv.weight '
+            '-> backbone.stages.{N}.blocks.{N}.attn.w_msa.qkv.weight  x12'
+            ) in proc.stdout
+    assert 'strict match with' in proc.stdout
+    assert len(torch.load(dst, weights_only=True)['state_dict']) == 230
+
+
+def test_stpn_bad_inputs(tmp_path, official_state, released_model):
+    target = released_model.state_dict()
+    out = tmp_path / 'out.pth'
+
+    def fails(src, *patterns):
+        with pytest.raises(CheckpointConversionError) as err:
+            stpn_tool.convert(str(src), str(out), target=target)
+        for p in patterns:
+            assert re.search(p, str(err.value)), (p, str(err.value))
+        assert not out.exists()
+        assert not [f for f in os.listdir(tmp_path) if f.startswith('.')]
+
+    # another model: a plain Faster R-CNN R-50 (mmdet layout, no detector.)
+    r50 = MODELS.build(
+        Config.fromfile(
+            osp.join(osp.dirname(__import__('mmdet').__file__), '.mim',
+                     'configs', '_base_', 'models',
+                     'faster-rcnn_r50_fpn.py')).model)
+    r50_file = tmp_path / 'faster_rcnn_r50.pth'
+    torch.save(dict(meta={}, state_dict=r50.state_dict()), r50_file)
+    fails(r50_file, 'faster_rcnn_r50.pth', 'not a released STPN checkpoint',
+          'backbone.conv1.weight')
+
+    # truncated files, both formats
+    for zipfile in (True, False):
+        full = _save_official(tmp_path / 'full.pth', official_state,
+                              zipfile, optimizer=False)
+        data = full.read_bytes()
+        bad = tmp_path / f'truncated_{zipfile}.pth'
+        bad.write_bytes(data[:len(data) // 3])
+        full.unlink()
+        fails(bad, f'truncated_{zipfile}.pth', 'truncated or corrupted')
+
+    # an STPN with the average predictor (only reduction.*)
+    avg = OrderedDict((k, v) for k, v in official_state.items()
+                      if not k.startswith('prompt_predictor.')
+                      or '.reduction.' in k)
+    avg_file = tmp_path / 'avg.pth'
+    torch.save(dict(state_dict=avg), avg_file)
+    fails(avg_file, 'avg.pth', 'attention-predictor tensors missing',
+          'prompt_predictor.query')
+
+    # a stray key and a wrong shape: named, nothing written
+    stray = OrderedDict(official_state)
+    stray['detector.backbone.extra.weight'] = torch.zeros(1)
+    stray_file = tmp_path / 'stray.pth'
+    torch.save(dict(state_dict=stray), stray_file)
+    fails(stray_file, 'stray.pth', 'not in the model',
+          'backbone.extra.weight')
+    wide = OrderedDict(official_state)
+    wide['prompt_predictor.query'] = torch.zeros(8, 96)
+    wide_file = tmp_path / 'wide.pth'
+    torch.save(dict(state_dict=wide), wide_file)
+    fails(wide_file, 'wide.pth', r'backbone.predictor.queries: \(8, 96\)')
+
+    # missing file
+    fails(tmp_path / 'nope.pth', 'nope.pth: no such file')
