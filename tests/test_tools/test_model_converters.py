@@ -19,7 +19,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmdet.registry import MODELS
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 
 from mmstpn.datasets.imagenet_vid import IMAGENET_VID_CLASSES
 from mmstpn.utils.checkpoint_io import CheckpointConversionError
@@ -371,3 +371,209 @@ def test_stpn_bad_inputs(tmp_path, official_state, released_model):
 
     # missing file
     fails(tmp_path / 'nope.pth', 'nope.pth: no such file')
+
+
+# --------------------------------------------------------------------------
+# Swin initialisations
+# --------------------------------------------------------------------------
+swin_tool = _tool('swin_to_mmstpn')
+SWIN_ARCH = dict(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4),
+                 window_size=7)
+
+
+def _original_relative_position_index(w=7):
+    """The original Swin formula (microsoft/Swin-Transformer)."""
+    coords = torch.stack(torch.meshgrid(torch.arange(w), torch.arange(w),
+                                        indexing='ij')).flatten(1)
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + w - 1
+    return rel[..., 0] * (2 * w - 1) + rel[..., 1]
+
+
+def _original_swin_state(arch=SWIN_ARCH, imagenet=True, seed=0):
+    """Original Swin key names and shapes, random values. ImageNet files
+    have ``norm`` + ``head`` + ``attn_mask`` buffers; detection files
+    (Swin-Transformer-Object-Detection) have ``norm0..3`` instead."""
+    gen = torch.Generator().manual_seed(seed)
+    r = lambda *shape: torch.randn(shape, generator=gen)  # noqa: E731
+    c, w = arch['embed_dims'], arch['window_size']
+    sd = OrderedDict()
+    sd['patch_embed.proj.weight'] = r(c, 3, 4, 4)
+    sd['patch_embed.proj.bias'] = r(c)
+    sd['patch_embed.norm.weight'], sd['patch_embed.norm.bias'] = r(c), r(c)
+    for s, (depth, heads) in enumerate(zip(arch['depths'],
+                                           arch['num_heads'])):
+        ch = c * 2**s
+        for b in range(depth):
+            p = f'layers.{s}.blocks.{b}.'
+            sd[p + 'norm1.weight'], sd[p + 'norm1.bias'] = r(ch), r(ch)
+            sd[p + 'attn.relative_position_bias_table'] = r(
+                (2 * w - 1)**2, heads)
+            sd[p + 'attn.relative_position_index'] = \
+                _original_relative_position_index(w)
+            sd[p + 'attn.qkv.weight'], sd[p + 'attn.qkv.bias'] = r(
+                3 * ch, ch), r(3 * ch)
+            sd[p + 'attn.proj.weight'], sd[p + 'attn.proj.bias'] = r(
+                ch, ch), r(ch)
+            sd[p + 'norm2.weight'], sd[p + 'norm2.bias'] = r(ch), r(ch)
+            sd[p + 'mlp.fc1.weight'], sd[p + 'mlp.fc1.bias'] = r(
+                4 * ch, ch), r(4 * ch)
+            sd[p + 'mlp.fc2.weight'], sd[p + 'mlp.fc2.bias'] = r(
+                ch, 4 * ch), r(ch)
+            if imagenet and b % 2:
+                sd[p + 'attn_mask'] = torch.zeros(4, w * w, w * w)
+        if s < len(arch['depths']) - 1:
+            p = f'layers.{s}.downsample.'
+            sd[p + 'reduction.weight'] = r(2 * ch, 4 * ch)
+            sd[p + 'norm.weight'], sd[p + 'norm.bias'] = r(4 * ch), r(4 * ch)
+    last = c * 2**(len(arch['depths']) - 1)
+    if imagenet:
+        sd['norm.weight'], sd['norm.bias'] = r(last), r(last)
+        sd['head.weight'], sd['head.bias'] = r(1000, last), r(1000)
+    else:
+        for i in range(len(arch['depths'])):
+            sd[f'norm{i}.weight'], sd[f'norm{i}.bias'] = r(c * 2**i), r(
+                c * 2**i)
+    return sd
+
+
+def _original_name_to_mmdet(k):
+    """Hand-written rename (original -> mmdet), for the value checks."""
+    k = k.replace('patch_embed.proj.', 'patch_embed.projection.')
+    k = k.replace('layers.', 'stages.', 1).replace('.attn.', '.attn.w_msa.')
+    return k.replace('mlp.fc1.', 'ffn.layers.0.0.').replace(
+        'mlp.fc2.', 'ffn.layers.1.')
+
+
+def _original_patch_merging(x, hw, norm_w, norm_b, reduction):
+    """The original Swin PatchMerging: (B, H*W, C) -> (B, H/2*W/2, 2C)
+    with x0 = (even row, even col), x1 = (odd, even), x2 = (even, odd),
+    x3 = (odd, odd) concatenated, LayerNorm(4C), Linear."""
+    b, _, c = x.shape
+    x = x.view(b, hw[0], hw[1], c)
+    parts = [x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2],
+             x[:, 1::2, 1::2]]
+    x = torch.cat(parts, -1).view(b, -1, 4 * c)
+    return F.layer_norm(x, (4 * c, ), norm_w, norm_b) @ reduction.T
+
+
+def _stpn_swin(**kw):
+    return MODELS.build(dict(type='STPNSwin', drop_path_rate=0., **SWIN_ARCH,
+                             **kw))
+
+
+def test_swin_imagenet_original_layout(tmp_path, capsys):
+    src_sd = _original_swin_state()
+    src = tmp_path / 'swin_tiny_patch4_window7_224.pth'
+    torch.save(dict(model=src_sd), src)
+    dst = tmp_path / 'swin_mmdet.pth'
+    swin_tool.convert(str(src), str(dst))
+    printed = capsys.readouterr().out
+    assert 'dropped head.weight (classification head)' in printed
+    assert 'attn_mask (shift mask buffer, recomputed)  x4' in printed
+    assert 'left to initialisation: norm0.* (2), norm1.* (2)' in printed
+    assert ('layers.{N}.downsample.reduction.weight -> backbone.stages.{N}.'
+            'downsample.reduction.weight  [reordered to nn.Unfold order]  x3'
+            ) in printed
+
+    out = torch.load(dst, weights_only=True)['state_dict']
+    assert all(k.startswith('backbone.') for k in out)
+    # the documented init path: Pretrained + convert_weights=False
+    model = _stpn_swin(init_cfg=dict(type='Pretrained',
+                                     checkpoint=str(dst)))
+    model.init_weights()
+    msd = model.state_dict()
+    n = 0
+    for k, v in src_sd.items():
+        if k.startswith(('head.', 'norm.')) or k.endswith('attn_mask') or \
+                '.downsample.' in k:
+            continue
+        assert torch.equal(msd[_original_name_to_mmdet(k)], v), k
+        n += 1
+    assert n == 4 + 8 * 14  # patch embedding + 14 tensors per block
+    # patch merging: mmdet's Unfold layout gives the original's output
+    for s in range(3):
+        p = f'layers.{s}.downsample.'
+        merge = model.stages[s].downsample
+        ch = 16 * 2**s
+        x = torch.randn(2, 8 * 8, ch)
+        got, _ = merge(x, (8, 8))
+        want = _original_patch_merging(x, (8, 8), src_sd[p + 'norm.weight'],
+                                       src_sd[p + 'norm.bias'],
+                                       src_sd[p + 'reduction.weight'])
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_swin_detection_original_layout_with_prefix(tmp_path, capsys):
+    """The COCO Mask R-CNN Swin checkpoint STPN started from: original
+    names WITH ``backbone.`` (mmdet 3.3's convert_weights=True fails on it),
+    neck/head tensors beside."""
+    from mmdet.models.backbones import SwinTransformer
+    src_sd = OrderedDict(('backbone.' + k, v) for k, v in
+                         _original_swin_state(imagenet=False).items())
+    src_sd['neck.lateral_convs.0.conv.weight'] = torch.zeros(8, 16, 1, 1)
+    src_sd['roi_head.mask_head.conv_logits.weight'] = torch.zeros(80, 8, 1,
+                                                                  1)
+    src = tmp_path / 'mask_rcnn_swin_tiny_patch4_window7.pth'
+    torch.save(dict(meta=dict(epoch=36), state_dict=src_sd,
+                    optimizer=dict(state={}, param_groups=[])), src)
+    with pytest.raises(KeyError):  # the hazard this converter removes
+        SwinTransformer(**SWIN_ARCH, convert_weights=True,
+                        init_cfg=ConfigDict(type='Pretrained',
+                                            checkpoint=str(src))
+                        ).init_weights()
+
+    dst = tmp_path / 'out.pth'
+    swin_tool.convert(str(src), str(dst))
+    printed = capsys.readouterr().out
+    assert 'dropped neck.lateral_convs.{N}.conv.weight (not a backbone' \
+        in printed
+    out = torch.load(dst, weights_only=True)['state_dict']
+    model = SwinTransformer(**SWIN_ARCH, init_cfg=None)
+    result = model.load_state_dict(
+        {k[len('backbone.'):]: v for k, v in out.items()}, strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    for k, v in src_sd.items():
+        if k.startswith('backbone.') and '.downsample.' not in k:
+            name = _original_name_to_mmdet(k[len('backbone.'):])
+            assert torch.equal(model.state_dict()[name], v), k
+
+
+@pytest.mark.parametrize('prefix', ['backbone.', ''])
+def test_swin_mmdet_layout_copies(tmp_path, prefix):
+    """mmdet-layout input (e.g. an mmdet model-zoo backbone): copied, and
+    checked against the released config's STPNSwin-T (predictor left to
+    its initialisation)."""
+    from mmdet.models.backbones import SwinTransformer
+    src_sd = SwinTransformer(embed_dims=96, depths=(2, 2, 6, 2),
+                             num_heads=(3, 6, 12, 24)).state_dict()
+    src = tmp_path / 'swin_t_mmdet.pth'
+    torch.save(dict(state_dict=OrderedDict(
+        (prefix + k, v) for k, v in src_sd.items())), src)
+    dst = tmp_path / 'out.pth'
+    report = swin_tool.convert(str(src), str(dst), config=RELEASED_CFG)
+    assert any('predictor.*' in n for n in report.notes)
+    out = torch.load(dst, weights_only=True)['state_dict']
+    assert list(out) == ['backbone.' + k for k in src_sd]
+    assert all(torch.equal(out['backbone.' + k], v)
+               for k, v in src_sd.items())
+
+
+def test_swin_bad_inputs(tmp_path):
+    out = tmp_path / 'out.pth'
+    r50 = tmp_path / 'resnet50.pth'
+    torch.save({'conv1.weight': torch.zeros(64, 3, 7, 7),
+                'layer1.0.conv1.weight': torch.zeros(64, 64, 1, 1)}, r50)
+    with pytest.raises(CheckpointConversionError,
+                       match='resnet50.pth: not a Swin checkpoint'):
+        swin_tool.convert(str(r50), str(out))
+    # a window-12 Swin checked against the released (window 7) config
+    src = tmp_path / 'swin_w12.pth'
+    arch = dict(SWIN_ARCH, embed_dims=96, depths=(2, 2, 6, 2),
+                num_heads=(3, 6, 12, 24), window_size=12)
+    torch.save(dict(model=_original_swin_state(arch)), src)
+    with pytest.raises(CheckpointConversionError,
+                       match=r'swin_w12.pth.*relative_position_bias_table: '
+                       r'\(529, 3\)'):
+        swin_tool.convert(str(src), str(out), config=RELEASED_CFG)
+    assert not out.exists()
+    assert not [f for f in os.listdir(tmp_path) if f.startswith('.')]
