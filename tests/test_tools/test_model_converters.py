@@ -577,3 +577,271 @@ def test_swin_bad_inputs(tmp_path):
         swin_tool.convert(str(src), str(out), config=RELEASED_CFG)
     assert not out.exists()
     assert not [f for f in os.listdir(tmp_path) if f.startswith('.')]
+
+
+# --------------------------------------------------------------------------
+# ViT -> STPNViT
+# --------------------------------------------------------------------------
+vit_tool = _tool('vit_to_mmstpn')
+VIT = dict(embed_dims=32, depth=2, num_heads=2, img_size=64)  # grid 4x4
+
+
+def _timm_vit_state(prefix_tokens=('cls_token', ), patch=16, grid=4,
+                    seed=0, dims=32, depth=2):
+    """timm ``VisionTransformer`` key names and shapes (DeiT / AugReg
+    layout), random values at trained-layer scales."""
+    gen = torch.Generator().manual_seed(seed)
+    r = lambda *s, scale=1.: torch.randn(s, generator=gen) * scale  # noqa
+    d = dims
+    sd = OrderedDict()
+    for name in prefix_tokens:
+        sd[name] = r(1, 1, d, scale=0.02)
+    sd['pos_embed'] = r(1, len(prefix_tokens) + grid * grid, d, scale=0.5)
+    sd['patch_embed.proj.weight'] = r(d, 3, patch, patch,
+                                      scale=(3 * patch * patch)**-0.5)
+    sd['patch_embed.proj.bias'] = r(d, scale=0.1)
+    for i in range(depth):
+        p = f'blocks.{i}.'
+        for n in ('norm1', 'norm2'):
+            sd[p + n + '.weight'] = 1 + r(d, scale=0.1)
+            sd[p + n + '.bias'] = r(d, scale=0.1)
+        for n, (o, i_) in (('attn.qkv', (3 * d, d)), ('attn.proj', (d, d)),
+                           ('mlp.fc1', (4 * d, d)), ('mlp.fc2', (d, 4 * d))):
+            sd[p + n + '.weight'] = r(o, i_, scale=i_**-0.5)
+            sd[p + n + '.bias'] = r(o, scale=0.1)
+    sd['norm.weight'], sd['norm.bias'] = 1 + r(d, scale=0.1), r(d, scale=.1)
+    sd['head.weight'], sd['head.bias'] = r(10, d), r(10)
+    if 'dist_token' in prefix_tokens:
+        sd['head_dist.weight'], sd['head_dist.bias'] = r(10, d), r(10)
+    return sd
+
+
+def _naive_vit(sd, img, num_heads, num_prefix):
+    """timm's ViT forward written out, WITHOUT prefix tokens (what STPNViT
+    is): patchify, + position table, pre-norm blocks (per-head softmax
+    attention, exact-erf GELU MLP), final LayerNorm (eps 1e-6)."""
+    sd = {k: v.double() for k, v in sd.items()}
+
+    def ln(x, name):
+        mu = x.mean(-1, keepdim=True)
+        var = ((x - mu)**2).mean(-1, keepdim=True)
+        return (x - mu) / torch.sqrt(var + 1e-6) * sd[name + '.weight'] + \
+            sd[name + '.bias']
+
+    def lin(x, name):
+        return x @ sd[name + '.weight'].T + sd[name + '.bias']
+
+    b, c, h, w = img.shape
+    weight = sd['patch_embed.proj.weight']
+    p = weight.shape[-1]
+    patches = img.double().reshape(b, c, h // p, p, w // p, p).permute(
+        0, 2, 4, 1, 3, 5).reshape(b, (h // p) * (w // p), c * p * p)
+    x = patches @ weight.reshape(weight.shape[0], -1).T + \
+        sd['patch_embed.proj.bias']
+    x = x + sd['pos_embed'][:, num_prefix:]
+    d = x.shape[-1]
+    hd = d // num_heads
+    depth = 1 + max(int(k.split('.')[1]) for k in sd if k.startswith('bl'))
+    for i in range(depth):
+        blk = f'blocks.{i}.'
+        qkv = lin(ln(x, blk + 'norm1'), blk + 'attn.qkv')
+        q, k, v = qkv[..., :d], qkv[..., d:2 * d], qkv[..., 2 * d:]
+        heads = []
+        for hh in range(num_heads):
+            sl = slice(hh * hd, (hh + 1) * hd)
+            att = torch.softmax(q[..., sl] @ k[..., sl].transpose(1, 2) /
+                                math.sqrt(hd), dim=-1)
+            heads.append(att @ v[..., sl])
+        x = x + lin(torch.cat(heads, -1), blk + 'attn.proj')
+        y = lin(ln(x, blk + 'norm2'), blk + 'mlp.fc1')
+        y = 0.5 * y * (1 + torch.erf(y / math.sqrt(2)))
+        x = x + lin(y, blk + 'mlp.fc2')
+    return ln(x, 'norm')
+
+
+def _to_mmpretrain(sd):
+    """timm names -> mmpretrain VisionTransformer names (hand-written)."""
+    out = OrderedDict()
+    for k, v in sd.items():
+        k = k.replace('patch_embed.proj.', 'patch_embed.projection.')
+        k = re.sub(r'^blocks\.(\d+)\.norm1\.', r'layers.\1.ln1.', k)
+        k = re.sub(r'^blocks\.(\d+)\.norm2\.', r'layers.\1.ln2.', k)
+        k = re.sub(r'^blocks\.(\d+)\.mlp\.fc1\.', r'layers.\1.ffn.layers.0.0.',
+                   k)
+        k = re.sub(r'^blocks\.(\d+)\.mlp\.fc2\.', r'layers.\1.ffn.layers.1.',
+                   k)
+        k = re.sub(r'^blocks\.', 'layers.', k)
+        k = re.sub(r'^norm\.', 'ln1.', k)
+        if k.startswith('head.'):
+            k = 'head.layers.' + k
+        out[k if k.startswith('head.') else 'backbone.' + k] = v
+    return out
+
+
+def _stpn_vit(**kw):
+    cfg = dict(type='STPNViT', num_prompts=0, drop_path_rate=0., **VIT)
+    cfg.update(kw)
+    return MODELS.build(cfg).eval()
+
+
+def _load_converted(model, dst):
+    sd = torch.load(dst, weights_only=True)['state_dict']
+    result = model.load_state_dict(
+        {k[len('backbone.'):]: v for k, v in sd.items()}, strict=False)
+    assert not result.unexpected_keys
+    assert all(k.startswith('pyramid.') for k in result.missing_keys)
+    return model
+
+
+@pytest.mark.parametrize('layout', ['timm_no_cls', 'deit', 'deit_distilled',
+                                    'mae', 'mmpretrain'])
+def test_vit_equals_naive_timm_forward(tmp_path, layout):
+    """STPNViT (num_prompts=0) loaded from each layout computes the
+    final-norm patch tokens of a timm ViT without class token on the same
+    block tensors (reference written out above; timm itself cannot import
+    here without torchvision)."""
+    prefix = dict(timm_no_cls=(), deit=('cls_token', ),
+                  deit_distilled=('cls_token', 'dist_token'),
+                  mae=('cls_token', ), mmpretrain=('cls_token', ))[layout]
+    timm_sd = _timm_vit_state(prefix)
+    if layout == 'mae':
+        src_obj = dict(model=OrderedDict(
+            timm_sd, mask_token=torch.zeros(1, 1, 16),
+            **{'decoder_embed.weight': torch.zeros(16, 32),
+               'decoder_pos_embed': torch.zeros(1, 17, 16),
+               'decoder_blocks.0.norm1.weight': torch.zeros(16)}))
+    elif layout == 'mmpretrain':
+        src_obj = dict(meta=dict(epoch=300), state_dict=_to_mmpretrain(
+            timm_sd))
+    else:
+        src_obj = timm_sd
+    src = tmp_path / f'{layout}.pth'
+    torch.save(src_obj, src)
+    dst = tmp_path / 'vit_mmstpn.pth'
+    vit_tool.convert(str(src), str(dst), img_size=64)
+    model = _load_converted(_stpn_vit(), dst)
+
+    img = torch.randn(2, 3, 64, 48)  # 4x3 grid: the table is resized
+    # at run time by STPNViT; the reference gets the same resized table
+    ref_sd = OrderedDict(timm_sd)
+    table = timm_sd['pos_embed'][:, len(prefix):].reshape(1, 4, 4, 32)
+    ref_sd['pos_embed'] = F.interpolate(
+        table.permute(0, 3, 1, 2), size=(4, 3), mode='bicubic',
+        align_corners=False).flatten(2).transpose(1, 2)
+    with torch.no_grad():
+        got, hw = model.support_embeddings(img)
+    assert tuple(hw) == (4, 3)
+    want = _naive_vit(ref_sd, img, num_heads=2, num_prefix=0)
+    torch.testing.assert_close(got.double(), want, atol=1e-5, rtol=1e-5)
+
+    # and at the table's own grid, no resize anywhere
+    img = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        got, _ = model.support_embeddings(img)
+    torch.testing.assert_close(
+        got.double(), _naive_vit(timm_sd, img, 2, len(prefix)),
+        atol=1e-5, rtol=1e-5)
+
+
+def test_vit_position_table_resized_to_config(tmp_path, capsys):
+    """A 4x4 table converted for img_size 96 (6x6) equals what STPNViT does
+    at run time with the 4x4 table: same bicubic resize, same outputs."""
+    timm_sd = _timm_vit_state()
+    src = tmp_path / 'deit.pth'
+    torch.save(timm_sd, src)
+    cfg_file = tmp_path / 'vit_cfg.py'
+    cfg_file.write_text(
+        'model = dict(backbone=dict(type="STPNViT", img_size=96, '
+        'embed_dims=32, depth=2, num_heads=2, num_prompts=5, predictor='
+        'dict(type="AttentionDVPPredictor", num_heads=4)))\n')
+    dst96, dst64 = tmp_path / 'vit96.pth', tmp_path / 'vit64.pth'
+    vit_tool.convert(str(src), str(dst96), config=str(cfg_file))
+    printed = capsys.readouterr().out
+    assert 'resized bicubically 4x4 -> 6x6' in printed
+    assert "left to initialisation: ['predictor', 'pyramid']" in printed
+    vit_tool.convert(str(src), str(dst64), img_size=64)
+    pos = torch.load(dst96, weights_only=True)['state_dict'][
+        'backbone.pos_embed']
+    assert pos.shape == (1, 36, 32)
+    m96 = _load_converted(_stpn_vit(img_size=96), dst96)
+    m64 = _load_converted(_stpn_vit(img_size=64), dst64)
+    img = torch.randn(1, 3, 96, 96)
+    with torch.no_grad():
+        a, _ = m96.support_embeddings(img)
+        b, _ = m64.support_embeddings(img)
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('split', ['qkv_linears', 'q_v_bias'])
+def test_vit_split_qkv_layouts(tmp_path, split):
+    """Separate q/k/v Linears, or q_bias/v_bias with a bias-free qkv, are
+    stacked into STPNViT's qkv (q, k, v order)."""
+    timm_sd = _timm_vit_state(())
+    src_sd = OrderedDict()
+    for k, v in timm_sd.items():
+        if '.attn.qkv.' not in k:
+            src_sd[k] = v
+            continue
+        base, kind = k.rsplit('.qkv.', 1)
+        if split == 'qkv_linears':
+            for c, part in zip('qkv', v.chunk(3)):
+                src_sd[f'{base}.{c}.{kind}'] = part
+        elif kind == 'weight':
+            src_sd[k] = v
+        else:
+            q, _, vv = v.chunk(3)
+            src_sd[f'{base}.q_bias'], src_sd[f'{base}.v_bias'] = q, vv
+    if split == 'q_v_bias':  # the reference's k bias is then zero
+        for i in range(2):
+            b = timm_sd[f'blocks.{i}.attn.qkv.bias'].clone()
+            b[32:64] = 0
+            timm_sd[f'blocks.{i}.attn.qkv.bias'] = b
+    src = tmp_path / f'{split}.pth'
+    torch.save(src_sd, src)
+    dst = tmp_path / 'out.pth'
+    vit_tool.convert(str(src), str(dst), img_size=64)
+    model = _load_converted(_stpn_vit(), dst)
+    img = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        got, _ = model.support_embeddings(img)
+    torch.testing.assert_close(got.double(), _naive_vit(timm_sd, img, 2, 0),
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_vit_bad_inputs(tmp_path):
+    out = tmp_path / 'out.pth'
+    cfg_file = tmp_path / 'vit_cfg.py'
+    cfg_file.write_text(
+        'model = dict(backbone=dict(type="STPNViT", img_size=64, '
+        'embed_dims=32, depth=2, num_heads=2))\n')
+
+    def fails(sd, pattern, name='bad.pth', **kw):
+        src = tmp_path / name
+        torch.save(sd, src)
+        with pytest.raises(CheckpointConversionError) as err:
+            vit_tool.convert(str(src), str(out), **kw)
+        assert name in str(err.value)
+        assert re.search(pattern, str(err.value)), str(err.value)
+        assert not out.exists()
+        assert not [f for f in os.listdir(tmp_path) if f.startswith('.')]
+
+    fails(_timm_vit_state(patch=8, grid=8), r'patch size 8x8 .*'
+          r'model.backbone.patch_size of .*vit_cfg.py=16', 'vit_p8.pth',
+          config=str(cfg_file))
+    fails(_timm_vit_state(dims=48), r'width 48 .*embed_dims.*=32',
+          'vit_w48.pth', config=str(cfg_file))
+    fails(_timm_vit_state(depth=3), r'3 blocks .*depth.*=2', 'vit_d3.pth',
+          config=str(cfg_file))
+    layer_scale = _timm_vit_state()
+    layer_scale['blocks.0.ls1.gamma'] = torch.ones(32)
+    fails(layer_scale, r'no place in STPNViT.*blocks.0.ls1.gamma',
+          'deit3.pth')
+    swin = _original_swin_state()
+    fails(swin, 'not a ViT checkpoint', 'swin.pth')
+    full = tmp_path / 'full.pth'
+    torch.save(_timm_vit_state(), full)
+    (tmp_path / 'cut.pth').write_bytes(full.read_bytes()[:2000])
+    full.unlink()
+    with pytest.raises(CheckpointConversionError,
+                       match='cut.pth: cannot read it .*truncated'):
+        vit_tool.convert(str(tmp_path / 'cut.pth'), str(out))

@@ -85,14 +85,19 @@ SPLIT_ATTN = re.compile(r'^(blocks|layers)\.(\d+)\.attn\.(q|k|v)(\.|_bias)')
 
 
 def detect_layout(state_dict: Dict[str, Tensor], src: str) -> str:
-    timm = any(k.startswith('blocks.') for k in state_dict)
-    mmpre = any(k.startswith('layers.') for k in state_dict)
+    """'timm' (blocks.N.norm1 ...) or 'mmpretrain' (layers.N.ln1 ...)."""
+    timm = any(re.match(r'blocks\.\d+\.norm1\.', k) for k in state_dict)
+    mmpre = any(re.match(r'layers\.\d+\.ln1\.', k) for k in state_dict)
     if timm == mmpre:
+        swin = any(re.match(r'(layers|stages)\.\d+\.blocks\.', k)
+                   for k in state_dict)
         raise CheckpointConversionError(
-            f'{src}: not a ViT checkpoint: expected blocks.N.* (timm/MAE) or '
-            f'layers.N.* (mmpretrain) keys, found '
+            f'{src}: not a ViT checkpoint: expected blocks.N.norm1.* '
+            '(timm/MAE) or layers.N.ln1.* (mmpretrain) keys, found '
             f'{"both" if timm else "neither"} (first keys: '
-            f'{list(state_dict)[:4]})')
+            f'{list(state_dict)[:4]})'
+            + ('; it looks like a Swin checkpoint: use swin_to_mmstpn.py'
+               if swin else ''))
     return 'timm' if timm else 'mmpretrain'
 
 
@@ -299,6 +304,8 @@ def convert(src: str,
     from mmdet.registry import MODELS
 
     _, state_dict, desc = load_source(src, allow_numpy, trust)
+    detect_layout({k[len('backbone.'):] if k.startswith('backbone.') else k:
+                   v for k, v in state_dict.items()}, src)
     cfg, where = target_config(config, img_size,
                                patch_weight(state_dict, src), src)
     grid = cfg['img_size'] // cfg['patch_size']
