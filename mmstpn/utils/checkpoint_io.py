@@ -51,9 +51,10 @@ def _default_safe_globals_only() -> Iterator[None]:
     ser.clear_safe_globals()
     try:
         yield
-    finally:
+    finally:  # keep what torch itself registered meanwhile
+        added = [g for g in ser.get_safe_globals() if g not in saved]
         ser.clear_safe_globals()
-        ser.add_safe_globals(saved)
+        ser.add_safe_globals(saved + added)
 
 
 def load_untrusted(path: str,

