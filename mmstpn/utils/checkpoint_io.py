@@ -1,0 +1,366 @@
+"""What the model converters (``tools/model_converters/``) share.
+
+* :func:`load_untrusted` reads a checkpoint with ``torch.load(...,
+  weights_only=True)`` and torch's default allow-list only (mmstpn's own
+  additions for mmengine checkpoints are set aside while it reads). A global
+  outside that list is named in the error and nothing is loaded; the caller
+  opts in explicitly with ``allow_numpy`` (numpy scalars / arrays / dtypes,
+  plain data) or ``trust`` (``weights_only=False``: runs the pickle's code).
+* :func:`get_state_dict` unwraps ``state_dict`` / ``model`` / ``module``.
+* :class:`ConversionReport` records every source key (mapped, transformed or
+  dropped, with the reason) and prints it grouped by key pattern.
+* :func:`check_against_model` compares a converted state dict with a target
+  model's (names, shapes, dtypes; what may stay missing).
+* :func:`save_atomic` writes only tensors and primitives, to a temporary file
+  in the destination folder that is renamed at the end, so a failed run
+  leaves nothing partial behind.
+"""
+import contextlib
+import hashlib
+import os
+import os.path as osp
+import pickle
+import re
+import tempfile
+from collections import OrderedDict, defaultdict
+from typing import (Callable, Dict, Iterable, Iterator, List, Optional,
+                    Sequence, Tuple)
+
+import torch
+from torch import Tensor
+
+from .checkpoint_compat import _numpy_globals
+
+_GLOBAL_RE = re.compile(r'Unsupported global: GLOBAL (\S+)')
+_PLAIN = (str, int, float, bool, type(None))
+
+
+class CheckpointConversionError(ValueError):
+    """A checkpoint could not be read or does not fit the conversion."""
+
+
+@contextlib.contextmanager
+def _default_safe_globals_only() -> Iterator[None]:
+    """Set aside globals added with ``add_safe_globals`` (e.g. by ``import
+    mmstpn``) while reading an untrusted file; restore them afterwards."""
+    ser = torch.serialization
+    if not hasattr(ser, 'get_safe_globals'):
+        yield
+        return
+    saved = list(ser.get_safe_globals())
+    ser.clear_safe_globals()
+    try:
+        yield
+    finally:  # keep what torch itself registered meanwhile
+        added = [g for g in ser.get_safe_globals() if g not in saved]
+        ser.clear_safe_globals()
+        ser.add_safe_globals(saved + added)
+
+
+def load_untrusted(path: str,
+                   allow_numpy: bool = False,
+                   trust: bool = False) -> object:
+    """Read a checkpoint file without running code from it.
+
+    Args:
+        path (str): The file.
+        allow_numpy (bool): Also allow numpy scalars, arrays and dtypes
+            (plain data, still ``weights_only=True``).
+        trust (bool): ``weights_only=False``: only for files from a trusted
+            source (the pickle may run arbitrary code).
+
+    Returns:
+        object: What the file holds.
+
+    Raises:
+        CheckpointConversionError: Missing, unreadable or truncated file, or
+            a pickled global outside the allowed list (named, with the opt-in
+            flags).
+    """
+    if not osp.isfile(path):
+        raise CheckpointConversionError(f'{path}: no such file')
+    if trust:
+        return torch.load(path, map_location='cpu', weights_only=False)
+    try:
+        with _default_safe_globals_only():
+            if allow_numpy:
+                with torch.serialization.safe_globals(_numpy_globals()):
+                    return torch.load(
+                        path, map_location='cpu', weights_only=True)
+            return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = _GLOBAL_RE.search(str(err))
+        if found is None:
+            raise CheckpointConversionError(
+                f'{path}: cannot read it as a torch checkpoint (truncated or '
+                f'corrupted?): {_first_line(err)}') from err
+        name = found.group(1).rstrip('.,')
+        hint = ('--allow-numpy (numpy scalars/arrays/dtypes only) or '
+                '--trust-checkpoint' if name.startswith('numpy') else
+                '--trust-checkpoint')
+        raise CheckpointConversionError(
+            f'{path}: refusing to load: it pickles the global {name}, which '
+            'is not allowed with weights_only=True. Nothing was converted. '
+            f'If you trust the file, rerun with {hint} (weights_only=False '
+            'runs code from the file).') from err
+    except Exception as err:  # zip/legacy readers raise many types
+        raise CheckpointConversionError(
+            f'{path}: cannot read it as a torch checkpoint (truncated or '
+            f'corrupted?): {type(err).__name__}: {_first_line(err)}') from err
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else repr(err)
+
+
+def get_state_dict(ckpt: object, path: str) -> Tuple[Dict[str, Tensor], str]:
+    """The state dict in a checkpoint and the wrapper key it was under
+    (``''`` for a bare state dict).
+
+    Raises:
+        CheckpointConversionError: No mapping of names to tensors found.
+    """
+    if isinstance(ckpt, dict):
+        for key in ('state_dict', 'model', 'module'):
+            inner = ckpt.get(key)
+            if isinstance(inner, dict) and inner and all(
+                    isinstance(v, Tensor) for v in inner.values()):
+                return inner, key
+        if ckpt and all(isinstance(v, Tensor) for v in ckpt.values()):
+            return ckpt, ''
+    what = (f'a dict with keys {sorted(ckpt)[:8]}'
+            if isinstance(ckpt, dict) else type(ckpt).__name__)
+    raise CheckpointConversionError(
+        f'{path}: no state dict found (expected a mapping of names to '
+        f'tensors, bare or under state_dict/model/module); got {what}')
+
+
+def strip_prefix(state_dict: Dict[str, Tensor],
+                 prefixes: Sequence[str]) -> Tuple[Dict[str, Tensor], str]:
+    """Remove the first of ``prefixes`` that EVERY key carries (e.g. DDP's
+    ``module.``); returns the new dict and the prefix removed (or '')."""
+    for prefix in prefixes:
+        if state_dict and all(k.startswith(prefix) for k in state_dict):
+            return OrderedDict(
+                (k[len(prefix):], v) for k, v in state_dict.items()), prefix
+    return state_dict, ''
+
+
+def sha256_of(path: str, chunk: int = 1 << 22) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(chunk), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _pattern(key: str) -> str:
+    return re.sub(r'(?<=\.)\d+(?=\.|$)', '{N}', key)
+
+
+class ConversionReport:
+    """Every source key's fate, printed grouped by pattern (digits of module
+    indices become ``{N}``), so a 230-key conversion is a short table.
+
+    Args:
+        src (str): Source file name, for the header.
+    """
+
+    def __init__(self, src: str) -> None:
+        self.src = src
+        self.mapped: List[Tuple[str, str, str]] = []
+        self.dropped: List[Tuple[str, str]] = []
+        self.notes: List[str] = []
+
+    def map(self, src_key: str, dst_key: str, how: str = 'copy') -> None:
+        self.mapped.append((src_key, dst_key, how))
+
+    def drop(self, src_key: str, why: str) -> None:
+        self.dropped.append((src_key, why))
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def lines(self, verbose: bool = False) -> List[str]:
+        out = [f'{self.src}: {len(self.mapped)} tensors mapped, '
+               f'{len(self.dropped)} dropped']
+        groups: Dict[Tuple[str, str, str], int] = defaultdict(int)
+        for s, d, how in self.mapped:
+            groups[(s, d, how) if verbose else
+                   (_pattern(s), _pattern(d), how)] += 1
+        for (s, d, how), n in groups.items():
+            times = f'  x{n}' if n > 1 else ''
+            extra = '' if how == 'copy' else f'  [{how}]'
+            out.append(f'  {s} -> {d}{extra}{times}')
+        drops: Dict[Tuple[str, str], int] = defaultdict(int)
+        for s, why in self.dropped:
+            drops[(s if verbose else _pattern(s), why)] += 1
+        for (s, why), n in drops.items():
+            times = f'  x{n}' if n > 1 else ''
+            out.append(f'  dropped {s} ({why}){times}')
+        out.extend(f'  note: {text}' for text in self.notes)
+        return out
+
+    def print(self, verbose: bool = False,
+              printer: Callable[[str], None] = print) -> None:
+        for line in self.lines(verbose):
+            printer(line)
+
+
+def check_against_model(state_dict: Dict[str, Tensor],
+                        target: Dict[str, Tensor],
+                        src: str,
+                        what: str,
+                        may_miss: Iterable[str] = ()) -> List[str]:
+    """Compare converted tensors with a target model's state dict.
+
+    Args:
+        state_dict (dict): Converted tensors.
+        target (dict): The target model's ``state_dict()``.
+        src (str): Source file, for the message.
+        what (str): The target, for the message (e.g. the config file).
+        may_miss (Iterable[str]): Key prefixes that may stay missing (left
+            to the model's initialisation).
+
+    Returns:
+        list[str]: The target keys left missing (all under ``may_miss``).
+
+    Raises:
+        CheckpointConversionError: Unexpected keys, missing keys outside
+            ``may_miss``, or a shape / dtype mismatch (each named).
+    """
+    may_miss = tuple(may_miss)
+    unexpected = [k for k in state_dict if k not in target]
+    missing = [k for k in target if k not in state_dict]
+    bad_missing = [k for k in missing if not k.startswith(may_miss)]
+    shapes = [
+        f'{k}: {tuple(v.shape)} {v.dtype} in the converted file, '
+        f'{tuple(target[k].shape)} {target[k].dtype} in the model'
+        for k, v in state_dict.items()
+        if k in target and (v.shape != target[k].shape
+                            or v.dtype != target[k].dtype)
+    ]
+    problems = []
+    if unexpected:
+        problems.append(f'{len(unexpected)} keys not in the model: '
+                        f'{unexpected[:6]}')
+    if bad_missing:
+        problems.append(f'{len(bad_missing)} model keys not provided: '
+                        f'{bad_missing[:6]}')
+    if shapes:
+        problems.append(f'{len(shapes)} shape/dtype mismatches: '
+                        + '; '.join(shapes[:4]))
+    if problems:
+        raise CheckpointConversionError(
+            f'{src}: converted tensors do not fit {what}: '
+            + ' | '.join(problems))
+    return missing
+
+
+def assert_plain(obj: object, where: str = 'checkpoint') -> None:
+    """Raise TypeError unless ``obj`` holds only tensors, dicts, lists,
+    tuples and primitives (what loads under ``weights_only=True``)."""
+    if isinstance(obj, (Tensor, ) + _PLAIN):
+        return
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if not isinstance(k, _PLAIN):
+                raise TypeError(f'{where}: key {k!r} is a {type(k)}')
+            assert_plain(v, f'{where}[{k!r}]')
+        return
+    if isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            assert_plain(v, f'{where}[{i}]')
+        return
+    raise TypeError(f'{where} is a {type(obj).__name__}, not a tensor or '
+                    'primitive')
+
+
+def save_atomic(obj: dict, dst: str) -> None:
+    """``torch.save`` to a temporary file beside ``dst``, then rename it:
+    ``dst`` is either the complete new file or untouched."""
+    assert_plain(obj)
+    folder = osp.dirname(osp.abspath(dst))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f'.{osp.basename(dst)}.', suffix='.tmp', dir=folder)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(obj, f)
+        os.replace(tmp, dst)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def converter_meta(src: str, converter: str, **extra) -> dict:
+    """``meta`` of a converted file: source name and sha256, converter."""
+    meta = dict(
+        converted_from=osp.basename(src),
+        source_sha256=sha256_of(src),
+        converter=converter)
+    meta.update(extra)
+    return meta
+
+
+def load_source(path: str,
+                allow_numpy: bool = False,
+                trust: bool = False,
+                prefixes: Sequence[str] = ('module.', )
+                ) -> Tuple[object, Dict[str, Tensor], str]:
+    """:func:`load_untrusted` + :func:`get_state_dict` + strip one of
+    ``prefixes``; returns (checkpoint, state dict, description)."""
+    ckpt = load_untrusted(path, allow_numpy, trust)
+    state_dict, wrapper = get_state_dict(ckpt, path)
+    state_dict, prefix = strip_prefix(state_dict, prefixes)
+    desc = (f'{len(state_dict)} tensors'
+            + (f' under {wrapper!r}' if wrapper else ' (bare state dict)')
+            + (f', prefix {prefix!r} stripped' if prefix else ''))
+    return ckpt, state_dict, desc
+
+
+def add_common_args(parser, trust_default: bool = False) -> None:
+    """Arguments all converters take."""
+    parser.add_argument('src', help='source checkpoint')
+    parser.add_argument('dst', help='output checkpoint (written atomically)')
+    parser.add_argument(
+        '--allow-numpy',
+        action='store_true',
+        help='also allow numpy scalars/arrays/dtypes in the source (still '
+        'weights_only=True)')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        default=trust_default,
+        help='load the source with weights_only=False (runs code from the '
+        'file: only for a trusted source)')
+    parser.add_argument(
+        '--verbose', action='store_true', help='print every key, not '
+        'patterns')
+
+
+def build_model_state(config: str,
+                      path_in_model: Optional[str] = None
+                      ) -> Dict[str, Tensor]:
+    """Build ``model`` of a config (no pretrained init, nothing loaded) and
+    return the state dict of it or of its ``path_in_model`` submodule."""
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+
+    register_all_modules(init_default_scope=True)
+    cfg = Config.fromfile(config)
+    if cfg.get('custom_imports'):
+        from mmengine.utils import import_modules_from_strings
+        import_modules_from_strings(**cfg.custom_imports)
+    if path_in_model is None:
+        model_cfg = cfg.model
+    else:
+        model_cfg = cfg.model
+        for part in path_in_model.split('.'):
+            model_cfg = model_cfg[part]
+    model = MODELS.build(model_cfg)
+    return model.state_dict()
