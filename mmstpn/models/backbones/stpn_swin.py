@@ -70,10 +70,18 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
                        num_prompts, support_grad, test_support)
 
     def init_weights(self) -> None:
-        """Swin weights as mmdet does (pretrained or from scratch), then the
-        predictor's own initialisation."""
+        """Swin weights as mmdet does, and the predictor's own
+        initialisation. From scratch mmdet re-initialises every Linear, so
+        the predictor is initialised after it; with a ``Pretrained``
+        ``init_cfg`` it is initialised first, so that a checkpoint holding
+        ``backbone.predictor.*`` (a full STPN checkpoint) keeps its
+        predictor."""
+        pretrained = self.init_cfg is not None and \
+            self.init_cfg.get('type') == 'Pretrained'
+        if self.predictor is not None and pretrained:
+            self.predictor.init_weights()
         super().init_weights()
-        if self.predictor is not None:
+        if self.predictor is not None and not pretrained:
             self.predictor.init_weights()
 
     # ---------------------------------------------------------------- passes

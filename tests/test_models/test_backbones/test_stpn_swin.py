@@ -69,6 +69,24 @@ def test_pretrained_detector_checkpoint_loads_via_init_cfg(tmp_path):
     assert stpn.predictor.queries.abs().sum() > 0
 
 
+def test_full_stpn_checkpoint_via_init_cfg_keeps_its_predictor(tmp_path):
+    """A checkpoint that holds backbone.predictor.* (e.g. a converted
+    released STPN model) is not overwritten by the predictor's own init."""
+    trained = MODELS.build(copy.deepcopy(TINY_SWIN))
+    for p in trained.parameters():
+        torch.nn.init.normal_(p)
+    path = tmp_path / 'stpn.pth'
+    torch.save({'state_dict': {f'backbone.{k}': v
+                               for k, v in trained.state_dict().items()}},
+               path)
+    stpn = MODELS.build(
+        dict(TINY_SWIN, init_cfg=dict(type='Pretrained',
+                                      checkpoint=str(path))))
+    stpn.init_weights()
+    for k, v in trained.state_dict().items():
+        assert torch.equal(stpn.state_dict()[k], v), k
+
+
 def test_unprompted_pass_is_stock_swin_and_zero_prompts_change_nothing():
     stpn, stock = build_pair()
     stock.load_state_dict(backbone_part(stpn.state_dict()))
