@@ -2,9 +2,12 @@ from .corruption import (CLIP_CORRUPT_TARGETS, CORRUPTION_GROUPS, CORRUPTIONS,
                          ClipCorrupt, resolve_corruptions)
 from .formatting import CLIP_META_KEYS, PackClipInputs
 from .frame_sampling import SAMPLING_METHODS, SupportFrameSample
+from .sot_crop import SOTCropRegion, crop_square
+from .sot_sampling import SOT_ROLES, SOTPairSample
 
 __all__ = [
     'CLIP_META_KEYS', 'PackClipInputs', 'SAMPLING_METHODS',
     'SupportFrameSample', 'ClipCorrupt', 'CLIP_CORRUPT_TARGETS',
-    'CORRUPTIONS', 'CORRUPTION_GROUPS', 'resolve_corruptions'
+    'CORRUPTIONS', 'CORRUPTION_GROUPS', 'resolve_corruptions', 'SOTCropRegion',
+    'crop_square', 'SOT_ROLES', 'SOTPairSample'
 ]
