@@ -1,5 +1,6 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 from .dump_video_det_results import DumpVideoDetResults
+from .got10k_metric import GOT10kMetric
 from .vid_metric import VIDMetric
 
-__all__ = ['DumpVideoDetResults', 'VIDMetric']
+__all__ = ['DumpVideoDetResults', 'GOT10kMetric', 'VIDMetric']
