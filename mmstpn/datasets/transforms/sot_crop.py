@@ -58,8 +58,9 @@ class SOTCropRegion(BaseTransform):
       moved by ``(U - 0.5) * sqrt(w' h') * c`` in x and in y (``c`` =
       centre jitter, ``U`` uniform in [0, 1));
     - the crop side is ``ceil(sqrt(w' h') * factor)`` pixels, its top-left
-      corner ``round(centre - side / 2)``; outside the image it is padded
-      with ``pad_val``; then resized to ``size`` x ``size``.
+      corner ``floor(centre - side / 2 + 0.5)`` (the target centre is
+      within half an image pixel of the crop centre); outside the image
+      it is padded with ``pad_val``; then resized to ``size`` x ``size``.
 
     Template frames use ``template_factor`` / ``template_size`` and their
     own jitter (default none); the search frame uses ``search_factor`` /
@@ -157,7 +158,8 @@ class SOTCropRegion(BaseTransform):
         cx = (x1 + x2) / 2 + dx * size
         cy = (y1 + y2) / 2 + dy * size
         side = max(1, math.ceil(size * factor))
-        left, top = round(cx - side / 2), round(cy - side / 2)
+        left = math.floor(cx - side / 2 + 0.5)
+        top = math.floor(cy - side / 2 + 0.5)
         return [left, top, left + side, top + side]
 
     def _crop(self, img: np.ndarray, bbox: Sequence[float],
