@@ -475,3 +475,43 @@ def test_ope_protocol(tmp_path):
     assert osp.isfile(osp.join(out, f'{name}.txt'))
     assert osp.isfile(osp.join(out, 'times', f'{name}_time.txt'))
     assert osp.isfile(osp.join(out, 'precision_plot.png'))
+
+
+def _dist_worker(rank, world, port, out_file):
+    import torch.distributed as dist
+    dist.init_process_group(
+        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+        world_size=world)
+    try:
+        # 2 runs: 6 (sequence, run) groups for len(dataset) = 3 sequences,
+        # so a collection cut at len(dataset) would lose groups
+        seqs = _dataset(np.random.RandomState(8), num=3, runs=2)
+        # TrackImgSampler's split: whole sequences per rank (0, 1 | 2)
+        mine = seqs[:2] if rank == 0 else seqs[2:]
+        evaluator = Evaluator(METRICS.build(dict(type='GOT10kMetric')))
+        evaluator.process(data_samples=_samples(mine))
+        res = evaluator.evaluate(3)
+        if rank == 0:
+            with open(out_file, 'w') as f:
+                json.dump(res, f)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_processes_gloo(tmp_path):
+    """Real collection across 2 processes through BaseMetric.evaluate."""
+    import socket
+
+    import torch.multiprocessing as mp
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    out_file = str(tmp_path / 'res.json')
+    # fork: the children reuse the imported modules (seconds, not 30 s)
+    mp.start_processes(
+        _dist_worker, args=(2, port, out_file), nprocs=2, join=True,
+        start_method='fork')
+    res = json.load(open(out_file))
+    exp = _expected(_dataset(np.random.RandomState(8), num=3, runs=2))
+    for k in ('AO', 'SR50', 'SR75'):
+        assert res[f'got10k/{k}'] == pytest.approx(exp[k], abs=1e-6)
