@@ -71,8 +71,9 @@ class GOT10kDataset(BaseVideoDataset):
 
     and each frame::
 
-        dict(frame_id=i, img_path, video_name, height, width,  # None if no
-                                                            # meta_info.ini
+        dict(frame_id=i, img_id=<running frame number over the split>,
+             img_path, video_name, height, width,  # None without
+                                                   # meta_info.ini
              bbox=[x1, y1, x2, y2] or None,   # xyxy, x2 = x + w; None for
                                                # unannotated test frames
              visible=bool or None,             # absence == 0
@@ -129,7 +130,7 @@ class GOT10kDataset(BaseVideoDataset):
             raise FileNotFoundError(f'GOT-10k sequence list {list_file} '
                                     'does not exist')
         root = self._seq_root()
-        data_list, seen = [], {}
+        data_list, seen, num_frames = [], {}, 0
         for n, line in enumerate(_read_lines(list_file), 1):
             name = line.strip()
             if not name:
@@ -145,6 +146,9 @@ class GOT10kDataset(BaseVideoDataset):
                     f'{list_file} line {n}: sequence {name!r} has no folder '
                     f'{seq_dir}')
             frames = self._load_sequence(name, seq_dir)
+            for frame in frames:
+                frame['img_id'] = num_frames + frame['frame_id']
+            num_frames += len(frames)
             data_list.append(
                 dict(
                     video_id=len(data_list),
