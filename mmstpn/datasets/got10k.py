@@ -140,7 +140,7 @@ class GOT10kDataset(BaseVideoDataset):
                                  f'is listed twice (first on line '
                                  f'{seen[name]})')
             seen[name] = n
-            seq_dir = osp.join(root, name)
+            seq_dir = self._sequence_dir(root, name)
             if not osp.isdir(seq_dir):
                 raise FileNotFoundError(
                     f'{list_file} line {n}: sequence {name!r} has no folder '
@@ -158,6 +158,10 @@ class GOT10kDataset(BaseVideoDataset):
         if not data_list:
             raise ValueError(f'{list_file} lists no sequence')
         return data_list
+
+    def _sequence_dir(self, root: str, name: str) -> str:
+        """Folder of sequence ``name``."""
+        return osp.join(root, name)
 
     @staticmethod
     def _parse_boxes(path: str, name: str) -> List[List[float]]:
@@ -246,6 +250,16 @@ class GOT10kDataset(BaseVideoDataset):
                 labels[key] = self._parse_labels(path, name, len(boxes),
                                                  max_value)
 
+        return self._make_frames(name, seq_dir, gt_file, files, boxes,
+                                 labels, width, height)
+
+    @staticmethod
+    def _make_frames(name: str, seq_dir: str, gt_file: str,
+                     files: List[str], boxes: List[Any],
+                     labels: Dict[str, List[Any]], width: Any,
+                     height: Any) -> List[dict]:
+        """Frame dicts (class docstring) from the parsed files; checks
+        that visible frames have a positive box."""
         frames = []
         for i, fname in enumerate(files):
             box = boxes[i]

@@ -317,3 +317,59 @@ def test_val_dataset_to_metric_end_to_end(tmp_path):
     for k in ('AO', 'SR50', 'SR75'):
         assert res[f'got10k/{k}'] == pytest.approx(exp[k], abs=1e-5)
     assert res['got10k/speed_fps'] == pytest.approx(50.0)
+
+
+# ------------------------------------------------------------------ LaSOT
+def _write_lasot(root, names, num=5, occluded=(), out_of_view=()):
+    for name in names:
+        seq_dir = osp.join(str(root), name.rsplit('-', 1)[0], name)
+        write_sequence(seq_dir, moving_boxes(num), resolution=None,
+                       write_images=False)
+        for fname, bad in (('full_occlusion', occluded),
+                           ('out_of_view', out_of_view)):
+            with open(osp.join(seq_dir, f'{fname}.txt'), 'w') as f:
+                f.write(','.join(str(int(i in bad)) for i in range(num)))
+    with open(osp.join(str(root), 'testing_set.txt'), 'w') as f:
+        f.write('\n'.join(names) + '\n')
+
+
+def test_lasot_layout(tmp_path):
+    _write_lasot(tmp_path, ['cat-1', 'cat-20', 'bus-3'], occluded=(1, ),
+                 out_of_view=(3, ))
+    ds = DATASETS.build(
+        dict(type='LaSOTDataset', data_root=str(tmp_path),
+             ann_file='testing_set.txt', test_mode=True, pipeline=[]))
+    assert [ds.get_data_info(i)['video_name'] for i in range(3)] == \
+        ['cat-1', 'cat-20', 'bus-3']
+    frames = ds.get_data_info(1)['images']
+    assert frames[2]['img_path'] == osp.join(str(tmp_path), 'cat', 'cat-20',
+                                             'img', '00000003.jpg')
+    assert [f['visible'] for f in frames] == [True, False, True, False, True]
+    assert [f['cover'] for f in frames] == [1, 0, 1, 0, 1]
+    assert frames[0]['bbox'] == pytest.approx([5, 6, 17, 16])
+
+
+def test_lasot_errors(tmp_path):
+    _write_lasot(tmp_path, ['cat-1'])
+    path = osp.join(str(tmp_path), 'cat', 'cat-1', 'out_of_view.txt')
+    with open(path, 'w') as f:
+        f.write('0,0,1')
+    cfg = dict(type='LaSOTDataset', data_root=str(tmp_path),
+               ann_file='testing_set.txt', test_mode=True, pipeline=[])
+    with pytest.raises(ValueError, match=r"out_of_view.txt \(sequence "
+                       r"'cat-1'\) has 3 values but groundtruth.txt has 5"):
+        DATASETS.build(cfg)
+    with open(path, 'w') as f:
+        f.write('0,0,2,0,0')
+    with pytest.raises(ValueError, match="value 3 is '2'"):
+        DATASETS.build(cfg)
+    with open(path, 'w') as f:
+        f.write('0,0,0,0,0')
+    assert len(DATASETS.build(cfg)) == 1
+    with open(osp.join(str(tmp_path), 'testing_set.txt'), 'a') as f:
+        f.write('dog-2\n')
+    with pytest.raises(FileNotFoundError,
+                       match=r"line 2: sequence 'dog-2' has no folder"):
+        DATASETS.build(cfg)
+    with pytest.raises(ValueError, match='first_frame_only'):
+        DATASETS.build(dict(cfg, first_frame_only=True))
