@@ -417,6 +417,11 @@ def test_metric_errors(tmp_path):
         del s.frame_time
     res = _evaluate(dict(type='GOT10kMetric'), samples)
     assert 'got10k/speed_fps' not in res
+    # with an outfile_prefix but no times: plot yes, result files no
+    out = str(tmp_path / 'plots')
+    res = _evaluate(dict(type='GOT10kMetric', outfile_prefix=out), samples)
+    assert 'got10k/AO' in res
+    assert sorted(os.listdir(out)) == ['performance.json', 'success_plot.png']
     with pytest.raises(KeyError, match=f"sequence '{name}' frame 0: no "
                        'frame_time'):
         _evaluate(

@@ -66,7 +66,8 @@ class GOT10kMetric(BaseMetric):
     * ``frame_time``: seconds the tracker spent on the frame (frame 0: its
       initialisation), measured by the tracker; required by
       ``format_only`` and by the result files, which never hold made-up
-      times;
+      times (without it ``format_only`` fails and, otherwise, the result
+      files are skipped with a warning);
     * the prediction: ``pred_track_instances.bboxes`` or
       ``pred_instances.bboxes``, exactly ONE ``x1, y1, x2, y2`` box in the
       original image on every frame but frame 0 (frame 0's prediction, if
@@ -251,7 +252,8 @@ class GOT10kMetric(BaseMetric):
                 if extra:
                     raise ValueError(
                         f'GOT10kMetric: sequence {name!r} run {run}: frame '
-                        f'ids {extra[:10]} beyond its {length} frames')
+                        f'ids {extra[:10]} beyond its {length} frames (the '
+                        'ori_video_length / video_length metainfo)')
                 lengths.add(length)
             if len(lengths) != 1:
                 raise ValueError(f'GOT10kMetric: sequence {name!r}: runs '
@@ -285,6 +287,17 @@ class GOT10kMetric(BaseMetric):
     def _write(self, seqs: Dict[str, Dict[int, dict]]) -> None:
         logger = MMLogger.get_current_instance()
         root = self.outfile_prefix
+        if not self.format_only:
+            untimed = [
+                n for n, runs in seqs.items() for r in runs.values()
+                if self._times(n, r, False) is None
+            ]
+            if untimed:
+                logger.warning(
+                    'GOT10kMetric: result files not written: sequence '
+                    f'{untimed[0]!r} (and {len(untimed) - 1} more) lacks '
+                    'frame_time metainfo; the files need measured times')
+                return
         for name, runs in seqs.items():
             run_ids = sorted(runs)
             times = np.stack(
