@@ -373,3 +373,57 @@ def test_lasot_errors(tmp_path):
         DATASETS.build(cfg)
     with pytest.raises(ValueError, match='first_frame_only'):
         DATASETS.build(dict(cfg, first_frame_only=True))
+
+
+def test_base_config_builds_and_runs(tmp_path):
+    """configs/_base_/datasets/got10k.py on the fake tree: the val loader
+    through Runner.build_dataloader + GOT10kMetric, the test loader, and
+    one training item of the SOT pipeline."""
+    from mmengine.config import Config
+    from mmengine.evaluator import Evaluator
+    from mmengine.runner import Runner
+    from mmengine.structures import InstanceData
+    root = str(tmp_path)
+    write_split(root, 'train', dict(GOT_A=full_seq(6)))
+    write_split(root, 'val', dict(GOT_V=full_seq(4)))
+    write_split(root, 'test',
+                dict(GOT_T=dict(boxes=[[3, 4, 10, 8]], num_images=3)))
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    cfg = Config.fromfile(
+        osp.join(repo, 'configs', '_base_', 'datasets', 'got10k.py'))
+    for key in ('val_dataloader', 'test_dataloader'):
+        cfg[key].dataset.data_root = root
+        cfg[key].num_workers = 0
+        cfg[key].persistent_workers = False
+    cfg.sot_train_dataset.data_root = root
+    out = osp.join(root, 'submission')
+    cfg.test_evaluator.outfile_prefix = out
+
+    for split, evaluator_cfg in (('val', cfg.val_evaluator),
+                                 ('test', cfg.test_evaluator)):
+        loader = Runner.build_dataloader(cfg[f'{split}_dataloader'])
+        evaluator = Evaluator(evaluator_cfg)
+        for batch in loader:
+            for track in batch['data_samples']:
+                for frame in track.video_data_samples:
+                    box = frame.bbox if frame.frame_id == 0 or \
+                        split == 'val' else [1.0, 2.0, 5.0, 6.0]
+                    frame.pred_track_instances = InstanceData(
+                        bboxes=torch.tensor([box]), scores=torch.ones(1))
+                    frame.set_metainfo(dict(frame_time=0.01))
+            evaluator.process(data_samples=batch['data_samples'])
+        res = evaluator.evaluate(len(loader.dataset))
+        if split == 'val':
+            assert res['got10k/AO'] == pytest.approx(1.0)
+        else:
+            assert res == {}
+    lines = open(osp.join(out, 'GOT_T', 'GOT_T_001.txt')).read().split()
+    assert lines == ['3.000,4.000,10.000,8.000',
+                     '1.000,2.000,4.000,4.000', '1.000,2.000,4.000,4.000']
+
+    train = DATASETS.build(cfg.sot_train_dataset)
+    for _ in range(5):
+        item = train[0]
+        k = 2 if item['frame_id'][1] > 0 else 0  # supports precede search
+        assert item['frame_role'] == ['template', 'search'] + ['support'] * k
+        assert [im.shape[0] for im in item['img']] == [128] + [256] * (1 + k)
