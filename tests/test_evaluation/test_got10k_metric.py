@@ -245,7 +245,7 @@ def _frame_sample(name, fid, length, pred_xyxy, gt_xyxy, cover=8,
                   size=(64, 48), time=0.01, run=None, key='track'):
     ds = DetDataSample()
     meta = dict(
-        video_name=name, video_id=hash(name) % 100, frame_id=fid,
+        video_name=name, video_id=0, frame_id=fid,
         video_length=1, ori_video_length=length, bbox=gt_xyxy, cover=cover,
         width=size[0], height=size[1], ori_shape=(size[1], size[0]),
         img_path=f'{name}/{fid + 1:08d}.jpg')
