@@ -1,14 +1,16 @@
 from .coco_vid import CocoVIDDataset
 from .dataset_wrappers import VideoConcatDataset
+from .got10k import GOT10kDataset
 from .imagenet_vid import (IMAGENET_VID_CLASSES, IMAGENET_VID_WNIDS,
                            ImagenetVIDDataset)
-from .samplers import VideoFrameSampler
+from .lasot import LaSOTDataset
 from .mot_challenge import CheckedMOTChallengeDataset
-from .youtube_vis import CheckedYouTubeVISDataset
+from .samplers import VideoFrameSampler
 from .transforms import (CLIP_META_KEYS, SAMPLING_METHODS, ClipCorrupt,
-                         PackClipInputs, RefSupportFrameSample,
-                         SupportFrameSample)
+                         PackClipInputs, RefSupportFrameSample, SOTCropRegion,
+                         SOTPairSample, SupportFrameSample)
 from .video_json_checks import check_cocovid_json, check_youtube_vis_json
+from .youtube_vis import CheckedYouTubeVISDataset
 
 __all__ = [
     'CocoVIDDataset', 'ImagenetVIDDataset', 'VideoConcatDataset',
@@ -16,6 +18,6 @@ __all__ = [
     'CLIP_META_KEYS', 'SAMPLING_METHODS', 'PackClipInputs',
     'SupportFrameSample', 'RefSupportFrameSample', 'ClipCorrupt',
     'CheckedYouTubeVISDataset', 'CheckedMOTChallengeDataset',
-    'check_cocovid_json',
-    'check_youtube_vis_json'
+    'check_cocovid_json', 'check_youtube_vis_json', 'GOT10kDataset',
+    'SOTPairSample', 'SOTCropRegion', 'LaSOTDataset'
 ]

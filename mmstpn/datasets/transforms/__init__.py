@@ -3,10 +3,13 @@ from .corruption import (CLIP_CORRUPT_TARGETS, CORRUPTION_GROUPS, CORRUPTIONS,
 from .formatting import CLIP_META_KEYS, PackClipInputs
 from .frame_sampling import SAMPLING_METHODS, SupportFrameSample
 from .ref_support_sampling import RefSupportFrameSample
+from .sot_crop import SOTCropRegion, crop_square
+from .sot_sampling import SOT_ROLES, SOTPairSample
 
 __all__ = [
     'CLIP_META_KEYS', 'PackClipInputs', 'SAMPLING_METHODS',
     'SupportFrameSample', 'RefSupportFrameSample', 'ClipCorrupt',
     'CLIP_CORRUPT_TARGETS', 'CORRUPTIONS', 'CORRUPTION_GROUPS',
-    'resolve_corruptions'
+    'resolve_corruptions', 'SOTCropRegion', 'crop_square', 'SOT_ROLES',
+    'SOTPairSample'
 ]
