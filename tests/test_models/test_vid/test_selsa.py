@@ -185,3 +185,54 @@ def test_missing_memory_raises():
         cfg.roi_head.bbox_head.type = 'ConvFCBBoxHead'
         cfg.roi_head.bbox_head.pop('aggregator')
         MODELS.build(cfg)
+
+
+def test_dataset_pipeline_preprocessor_integration(tmp_path):
+    """CocoVID data -> SupportFrameSample -> PackClipInputs ->
+    VideoDetDataPreprocessor -> SELSA: training step on a video frame and
+    a DET image; test over a 3-frame video with the adaptive-stride memory
+    (frame 0 carries the references, frames 1 and 2 reuse them)."""
+    from mmdet.datasets.samplers import TrackImgSampler
+    from mmengine.dataset import pseudo_collate
+
+    from tests.test_datasets.fake_data import write_cocovid
+    from tests.test_models.test_data_preprocessors.test_pipeline_integration \
+        import TEST_PIPELINE, TRAIN_PIPELINE, dataset
+
+    root = str(tmp_path)
+    ann = write_cocovid(root, {1: 6, 2: 3}, det_images=1)
+    cfg = tiny_selsa_cfg()
+    cfg.roi_head.bbox_head.num_classes = 30
+    cfg.data_preprocessor = dict(
+        type='VideoDetDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+        pad_size_divisor=16)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+
+    train = dataset(root, ann, TRAIN_PIPELINE, test_mode=False)
+    data = model.data_preprocessor(
+        pseudo_collate([train[(0, 2)], train[(2, 0)]]), True)
+    model.train()
+    total, _ = model.parse_losses(model(**data, mode='loss'))
+    assert torch.isfinite(total)
+    total.backward()
+
+    test = dataset(root, ann, TEST_PIPELINE, test_mode=True)
+    indices = [i for i in TrackImgSampler(test, seed=0) if i[0] == 1]
+    assert indices == [(1, 0), (1, 1), (1, 2)]
+    model.eval()
+    with torch.no_grad():
+        for idx in indices:
+            batch = pseudo_collate([test[idx]])
+            assert batch['inputs'][0].shape[0] == (4 if idx[1] == 0 else 1)
+            (result, ) = model.test_step(batch)
+            assert result.video_id == 2 and result.frame_id == idx[1]
+            assert len(result.pred_instances) > 0
+            if idx[1] == 0:
+                memory = model.ref_memory[2]
+            assert list(model.ref_memory) == [2]
+            assert model.ref_memory[2] is memory  # stored once, reused
+            assert memory[0][0].shape[0] == 3  # the 3 carried frames
