@@ -168,6 +168,32 @@ def test_memory_equals_self_contained_clip():
     assert model.ref_memory == {}
 
 
+def test_batch_equals_items_one_by_one():
+    """Two videos in one batch (3 and 2 carried frames, the second padded),
+    then their next frames from the memory: same detections as one by
+    one."""
+    model = build().eval()
+    a, b = clip(4, 40), clip(3, 50)
+    padded = torch.cat([b, torch.zeros(1, 3, IMG, IMG)])
+    metas0 = [ClipMeta('a', 0, 3), ClipMeta('b', 0, 2)]
+    nxt, metas1 = clip(2, 60), [ClipMeta('a', 1, 0), ClipMeta('b', 1, 0)]
+    with torch.no_grad():
+        batch0 = model.predict(
+            attach_clip_meta(torch.stack([a, padded]), metas0), samples(2))
+        batch1 = model.predict(
+            attach_clip_meta(nxt[:, None].clone(), metas1), samples(2))
+        single = []
+        for i, (c, m0) in enumerate([(a, metas0[0]), (b, metas0[1])]):
+            single.append(predict(model, c, [m0]))
+            single.append(predict(model, nxt[i:i + 1], [metas1[i]]))
+    got = [batch0[0], batch1[0], batch0[1], batch1[1]]
+    for g, s in zip(got, single):
+        torch.testing.assert_close(g.pred_instances.bboxes, s.bboxes,
+                                   atol=1e-4, rtol=1e-5)
+        torch.testing.assert_close(g.pred_instances.scores, s.scores,
+                                   atol=1e-5, rtol=1e-5)
+
+
 def test_missing_memory_raises():
     model = build().eval()
     with pytest.raises(ValueError, match="video 'v' frame 5 carries no"):
