@@ -16,8 +16,8 @@ from tests.test_models.test_vid.test_selsa_roi_head import head_cfg
 IMG = 96
 
 
-def tiny_selsa_cfg():
-    roi_head = head_cfg()
+def tiny_selsa_cfg(troi=False):
+    roi_head = head_cfg(troi=troi)
     roi_head.pop('train_cfg')
     roi_head.pop('test_cfg')
     return ConfigDict(
@@ -76,9 +76,9 @@ def roi_head_train_cfg():
     return head_cfg().train_cfg
 
 
-def build():
+def build(troi=False):
     torch.manual_seed(0)
-    model = MODELS.build(tiny_selsa_cfg())
+    model = MODELS.build(tiny_selsa_cfg(troi))
     model.init_weights()
     return model
 
@@ -141,11 +141,12 @@ def predict(model, frames, metas=None):
         return model.predict(inputs, samples(1))[0].pred_instances
 
 
-def test_memory_equals_self_contained_clip():
+@pytest.mark.parametrize('troi', [False, True])
+def test_memory_equals_self_contained_clip(troi):
     """Frames 1 and 2 of a video use the references carried by frame 0
     (memory + the key itself); the same frames given explicitly without
-    ClipMeta give the same detections."""
-    model = build().eval()
+    ClipMeta give the same detections (SELSA and TRoI heads)."""
+    model = build(troi).eval()
     video, refs = clip(3, 10), clip(3, 20)
     predict(model, torch.cat([video[:1], refs]),
             [ClipMeta(video_key='v', frame_id=0, num_support=3)])
