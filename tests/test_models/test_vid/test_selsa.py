@@ -61,7 +61,7 @@ def tiny_selsa_cfg(troi=False):
                 nms_pre=100, max_per_img=30, nms=dict(type='nms',
                                                       iou_threshold=0.7),
                 min_bbox_size=0),
-            rcnn=roi_head_train_cfg()),
+            rcnn=head_cfg().train_cfg),
         test_cfg=dict(
             rpn=dict(
                 nms_pre=100, max_per_img=20, nms=dict(type='nms',
@@ -70,10 +70,6 @@ def tiny_selsa_cfg(troi=False):
             rcnn=dict(
                 score_thr=0.0, nms=dict(type='nms', iou_threshold=0.5),
                 max_per_img=10)))
-
-
-def roi_head_train_cfg():
-    return head_cfg().train_cfg
 
 
 def build(troi=False):
@@ -121,16 +117,12 @@ def test_loss_backward_with_and_without_reference_frames():
     ).sum() > 0
     assert model.backbone.conv1.weight.grad.abs().sum() > 0
     # a ClipBatch-like input (frames + metas) is read the same way
-    batch = SimpleNamespace(frames=frames, metas=get_metas(inputs))
+    batch = SimpleNamespace(frames=frames, metas=get_clip_meta(inputs))
     torch.manual_seed(3)
     a = model.parse_losses(model.loss(batch, samples(2)))[1]
     torch.manual_seed(3)
     b = model.parse_losses(model.loss(inputs, samples(2)))[1]
     assert a == b
-
-
-def get_metas(inputs):
-    return get_clip_meta(inputs)
 
 
 def predict(model, frames, metas=None):
