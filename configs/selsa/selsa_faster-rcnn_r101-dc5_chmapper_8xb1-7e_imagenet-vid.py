@@ -1,0 +1,7 @@
+# SELSA R-101-DC5 (MMTracking zoo: 81.5 AP50 on ImageNet VID val).
+_base_ = ['./selsa_faster-rcnn_r50-dc5_chmapper_8xb1-7e_imagenet-vid.py']
+model = dict(
+    backbone=dict(
+        depth=101,
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='torchvision://resnet101')))
