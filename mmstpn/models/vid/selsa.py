@@ -1,11 +1,4 @@
-"""SELSA video detector on mmdet's TwoStageDetector.
-
-WAITING FOR the lead's ``ClipBatch`` (docs/design/video_context.md): the
-input is read by :func:`unpack_clips`, which takes a ``ClipBatch`` (any
-object with ``frames`` and ``metas``) and, until it lands, the current
-5-D tensor with ``ClipMeta`` attached by ``attach_clip_meta``. Once
-``ClipBatch`` is the only input, the tensor branch goes.
-"""
+"""SELSA video detector on mmdet's TwoStageDetector."""
 import copy
 from typing import Dict, Hashable, List, Optional, Tuple
 
@@ -16,7 +9,7 @@ from mmdet.structures import DetDataSample, SampleList
 from mmdet.utils import InstanceList
 from torch import Tensor
 
-from mmstpn.structures import get_clip_meta
+from mmstpn.structures import as_clip_batch
 from .selsa_roi_head import SelsaRoIHead
 
 #: the reference frames of one item: (feature maps, one proposal list each)
@@ -24,29 +17,13 @@ Memory = Tuple[Tuple[Tensor, ...], InstanceList]
 
 
 def unpack_clips(batch_inputs) -> Tuple[Tensor, Optional[list]]:
-    """``(frames (N, 1+K, C, H, W), metas or None)`` of a batch.
-
-    Accepts a ``ClipBatch`` (``.frames``, ``.metas``), a 5-D tensor (metas
-    from ``get_clip_meta``) or a 4-D tensor (no reference frames).
-    """
-    if hasattr(batch_inputs, 'frames'):
-        frames, metas = batch_inputs.frames, batch_inputs.metas
-    elif isinstance(batch_inputs, Tensor) and batch_inputs.dim() in (4, 5):
-        metas = get_clip_meta(batch_inputs)
-        frames = batch_inputs if batch_inputs.dim() == 5 else \
-            batch_inputs.unsqueeze(1)
-    else:
-        raise ValueError(
-            'SELSA expects a ClipBatch or a (N, 1+K, C, H, W) / (N, C, H, W) '
-            f'tensor, got {type(batch_inputs).__name__}'
-            f'{tuple(getattr(batch_inputs, "shape", ()))}')
-    if frames.dim() != 5:
-        raise ValueError('SELSA: clip frames must be (N, 1+K, C, H, W), got '
-                         f'{tuple(frames.shape)}')
-    if metas is not None and len(metas) != frames.size(0):
-        raise ValueError(f'SELSA: {len(metas)} ClipMeta for a batch of '
-                         f'{frames.size(0)} clips')
-    return frames, metas
+    """``(frames (N, 1+K, C, H, W), metas or None)`` of a ``ClipBatch`` or a
+    plain tensor (4-D: no reference frames)."""
+    try:
+        batch = as_clip_batch(batch_inputs)
+    except ValueError as err:
+        raise ValueError(f'SELSA: {err}') from None
+    return batch.frames, batch.metas
 
 
 @MODELS.register_module()
