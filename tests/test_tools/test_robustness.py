@@ -15,13 +15,13 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from mmdet.registry import DATASETS, MODELS, TRANSFORMS
-from mmstpn.datasets.synthetic import generate_deteriorated_vid
 from mmstpn.datasets.transforms import (CORRUPTION_GROUPS, CORRUPTIONS,
                                         ClipCorrupt, resolve_corruptions)
 from mmstpn.datasets.transforms.corruption import frame_seed
 from tests.test_tools.tool_helpers import load_tool, tool_dir_on_path
 
 tool_dir_on_path('analysis_tools')
+tool_dir_on_path('misc')
 from robustness_utils import (CLEAN, RobustnessResults,  # noqa: E402
                               apply_support_setting, effective_target,
                               get_metric, innermost_test_dataset,
@@ -31,6 +31,7 @@ from robustness_utils import (CLEAN, RobustnessResults,  # noqa: E402
 from robustness_utils.plots import (plot_per_corruption,  # noqa: E402
                                     plot_severity, plot_sweep)
 from robustness_utils.tables import format_report, format_sweep  # noqa: E402
+from toy_vid_generator import generate_deteriorated_vid  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'test_robustness.py')
