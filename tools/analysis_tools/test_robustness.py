@@ -99,8 +99,8 @@ from mmstpn.utils import launch  # noqa: E402
 from robustness_utils import (CLEAN, CORRUPT_STAGES,  # noqa: E402
                               DEFAULT_METRIC, RobustnessResults,
                               apply_support_setting, effective_target,
-                              find_sampler, get_metric,
-                              innermost_test_dataset, insert_clip_corrupt,
+                              get_metric, innermost_test_dataset,
+                              insert_clip_corrupt,
                               parse_sweep, parse_sweep_checkpoints,
                               setting_label, split_setting, support_mode,
                               support_settings, sweep_settings,
@@ -413,8 +413,7 @@ def run_corruptions(job: Job, name: str, cfg: Config, mode: str) -> None:
 def run_sweep(job: Job, name: str, cfg: Config) -> None:
     args, res = job.args, job.results
     settings = sweep_settings(args.sweep, args.sweep_grid)
-    sampler = find_sampler(innermost_test_dataset(cfg)['pipeline']) or {}
-    if sampler.get('method') == 'test_with_adaptive_stride' and any(
+    if support_mode(cfg) == 'offline' and any(
             'stride' in s and 'method' not in s for s in settings):
         warnings.warn('stride has no effect in test_with_adaptive_stride '
                       '(offline: K frames spread over the whole video); '
