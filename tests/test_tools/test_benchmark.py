@@ -1,10 +1,10 @@
-"""Tests of tools/analysis_tools/benchmark.py and mmstpn.utils.benchmark.
+"""Tests of tools/analysis_tools/benchmark.py, its benchmark_utils and of
+mmstpn/utils/benchmark.py (the reusable measurement helpers).
 
 Timing, ratio, percentile, FLOP and memory logic on toy inputs / tiny
 models, and one smoke run of the command line. Nothing here asserts on a
 measured time (the machine is shared and noisy).
 """
-import importlib.util
 import json
 import math
 import os.path as osp
@@ -21,16 +21,17 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from mmstpn.models.layers import windowed_attention_with_prompts
 from mmstpn.structures import get_clip_meta
-from mmstpn.utils.benchmark import stats
-from mmstpn.utils.benchmark.bench import (BenchSettings, compute_ratios,
-                                          count_params, measure_flops,
-                                          offline_plans, share_weights)
-from mmstpn.utils.benchmark.flops import count_flops, sdpa_flops
-from mmstpn.utils.benchmark.memory import PeakMemory, tensor_bytes
-from mmstpn.utils.benchmark.report import format_report
-from mmstpn.utils.benchmark.timing import Timer, alternating
-from mmstpn.utils.benchmark.video import (FrameStream, SyntheticVideo,
-                                          support_indices, uses_prompts)
+from mmstpn.utils import benchmark as stats
+from mmstpn.utils.benchmark import (PeakMemory, Timer, alternating,
+                                    count_flops, sdpa_flops, tensor_bytes)
+from tests.test_tools.tool_helpers import load_tool, tool_dir_on_path
+
+tool_dir_on_path('analysis_tools')
+from benchmark_utils import estimators  # noqa: E402
+from benchmark_utils import (BenchSettings, FrameStream,  # noqa: E402
+                             SyntheticVideo, compute_ratios, count_params,
+                             format_report, measure_flops, offline_plans,
+                             share_weights, support_indices, uses_prompts)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'benchmark.py')
@@ -38,10 +39,7 @@ TINY = osp.join(REPO, 'tests', 'data', 'configs', 'tiny_stpn_faster_rcnn.py')
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location('benchmark_tool', TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool('analysis_tools/benchmark.py')
 
 
 @pytest.fixture(scope='module')
@@ -73,21 +71,21 @@ def test_summarize_fields():
 def test_offline_latency_amortises_frame_zero():
     # frame 0 (support passes + predictor) costs 15, later frames 1
     times = [15.] + [1.] * 9
-    assert stats.offline_latency(times, 10) == pytest.approx(24 / 10)
+    assert estimators.offline_latency(times, 10) == pytest.approx(24 / 10)
     # equals the plain mean over a fully measured video
-    assert stats.offline_latency(times, 10) == pytest.approx(
+    assert estimators.offline_latency(times, 10) == pytest.approx(
         sum(times) / len(times))
     # extrapolated to a longer video; robust to one slow later frame
-    assert stats.offline_latency(times + [50.], 317) == pytest.approx(
+    assert estimators.offline_latency(times + [50.], 317) == pytest.approx(
         (15 + 316) / 317)
-    assert stats.amortized_latency(2., 1., 1) == 2.
+    assert estimators.amortized_latency(2., 1., 1) == 2.
 
 
 def test_phase_latency():
     # period 4: grid frames cost 3, the others 2; one outlier ignored
     times = [3., 2., 2., 2.] * 3 + [30.]
-    assert stats.phase_latency(times, 4) == pytest.approx(9 / 4)
-    assert stats.phase_latency([1., 2.], 4) == pytest.approx(1.5)
+    assert estimators.phase_latency(times, 4) == pytest.approx(9 / 4)
+    assert estimators.phase_latency([1., 2.], 4) == pytest.approx(1.5)
 
 
 def test_ratio_and_goals():
@@ -96,7 +94,7 @@ def test_ratio_and_goals():
     assert stats.paired_ratios([2., 3.], [1., 2.]) == [2., 1.5]
     goals = {
         g['key']: g
-        for g in stats.check_goals({
+        for g in estimators.check_goals({
             'offline_latency@317': 1.05,
             'online_latency': 1.4,
             'train_step_time': None

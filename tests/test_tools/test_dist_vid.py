@@ -31,11 +31,14 @@ import pytest
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from mmstpn.datasets.synthetic import generate_deteriorated_vid
 from mmstpn.utils import launch
 from tests.test_tools.tool_helpers import (REPO, assert_dist_trained,
                                            free_port, logged_metrics, logs,
-                                           run_dist, run_tool, tool_env)
+                                           run_dist, run_tool,
+                                           tool_dir_on_path, tool_env)
+
+tool_dir_on_path('misc')
+from toy_vid_generator import generate_deteriorated_vid  # noqa: E402
 
 CONFIG = osp.join(REPO, 'tests', 'data', 'configs', 'tiny_stpn_toy_vid.py')
 NUM_VAL_VIDEOS = 3

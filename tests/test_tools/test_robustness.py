@@ -1,6 +1,6 @@
-"""Tests of ClipCorrupt, the robustness result logic and
+"""Tests of ClipCorrupt, the robustness result logic
+(tools/analysis_tools/robustness_utils) and
 tools/analysis_tools/test_robustness.py (smoke run on a tiny toy set)."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -15,16 +15,23 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from mmdet.registry import DATASETS, MODELS, TRANSFORMS
-from mmstpn.datasets.synthetic import generate_deteriorated_vid
 from mmstpn.datasets.transforms import (CORRUPTION_GROUPS, CORRUPTIONS,
                                         ClipCorrupt, resolve_corruptions)
 from mmstpn.datasets.transforms.corruption import frame_seed
-from mmstpn.utils.robustness import (CLEAN, RobustnessResults, SweepResults,
-                                     effective_target, get_metric,
-                                     insert_clip_corrupt, parse_sweep,
-                                     parse_sweep_checkpoints,
-                                     set_sampler_args, split_setting,
-                                     support_mode, sweep_settings, type_name)
+from tests.test_tools.tool_helpers import load_tool, tool_dir_on_path
+
+tool_dir_on_path('analysis_tools')
+tool_dir_on_path('misc')
+from robustness_utils import (CLEAN, RobustnessResults,  # noqa: E402
+                              apply_support_setting, effective_target,
+                              get_metric, innermost_test_dataset,
+                              insert_clip_corrupt, parse_sweep,
+                              parse_sweep_checkpoints, split_setting,
+                              support_mode, sweep_settings, type_name)
+from robustness_utils.plots import (plot_per_corruption,  # noqa: E402
+                                    plot_severity, plot_sweep)
+from robustness_utils.tables import format_report, format_sweep  # noqa: E402
+from toy_vid_generator import generate_deteriorated_vid  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'test_robustness.py')
@@ -179,12 +186,12 @@ def test_pipeline_surgery():
     with pytest.raises(ValueError, match='TransformBroadcaster'):
         insert_clip_corrupt([dict(type='PackDetInputs')], cc)
 
-    assert support_mode(pipe) == 'offline'
-    online = set_sampler_args(pipe, dict(method='online', stride=4))
+    assert support_mode(cfg) == 'offline'
+    online = apply_support_setting(cfg, dict(method='online', stride=4))
     assert support_mode(online) == 'online'
-    assert online[0]['stride'] == 4 and pipe[0].get('stride') is None
-    base = Config.fromfile(BASE_CFG).test_dataloader.dataset.pipeline
-    assert support_mode(base) == 'none'
+    assert innermost_test_dataset(online).pipeline[0]['stride'] == 4 and \
+        pipe[0].get('stride') is None
+    assert support_mode(Config.fromfile(BASE_CFG)) == 'none'
     assert effective_target('offline', 'support') == 'support'
     assert effective_target('none', 'support') == CLEAN
     assert effective_target('none', 'both') == 'key'
@@ -274,7 +281,7 @@ def test_robustness_results_aggregation(tmp_path):
         {'0': 0.8, '1': 0.65, '3': 0.45})
     assert s['bbox_mAP_50_fast']['mPC'] is None
 
-    text = res.format_report()
+    text = format_report(res)
     assert 'stpn | target=key' in text and 'base | target=support' in text
     assert 'fog (= clean)' in text          # reused result is marked
     assert '| mPC ' in text and 'stpn - base' in text
@@ -289,25 +296,44 @@ def test_robustness_results_aggregation(tmp_path):
     back = RobustnessResults.from_dict(data)
     assert back.mpc('stpn', 'key') == pytest.approx(res.mpc('stpn', 'key'))
 
-    for fn, name in ((res.plot, 'a.png'), (res.plot_per_corruption,
-                                           'b.png')):
-        out = fn(str(tmp_path / name))
+    for fn, name in ((plot_severity, 'a.png'), (plot_per_corruption,
+                                                'b.png')):
+        out = fn(res, str(tmp_path / name))
         assert osp.getsize(out) > 1000
 
 
 def test_sweep_results(tmp_path):
-    sw = SweepResults()
-    sw.add('stpn', {}, _m(0.8))
+    sw = RobustnessResults()
+    sw.add_setting('stpn', {}, _m(0.8))
     for k, v in ((2, 0.6), (8, 0.7), (14, 0.8)):
-        sw.add('stpn', dict(num_ref_imgs=k), _m(v))
-    sw.add('stpn', dict(method='online', stride=4), _m(0.75))
-    sw.add('base', {}, _m(0.5))
-    assert sw.keys == ['num_ref_imgs', 'method', 'stride']
-    assert sw.has('stpn', dict(num_ref_imgs=8))
-    text = sw.format_table()
+        sw.add_setting('stpn', dict(num_ref_imgs=k), _m(v))
+    sw.add_setting('stpn', dict(method='online', stride=4), _m(0.75))
+    sw.add_setting('base', {}, _m(0.5))
+    assert sw.setting_keys == ['num_ref_imgs', 'method', 'stride']
+    assert sw.has_setting('stpn', dict(num_ref_imgs=8))
+    text = format_sweep(sw)
     assert 'num_ref_imgs=14' in text and 'method=online stride=4' in text
     assert 'AP50_deteriorated' in text and '70.0' in text
-    assert osp.getsize(sw.plot(str(tmp_path / 's.png'))) > 1000
+    assert osp.getsize(plot_sweep(sw, str(tmp_path / 's.png'))) > 1000
+    # one store: the sweep's reference (setting {}) is the clean run of the
+    # corruption tables, stored once
+    assert sw.clean('stpn') == pytest.approx(0.8)
+    assert len([r for r in sw.records if r['model'] == 'stpn']) == 5
+
+
+def test_results_file_in_docs_loads():
+    """The committed results (written before sweeps shared the store: no
+    ``setting`` in its records) load and give back their own summary."""
+    with open(osp.join(REPO, 'docs', 'robustness_toy_results.json')) as f:
+        data = json.load(f)
+    res = RobustnessResults.from_dict(data)
+    assert len(res.records) == len(data['records'])
+    assert res.corruptions == data['corruptions']
+    for model, per_target in data['summary'].items():
+        for target, per_metric in per_target.items():
+            want = per_metric['bbox_mAP_50']
+            assert res.clean(model) == pytest.approx(want['P'])
+            assert res.mpc(model, target) == pytest.approx(want['mPC'])
 
 
 # --------------------------------------------------------------------------
@@ -363,11 +389,7 @@ def test_clip_corrupt_in_toy_pipeline(toy):
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location('test_robustness_tool',
-                                                  TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool('analysis_tools/test_robustness.py')
 
 
 def test_cli_arguments():
@@ -399,7 +421,9 @@ def test_cli_smoke(toy, tmp_path):
         '--max-videos', '1', '--sweep', 'num_ref_imgs=2', '--work-dir',
         str(tmp_path / 'wd'), '--out', out, '--plot-per-corruption',
         '--cfg-options', f'test_dataloader.dataset.data_root={root}/',
-        f'test_evaluator.ann_file={root}/val.json'
+        f'test_evaluator.ann_file={root}/val.json',
+        # 9 runs, each with a fresh runner: no worker start-up per run
+        'test_dataloader.num_workers=0'
     ]
     proc = subprocess.run(
         cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
@@ -407,8 +431,7 @@ def test_cli_smoke(toy, tmp_path):
     assert 'target=support' in proc.stdout and 'stpn - base' in proc.stdout
 
     with open(out) as f:
-        data = json.load(f)
-    rob = data['robustness']
+        rob = json.load(f)  # one store: corruption and sweep runs
     assert set(rob) >= {'meta', 'models', 'records', 'summary', 'targets',
                         'corruptions', 'severities'}
     assert rob['targets'] == ['key', 'support']
@@ -417,9 +440,10 @@ def test_cli_smoke(toy, tmp_path):
     assert rob['models']['stpn']['mode'] == 'offline'
     assert rob['models']['base']['mode'] == 'none'
     # clean + 2 corruptions x 1 severity x 2 targets, per model
-    assert len(rob['records']) == 2 * (1 + 2 * 2)
+    config_recs = [r for r in rob['records'] if not r['setting']]
+    assert len(config_recs) == 2 * (1 + 2 * 2)
     recs = {(r['model'], r['target'], r['corruption']): r
-            for r in rob['records']}
+            for r in config_recs}
     assert recs[('base', 'support', 'contrast')]['same_as'] == CLEAN
     assert 'same_as' not in recs[('stpn', 'support', 'contrast')]
     for r in rob['records']:
@@ -427,9 +451,7 @@ def test_cli_smoke(toy, tmp_path):
         assert 'vid/bbox_mAP_50_deteriorated' in r['metrics']
     assert set(rob['summary']['stpn']['key']['bbox_mAP_50']) == {
         'P', 'mPC', 'rPC', 'by_severity', 'by_corruption'}
-    sweep = data['sweep']
-    assert [r['setting'] for r in sweep['records']] == [{}, {
-        'num_ref_imgs': 2
-    }, {}]
+    sweep = [r for r in rob['records'] if r['target'] == CLEAN]
+    assert [r['setting'] for r in sweep] == [{}, {'num_ref_imgs': 2}, {}]
     for name in ('rob.png', 'rob_per_corruption.png', 'rob_sweep.png'):
         assert osp.getsize(str(tmp_path / name)) > 1000

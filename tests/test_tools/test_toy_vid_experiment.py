@@ -13,7 +13,10 @@ import sys
 import pytest
 import torch
 
-from mmstpn.datasets.synthetic import generate_deteriorated_vid
+from tests.test_tools.tool_helpers import tool_dir_on_path
+
+tool_dir_on_path('misc')
+from toy_vid_generator import generate_deteriorated_vid  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPT = osp.join(REPO, 'tools', 'misc', 'toy_vid_experiment.py')

@@ -1,7 +1,9 @@
 """What the end-to-end tests of tools/*.py and tools/dist_*.sh share: run
 a tool in a subprocess (CPU, one thread per process), read back its logs,
-its metrics json and its checkpoints."""
+its metrics json and its checkpoints; import a tool and the helper modules
+next to it (tools are not an installed package)."""
 import glob
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -15,6 +17,27 @@ import mmstpn  # noqa: F401  (allow-lists mmengine's checkpoint types)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(REPO, 'tools')
+
+
+def tool_dir_on_path(*parts):
+    """Put ``tools/<parts>`` first on ``sys.path``, so that the helper
+    modules a tool imports from its own folder (``benchmark_utils``,
+    ``robustness_utils``, ``toy_vid_generator``) import in a test as they do
+    when the tool runs; returns the folder."""
+    path = osp.join(TOOLS, *parts)
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    return path
+
+
+def load_tool(relpath):
+    """Import the tool script ``tools/<relpath>`` as a module."""
+    name = 'tool_' + osp.splitext(relpath)[0].replace('/', '_')
+    spec = importlib.util.spec_from_file_location(name,
+                                                  osp.join(TOOLS, relpath))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def tool_env(**extra):

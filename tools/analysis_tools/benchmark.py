@@ -50,9 +50,10 @@ import copy
 import os.path as osp
 import sys
 
-# run from a checkout without installing: make `import mmstpn` work
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
+# run from a checkout without installing: make `import mmstpn` work, and
+# the helper package next to this file (also when loaded by path)
+HERE = osp.dirname(osp.abspath(__file__))
+sys.path[:0] = [osp.dirname(osp.dirname(HERE)), HERE]
 
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
@@ -60,8 +61,8 @@ from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import load_checkpoint  # noqa: E402
 
 import mmstpn  # noqa: E402,F401  (registers the STPN modules)
-from mmstpn.utils.benchmark import (BenchSettings, format_report,  # noqa
-                                    run_benchmark, share_weights, write_json)
+from benchmark_utils import (BenchSettings, format_report,  # noqa: E402
+                             run_benchmark, share_weights, write_json)
 
 
 def parse_args(argv=None):

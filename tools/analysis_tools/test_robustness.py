@@ -4,9 +4,10 @@ test-time ablations (the video version of mmdet's test_robustness.py).
 For every corruption x severity x target, ``ClipCorrupt`` is inserted into
 the test pipeline (after ``TransformBroadcaster``, before ``PackClipInputs``;
 ``--corrupt-stage loaded`` corrupts right after ``LoadImageFromFile``,
-before ``Resize``, as mmdet does for images) and mmengine's test loop runs
-with the config's evaluator (``VIDMetric``: AP50 overall, motion split,
-``deteriorated`` subset, ...). The clean test (severity 0) is always run.
+before ``Resize``, as mmdet does for images) and every setting is tested by
+a fresh runner (``Runner.from_cfg``) with the config's evaluator
+(``VIDMetric``: AP50 overall, motion split, ``deteriorated`` subset, ...).
+The clean test (severity 0) is always run.
 
 Targets (which frames of a clip are corrupted; see ``ClipCorrupt``):
 
@@ -64,15 +65,16 @@ Examples::
     python tools/analysis_tools/test_robustness.py CFG CKPT --sweep-grid \\
         --sweep method=online num_ref_imgs=2,8,14 stride=1,4
 
-Outputs (main process): the tables on stdout, ``--out`` (JSON: every
-record's full metric dict, P / mPC / rPC and means per metric; written
-after every run, ``--resume`` skips the runs it already holds), ``--plot``
+Outputs (main process): the tables on stdout, ``--out`` (JSON: ONE store
+of every run, corrupted and swept, with its setting and full metric dict,
+plus P / mPC / rPC and means per metric, see
+``robustness_utils/results.py``; written after every run, ``--resume``
+skips the runs it already holds), ``--plot``
 (metric vs severity, one line per target and model, mean over the
 corruptions), ``<plot>_per_corruption.png`` with ``--plot-per-corruption``,
 ``<plot>_sweep.png`` for sweeps.
 """
 import argparse
-import copy
 import gc
 import os.path as osp
 import sys
@@ -80,29 +82,32 @@ import time
 import warnings
 from typing import Any, Dict, List, Optional
 
-# run from a checkout without installing: make `import mmstpn` work
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
+# run from a checkout without installing: make `import mmstpn` work, and
+# the helper package next to this file (also when loaded by path)
+HERE = osp.dirname(osp.abspath(__file__))
+sys.path[:0] = [osp.dirname(osp.dirname(HERE)), HERE]
 
 from mmengine.config import Config  # noqa: E402
-from mmengine.dataset import Compose  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
+from mmengine.runner import load_checkpoint  # noqa: E402
 
 import mmstpn  # noqa: E402,F401  (registers modules, checkpoint globals)
 from mmstpn.datasets.transforms.corruption import (  # noqa: E402
     CLIP_CORRUPT_TARGETS, CORRUPTION_GROUPS, resolve_corruptions)
 from mmstpn.utils import launch  # noqa: E402
-from mmstpn.utils.robustness import (CLEAN, CORRUPT_STAGES,  # noqa: E402
-                                     DEFAULT_METRIC, RobustnessResults,
-                                     SweepResults, effective_target,
-                                     find_sampler, get_metric,
-                                     insert_clip_corrupt, parse_sweep,
-                                     parse_sweep_checkpoints,
-                                     set_sampler_args, setting_label,
-                                     split_setting, suffixed, support_mode,
-                                     sweep_settings, test_dataset_cfg,
-                                     write_json)
+from robustness_utils import (CLEAN, CORRUPT_STAGES,  # noqa: E402
+                              DEFAULT_METRIC, RobustnessResults,
+                              apply_support_setting, effective_target,
+                              get_metric, innermost_test_dataset,
+                              insert_clip_corrupt,
+                              parse_sweep, parse_sweep_checkpoints,
+                              setting_label, split_setting, support_mode,
+                              support_settings, sweep_settings,
+                              with_test_pipeline)
+from robustness_utils.plots import (plot_per_corruption,  # noqa: E402
+                                    plot_severity, plot_sweep, suffixed)
+from robustness_utils.tables import format_report, format_sweep  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -230,84 +235,6 @@ def parse_args(argv=None):
 
 
 # --------------------------------------------------------------------------
-# one model: a runner, its dataset and evaluator, reused for every setting
-# --------------------------------------------------------------------------
-class ModelTester:
-    """A built runner with the checkpoint loaded; :meth:`run` tests it with
-    a given test pipeline, reusing the dataset (annotations loaded once)
-    and the evaluator.
-
-    Args:
-        name (str): The model's name (work sub-folder, logger name).
-        cfg (Config): Its config, ``load_from`` set.
-        strict (bool): Load the checkpoint strictly (every key and shape
-            must match): used when a sweep changes the model.
-    """
-
-    def __init__(self, name: str, cfg: Config, strict: bool = False):
-        self.name = name
-        self.cfg = cfg
-        self.runner = launch.build_runner(cfg)
-        self.runner.call_hook('before_run')
-        if strict:
-            try:
-                self.runner.load_checkpoint(cfg.load_from, strict=True)
-            except RuntimeError as e:
-                raise RuntimeError(
-                    f'{name}: the checkpoint {cfg.load_from} does not fit '
-                    'the changed model (a different N_P changes the '
-                    'predictor\'s weights: use --sweep-checkpoints '
-                    f'NP=CKPT,...):\n{e}') from None
-            self.runner._has_loaded = True
-        else:
-            self.runner.load_or_resume()
-        self.evaluator = self.runner.build_evaluator(cfg.test_evaluator)
-        loader = self.runner.build_dataloader(cfg.test_dataloader)
-        self.dataset = loader.dataset
-        del loader
-        inner = self.dataset
-        while not hasattr(inner, 'pipeline') and hasattr(inner, 'dataset'):
-            inner = inner.dataset
-        self.inner_dataset = inner
-        self.base_pipeline = [
-            copy.deepcopy(t) for t in test_dataset_cfg(cfg)['pipeline']
-        ]
-        self.mode = support_mode(self.base_pipeline)
-
-    def run(self, pipeline: List[dict], label: str) -> Dict[str, Any]:
-        """Test with ``pipeline``; returns the evaluator's metrics."""
-        runner = self.runner
-        self.inner_dataset.pipeline = Compose(copy.deepcopy(pipeline))
-        loader_cfg = {
-            k: v
-            for k, v in self.cfg.test_dataloader.items() if k != 'dataset'
-        }
-        loader_cfg['dataset'] = self.dataset
-        runner._test_dataloader = loader_cfg
-        runner._test_evaluator = self.evaluator
-        runner._test_loop = runner.build_test_loop(
-            copy.deepcopy(self.cfg.test_cfg))
-        start = time.perf_counter()
-        metrics = runner._test_loop.run()
-        print_log(
-            f'[{self.name}] {label}: '
-            f'{DEFAULT_METRIC}={_fmt(get_metric(metrics, DEFAULT_METRIC))} '
-            f'({time.perf_counter() - start:.1f} s)', 'current')
-        runner._test_loop = None
-        return dict(metrics)
-
-    def close(self) -> None:
-        self.runner.call_hook('after_run')
-        self.runner = self.dataset = self.inner_dataset = None
-        self.evaluator = None
-        gc.collect()
-
-
-def _fmt(v: Optional[float]) -> str:
-    return 'n/a' if v is None else f'{v:.4f}'
-
-
-# --------------------------------------------------------------------------
 # configs
 # --------------------------------------------------------------------------
 def model_config(args, config: str, checkpoint: str, name: str,
@@ -324,7 +251,11 @@ def model_config(args, config: str, checkpoint: str, name: str,
     if cfg.get('visualizer') is not None:
         cfg.visualizer['name'] = f'robustness_{name}_visualizer'
     if args.max_videos is not None:
-        test_dataset_cfg(cfg)['indices'] = args.max_videos
+        innermost_test_dataset(cfg)['indices'] = args.max_videos
+    # every setting gets a fresh runner whose loader runs one epoch:
+    # persistent workers would only add a stalled shutdown (torch waits
+    # up to 5 s per worker) to every run
+    cfg.test_dataloader['persistent_workers'] = False
     launch.setup_distributed(args.launcher, cfg)
     return cfg
 
@@ -348,6 +279,17 @@ def corrupt_cfg(args, corruption: str, severity: int, target: str) -> dict:
         target=target,
         channel_order=args.channel_order,
         seed=args.corruption_seed)
+
+
+def corrupted_config(args, cfg: Config, corruption: str, severity: int,
+                     target: str) -> Config:
+    """A copy of ``cfg`` whose test pipeline corrupts ``target``."""
+    pipeline = innermost_test_dataset(cfg)['pipeline']
+    return with_test_pipeline(
+        cfg,
+        insert_clip_corrupt(pipeline,
+                            corrupt_cfg(args, corruption, severity, target),
+                            args.corrupt_stage))
 
 
 def model_targets(args, name: str, mode: str,
@@ -375,150 +317,137 @@ def model_targets(args, name: str, mode: str,
 # --------------------------------------------------------------------------
 # runs
 # --------------------------------------------------------------------------
-class Outputs:
-    """The results, written after every run by the main process."""
+def run_test(cfg: Config, label: str, strict: bool = False) -> Dict[str, Any]:
+    """Test ``cfg`` with a fresh runner (its own dataset, evaluator and
+    test loop); returns the evaluator's metrics.
 
-    def __init__(self, args, out: str):
+    Args:
+        cfg (Config): The full config, ``load_from`` set.
+        label (str): What is run, for the log.
+        strict (bool): First check that the checkpoint fits the model
+            exactly (every key and shape): used when a sweep changes the
+            model (N_P).
+    """
+    runner = launch.build_runner(cfg)
+    if strict:
+        try:
+            load_checkpoint(runner.model, cfg.load_from, map_location='cpu',
+                            strict=True)
+        except RuntimeError as e:
+            raise RuntimeError(
+                f'{cfg.experiment_name}: the checkpoint {cfg.load_from} does '
+                'not fit the changed model (a different N_P changes the '
+                'predictor\'s weights: use --sweep-checkpoints '
+                f'NP=CKPT,...):\n{e}') from None
+    start = time.perf_counter()
+    metrics = dict(runner.test())
+    print_log(
+        f'[{cfg.experiment_name}] {label}: {DEFAULT_METRIC}='
+        f'{_fmt(get_metric(metrics, DEFAULT_METRIC))} '
+        f'({time.perf_counter() - start:.1f} s)', 'current')
+    del runner
+    gc.collect()
+    return metrics
+
+
+def _fmt(v: Optional[float]) -> str:
+    return 'n/a' if v is None else f'{v:.4f}'
+
+
+class Job:
+    """The results of a run of the tool: one :class:`RobustnessResults`,
+    written to ``out`` by the main process after every test."""
+
+    def __init__(self, args, out: str, work_dir: str):
+        self.args = args
         self.out = out
-        self.robustness = RobustnessResults(args.metric)
-        self.sweep = SweepResults(args.metric)
+        self.work_dir = work_dir
+        self.results = RobustnessResults(args.metric)
         if args.resume_runs and osp.exists(out):
-            import json
-            with open(out) as f:
-                data = json.load(f)
-            if 'robustness' in data:
-                self.robustness = RobustnessResults.from_dict(
-                    data['robustness'])
-            if 'sweep' in data:
-                self.sweep = SweepResults.from_dict(data['sweep'])
+            self.results = RobustnessResults.load(out)
             print_log(f'resuming from {out}', 'current')
 
     def save(self) -> None:
-        if not is_main_process():
-            return
-        data = {}
-        if self.robustness.records:
-            data['robustness'] = self.robustness.to_dict()
-        if self.sweep.records:
-            data['sweep'] = self.sweep.to_dict()
-        write_json(data, self.out)
+        if is_main_process():
+            self.results.dump(self.out)
 
 
-def run_corruptions(args, tester: ModelTester, name: str,
-                    outputs: Outputs) -> None:
-    res = outputs.robustness
-    targets = model_targets(args, name, tester.mode)
+def run_clean(job: Job, name: str, cfg: Config) -> None:
+    if not job.results.has(name, CLEAN, CLEAN, 0):
+        job.results.add(name, CLEAN, CLEAN, 0, run_test(cfg, 'clean'))
+        job.save()
+
+
+def run_corruptions(job: Job, name: str, cfg: Config, mode: str) -> None:
+    args, res = job.args, job.results
+    targets = model_targets(args, name, mode)
     # run order: a target that others reuse comes first
     order = sorted(targets, key=lambda t: ['key', 'support', 'both'].index(
-        effective_target(tester.mode, t)) if effective_target(
-            tester.mode, t) != CLEAN else -1)
+        effective_target(mode, t)) if effective_target(mode, t) != CLEAN
+        else -1)
     for corruption in args.corruptions:
         for severity in args.severities:
             for target in order:
                 if res.has(name, target, corruption, severity):
                     continue
-                eff = effective_target(tester.mode, target)
+                eff = effective_target(mode, target)
                 if eff == CLEAN:
                     res.add(name, target, corruption, severity,
                             res.get(name, CLEAN, CLEAN, 0), same_as=CLEAN)
                     continue
-                if eff != target:
-                    if not res.has(name, eff, corruption, severity):
-                        metrics = tester.run(
-                            insert_clip_corrupt(
-                                tester.base_pipeline,
-                                corrupt_cfg(args, corruption, severity, eff),
-                                args.corrupt_stage),
-                            f'{eff} {corruption} {severity}')
-                        if eff in targets:
-                            res.add(name, eff, corruption, severity, metrics)
-                    else:
-                        metrics = res.get(name, eff, corruption, severity)
-                    res.add(name, target, corruption, severity, metrics,
-                            same_as=eff)
+                if eff != target and res.has(name, eff, corruption,
+                                             severity):
+                    metrics = res.get(name, eff, corruption, severity)
                 else:
-                    metrics = tester.run(
-                        insert_clip_corrupt(
-                            tester.base_pipeline,
-                            corrupt_cfg(args, corruption, severity, target),
-                            args.corrupt_stage),
-                        f'{target} {corruption} {severity}')
-                    res.add(name, target, corruption, severity, metrics)
-                outputs.save()
+                    metrics = run_test(
+                        corrupted_config(args, cfg, corruption, severity,
+                                         eff),
+                        f'{eff} {corruption} {severity}')
+                    if eff != target and eff in targets:
+                        res.add(name, eff, corruption, severity, metrics)
+                res.add(name, target, corruption, severity, metrics,
+                        same_as=eff if eff != target else None)
+                job.save()
 
 
-def run_clean(tester: ModelTester, name: str, outputs: Outputs,
-              info: dict) -> Dict[str, Any]:
-    res = outputs.robustness
-    res.add_model(name, **info)
-    outputs.sweep.add_model(name, **info)
-    if not res.has(name, CLEAN, CLEAN, 0):
-        res.add(name, CLEAN, CLEAN, 0,
-                tester.run(tester.base_pipeline, 'clean'))
-        outputs.save()
-    return res.get(name, CLEAN, CLEAN, 0)
-
-
-def run_sweep(args, tester: ModelTester, name: str, work_dir: str,
-              outputs: Outputs) -> None:
-    sweep = outputs.sweep
+def run_sweep(job: Job, name: str, cfg: Config) -> None:
+    args, res = job.args, job.results
     settings = sweep_settings(args.sweep, args.sweep_grid)
-    sampler = find_sampler(tester.base_pipeline) or {}
-    if sampler.get('method') == 'test_with_adaptive_stride' and any(
+    if support_mode(cfg) == 'offline' and any(
             'stride' in s and 'method' not in s for s in settings):
         warnings.warn('stride has no effect in test_with_adaptive_stride '
                       '(offline: K frames spread over the whole video); '
                       'sweep method=online or test_with_fix_stride with it')
-    # group the settings by model changes, so that one runner serves many
-    groups: Dict[tuple, List[dict]] = {}
     for s in settings:
-        _, overrides = split_setting(s)
-        groups.setdefault(tuple(sorted(overrides.items())), []).append(s)
-    for overrides, items in groups.items():
-        todo = [s for s in items if not sweep.has(name, s)]
-        if not todo:
+        if res.has_setting(name, s):
             continue
+        support_args, overrides = split_setting(s)
+        run_cfg = cfg
         if overrides:
-            label = '_'.join(f'{k.split(".")[-1]}{v}' for k, v in overrides)
-            sub = ModelTester(
-                f'{name}_{label}',
-                model_config(args, args.config, args.checkpoint,
-                             f'{name}_{label}', work_dir, dict(overrides)),
-                strict=any(k == 'model.backbone.num_prompts'
-                           for k, _ in overrides))
-        else:
-            sub = tester
-        try:
-            for s in todo:
-                sampler_args, _ = split_setting(s)
-                metrics = sub.run(
-                    set_sampler_args(sub.base_pipeline, sampler_args),
-                    setting_label(s))
-                sweep.add(name, s, metrics)
-                outputs.save()
-        finally:
-            if sub is not tester:
-                sub.close()
+            label = '_'.join(f'{k.split(".")[-1]}{v}'
+                             for k, v in sorted(overrides.items()))
+            run_cfg = model_config(args, args.config, args.checkpoint,
+                                   f'{name}_{label}', job.work_dir,
+                                   overrides)
+        metrics = run_test(
+            apply_support_setting(run_cfg, support_args), setting_label(s),
+            strict='model.backbone.num_prompts' in overrides)
+        res.add_setting(name, s, metrics)
+        job.save()
 
 
-def run_np_checkpoints(args, name: str, work_dir: str,
-                       outputs: Outputs) -> None:
+def run_np_checkpoints(job: Job, name: str) -> None:
+    args, res = job.args, job.results
     for num, ckpt in args.sweep_checkpoints.items():
         setting = dict(num_prompts=num)
-        if outputs.sweep.has(name, setting):
+        if res.has_setting(name, setting):
             continue
-        sub_name = f'{name}_np{num}'
-        cfg = model_config(args, args.config, ckpt, sub_name, work_dir,
-                           {'model.backbone.num_prompts': num})
-        tester = ModelTester(sub_name, cfg, strict=True)
-        try:
-            metrics = tester.run(tester.base_pipeline, f'N_P={num} ({ckpt})')
-        finally:
-            tester.close()
-        outputs.sweep.add(name, setting, metrics)
-        outputs.sweep.models[name].setdefault('np_checkpoints',
-                                              {})[str(num)] = ckpt
-        outputs.save()
+        cfg = model_config(args, args.config, ckpt, f'{name}_np{num}',
+                           job.work_dir, {'model.backbone.num_prompts': num})
+        res.add_setting(name, setting,
+                        run_test(cfg, f'N_P={num} ({ckpt})', strict=True))
+        res.models[name].setdefault('np_checkpoints', {})[str(num)] = ckpt
+        job.save()
 
 
 def main(argv=None):
@@ -533,8 +462,8 @@ def main(argv=None):
     if args.compare:
         models.append((names[1], args.compare[0], args.compare[1]))
 
-    outputs = Outputs(args, out)
-    meta = dict(
+    job = Job(args, out, work_dir)
+    job.results.meta.update(
         corruptions=args.corruptions,
         severities=args.severities,
         targets=args.target,
@@ -548,8 +477,6 @@ def main(argv=None):
         sweep_grid=args.sweep_grid,
         sweep_checkpoints={str(k): v
                            for k, v in args.sweep_checkpoints.items()})
-    outputs.robustness.meta.update(meta)
-    outputs.sweep.meta.update(meta)
 
     # configs first: refuse an undefinable target before running anything
     cfgs = [
@@ -558,55 +485,44 @@ def main(argv=None):
     ]
     if args.corruptions:
         for (name, _, _), cfg in zip(models, cfgs):
-            model_targets(
-                args, name,
-                support_mode(test_dataset_cfg(cfg)['pipeline']),
-                quiet=True)
+            model_targets(args, name, support_mode(cfg), quiet=True)
 
     for i, ((name, config, checkpoint), cfg) in enumerate(zip(models, cfgs)):
-        tester = ModelTester(name, cfg)
-        sampler = find_sampler(tester.base_pipeline) or {}
-        info = dict(
+        mode = support_mode(cfg)
+        job.results.add_model(
+            name,
             config=config,
             checkpoint=checkpoint,
-            mode=tester.mode,
-            num_ref_imgs=sampler.get('num_ref_imgs'),
-            method=sampler.get('method'),
-            stride=sampler.get('stride'),
+            mode=mode,
+            **support_settings(cfg),
             num_prompts=cfg.model.get('backbone', {}).get('num_prompts'),
-            targets=model_targets(args, name, tester.mode, quiet=True)
+            targets=model_targets(args, name, mode, quiet=True)
             if args.corruptions else [])
-        try:
-            run_clean(tester, name, outputs, info)
-            if not outputs.sweep.has(name, {}) and (
-                    args.sweep or args.sweep_checkpoints):
-                outputs.sweep.add(
-                    name, {}, outputs.robustness.get(name, CLEAN, CLEAN, 0))
-            if args.corruptions:
-                run_corruptions(args, tester, name, outputs)
-            if i == 0 and args.sweep:
-                run_sweep(args, tester, name, work_dir, outputs)
-        finally:
-            tester.close()
+        run_clean(job, name, cfg)
+        if args.corruptions:
+            run_corruptions(job, name, cfg, mode)
+        if i == 0 and args.sweep:
+            run_sweep(job, name, cfg)
         if i == 0 and args.sweep_checkpoints:
-            run_np_checkpoints(args, name, work_dir, outputs)
-    outputs.save()
+            run_np_checkpoints(job, name)
+    job.save()
 
     if not is_main_process():
         return
-    report = []
+    res, report = job.results, []
     if args.corruptions:
-        res = outputs.robustness
-        report.append(res.format_report())
-        res.plot(plot)
+        report.append(format_report(res))
+        plot_severity(res, plot)
         report.append(f'plot: {plot}')
         if args.plot_per_corruption:
-            path = res.plot_per_corruption(suffixed(plot, '_per_corruption'))
+            path = plot_per_corruption(res,
+                                       suffixed(plot, '_per_corruption'))
             report.append(f'plot: {path}')
     if args.sweep or args.sweep_checkpoints:
-        report.append(outputs.sweep.format_table())
-        path = outputs.sweep.plot(
-            suffixed(plot, '_sweep') if args.corruptions else plot)
+        report.append(format_sweep(res))
+        path = plot_sweep(res,
+                          suffixed(plot, '_sweep') if args.corruptions
+                          else plot)
         report.append(f'plot: {path}')
     report.append(f'results: {out}')
     print('\n\n'.join(report), flush=True)

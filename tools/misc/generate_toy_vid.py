@@ -27,15 +27,15 @@ from collections import Counter, defaultdict
 import cv2
 import numpy as np
 
-try:
-    from mmstpn.datasets.synthetic import (DETERIORATION_KINDS,
-                                           generate_deteriorated_vid,
-                                           motion_ious, motion_split_names)
-except ImportError:  # run from a checkout without installing the package
-    sys.path.insert(0, osp.join(osp.dirname(__file__), '..', '..'))
-    from mmstpn.datasets.synthetic import (DETERIORATION_KINDS,
-                                           generate_deteriorated_vid,
-                                           motion_ious, motion_split_names)
+# run from a checkout without installing: make `import mmstpn` work, and
+# the generator next to this file (also when loaded by path)
+HERE = osp.dirname(osp.abspath(__file__))
+sys.path[:0] = [osp.dirname(osp.dirname(HERE)), HERE]
+
+from mmstpn.evaluation.functional import (  # noqa: E402
+    compute_motion_ious, motion_split_masks)
+from toy_vid_generator import (  # noqa: E402
+    DETERIORATION_KINDS, generate_deteriorated_vid)
 
 
 def parse_args(argv=None):
@@ -68,18 +68,24 @@ def _box_xyxy(ann):
 
 
 def box_motion_splits(data):
-    """Motion split ('slow'/'medium'/'fast') of every annotation id."""
+    """Motion split ('slow'/'medium'/'fast') of every annotation id, as
+    ``VIDMetric`` computes it."""
     imgs = {i['id']: i for i in data['images']}
-    tracks = defaultdict(list)
-    for ann in data['annotations']:
-        tracks[(ann['video_id'], ann['instance_id'])].append(ann)
-    out = {}
-    for anns in tracks.values():
-        frames = [imgs[a['image_id']]['frame_id'] for a in anns]
-        mious = motion_ious(np.array([_box_xyxy(a) for a in anns]), frames)
-        for a, s in zip(anns, motion_split_names(mious)):
-            out[a['id']] = s
-    return out
+    anns = data['annotations']
+    mious = compute_motion_ious(
+        [a['video_id'] for a in anns], [a['instance_id'] for a in anns],
+        [imgs[a['image_id']]['frame_id'] for a in anns],
+        np.array([_box_xyxy(a) for a in anns]).reshape(-1, 4))
+    return {a['id']: s for a, s in zip(anns, motion_split_names(mious))}
+
+
+def motion_split_names(mious):
+    """'slow' / 'medium' / 'fast' of each motion IoU (VIDMetric's split)."""
+    names = [''] * len(mious)
+    for name, mask in motion_split_masks(mious).items():
+        for i in np.flatnonzero(mask):
+            names[i] = name
+    return names
 
 
 def summarise(data, split):

@@ -21,14 +21,16 @@ import threading
 import time
 from typing import Dict, List, Tuple
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
-    __file__)))))
+# run from a checkout without installing: make `import mmstpn` work, and
+# the generator next to this file (also when loaded by path)
+HERE = osp.dirname(osp.abspath(__file__))
+sys.path[:0] = [osp.dirname(osp.dirname(HERE)), HERE]
 
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmstpn  # noqa: E402,F401
-from mmstpn.datasets.synthetic import generate_deteriorated_vid  # noqa: E402
+from toy_vid_generator import generate_deteriorated_vid  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = {

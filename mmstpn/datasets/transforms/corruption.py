@@ -81,7 +81,8 @@ class ClipCorrupt(BaseTransform):
     ``Resize``); to corrupt them at their source size, as mmdet's
     ``test_robustness.py`` does for images, split the broadcaster after
     ``LoadImageFromFile`` and put ``ClipCorrupt`` between the two parts
-    (``mmstpn.utils.robustness.insert_clip_corrupt(..., stage='loaded')``).
+    (``insert_clip_corrupt(..., stage='loaded')`` of
+    ``tools/analysis_tools/robustness_utils/pipeline.py``).
     A plain single-image result (``img`` an array) is a clip of one key
     frame.
 

@@ -1,6 +1,12 @@
 """Synthetic video streams fed frame by frame through a detector's real
-``predict`` path, with the :class:`~mmstpn.structures.ClipMeta` an STPN
-backbone needs for its offline / online test-time modes."""
+``predict`` path, in the offline / online test-time modes of an STPN
+backbone.
+
+Everything that depends on how the backbone receives its video context
+(the ClipMeta of a frame, its support cache) is in the four functions of
+the first section: :func:`frame_inputs`, :func:`prefill_online_cache`,
+:func:`reset_video_cache` and :func:`cached_embeddings`.
+"""
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -13,6 +19,67 @@ from mmstpn.structures import ClipMeta, attach_clip_meta
 MODES = ('offline', 'online')
 
 
+# ------------------------------------------- the backbone's video context
+def frame_inputs(frames: Tensor, mode: str, video_key: str, t: int,
+                 num_support: int, stride: int) -> Tensor:
+    """The input of frame ``t`` of a stream for a prompted backbone.
+
+    Offline (released test): frame 0 carries the K support frames spread
+    over the whole video (``num_support=K``); later frames carry none and
+    reuse the video's cached prompts. Online: every frame carries only its
+    key frame; the backbone caches the unprompted pass of every S-th frame
+    and takes the K latest cached ones as the support.
+
+    Args:
+        frames (Tensor): (1, 1+k, C, H, W) key (and support) frames.
+        mode (str): 'offline' or 'online'.
+        video_key (str): Identity of the stream's video.
+        t (int): Frame index in the video.
+        num_support (int): K.
+        stride (int): S (online).
+
+    Returns:
+        Tensor: ``frames`` with the frame's ClipMeta attached.
+    """
+    if mode == 'offline':
+        meta = ClipMeta(video_key, t, num_support if t == 0 else 0,
+                        'offline')
+    else:
+        meta = ClipMeta(video_key, t, 0, 'online', num_support, stride)
+    return attach_clip_meta(frames, [meta])
+
+
+def prefill_online_cache(model: nn.Module, video_key: str, frame: Tensor,
+                         num_support: int, stride: int) -> None:
+    """Put the online cache of ``video_key`` in its steady state without
+    streaming K*S frames: K copies of ``frame``'s (1, C, H, W) unprompted
+    embedding at frames 0, S, ..., (K-1)*S."""
+    backbone = model.backbone
+    with torch.no_grad():
+        tokens, hw = backbone.support_embeddings(frame)
+    cache = backbone.support_cache
+    cache.reset_video(video_key)
+    for i in range(num_support):
+        cache.add_embedding(video_key, i * stride, tokens[0].clone(), hw,
+                            num_support + 1)
+
+
+def reset_video_cache(model: nn.Module, video_key: str) -> None:
+    """Forget what the backbone cached for ``video_key``."""
+    model.backbone.support_cache.reset_video(video_key)
+
+
+def cached_embeddings(model: nn.Module, video_key: str,
+                      t: int) -> List[Tensor]:
+    """What frame ``t`` of ``video_key`` stored in the backbone's support
+    cache (online: its own unprompted embedding); [] without a cache."""
+    cache = getattr(getattr(model, 'backbone', None), 'support_cache', None)
+    if cache is None:
+        return []
+    return [emb for fid, emb in cache.history.get(video_key, []) if fid == t]
+
+
+# ---------------------------------------------------------------- streams
 def uses_prompts(model: nn.Module) -> bool:
     """Whether a detector's backbone is an STPN backbone with prompts (a
     DVP predictor). ``num_prompts=0`` and stock backbones: False."""
@@ -120,14 +187,10 @@ class SyntheticVideo:
 class FrameStream:
     """One video fed to one detector, one frame (batch of 1) at a time.
 
-    Offline (released test): frame 0 carries the K support frames spread
-    over the whole video (ClipMeta ``'offline'``, ``num_support=K``): the
-    backbone runs K unprompted passes and the predictor, and caches the
-    video's prompts; later frames carry none and reuse them. Online: every
-    frame is ClipMeta ``'online'`` (K, S): the backbone caches the
-    unprompted pass of every S-th frame and predicts prompts from the K
-    latest cached ones. A model without prompts gets plain ``(1, C, H, W)``
-    key frames (the same frames).
+    A prompted model gets :func:`frame_inputs` (offline: frame 0 with the K
+    support frames spread over the video, later frames alone; online: key
+    frames alone); a model without prompts gets plain ``(1, C, H, W)`` key
+    frames (the same frames).
     """
 
     def __init__(self, model: nn.Module, video: SyntheticVideo, mode: str,
@@ -144,14 +207,6 @@ class FrameStream:
         self.video_key = video_key
         self.prompted = uses_prompts(model)
 
-    def meta(self, t: int) -> ClipMeta:
-        """The ClipMeta of frame ``t``."""
-        if self.mode == 'offline':
-            return ClipMeta(self.video_key, t, self.num_support if t == 0
-                            else 0, 'offline')
-        return ClipMeta(self.video_key, t, 0, 'online', self.num_support,
-                        self.stride)
-
     def raw_inputs(self, t: int) -> Tensor:
         """The input tensor of frame ``t`` (no metadata attached)."""
         key = self.video.frame(t)[None]
@@ -165,7 +220,10 @@ class FrameStream:
 
     def attach(self, x: Tensor, t: int) -> Tensor:
         """Attach frame ``t``'s ClipMeta to ``x`` (prompted models)."""
-        return attach_clip_meta(x, [self.meta(t)]) if self.prompted else x
+        if not self.prompted:
+            return x
+        return frame_inputs(x, self.mode, self.video_key, t,
+                            self.num_support, self.stride)
 
     def inputs(self, t: int) -> Tuple[Tensor, List[DetDataSample]]:
         """Input tensor (with metadata) and data samples of frame ``t``."""
@@ -183,14 +241,8 @@ class FrameStream:
             results = model.predict(
                 self.attach(x, t),
                 [self.video.data_sample(self.video_key, t)])
-            cache = getattr(getattr(model, 'backbone', None),
-                            'support_cache', None)
-            stored = []
-            if self.prompted and cache is not None:
-                stored = [
-                    emb for fid, emb in cache.history.get(self.video_key, [])
-                    if fid == t
-                ]
+            stored = cached_embeddings(model, self.video_key, t) \
+                if self.prompted else []
             return results, stored
 
         return fn

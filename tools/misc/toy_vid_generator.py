@@ -1,4 +1,6 @@
-"""A small synthetic deteriorated-video data set in CocoVID format.
+"""A small synthetic deteriorated-video data set in CocoVID format (the
+generator behind ``generate_toy_vid.py`` and ``toy_vid_experiment.py``;
+tools are not installed: import it with this folder on ``sys.path``).
 
 Built for one experiment: a detector that gets spatio-temporal prompts
 from clean neighbouring frames (STPN) should beat the same detector without
@@ -44,8 +46,9 @@ prompts on the deteriorated frames. Every design choice serves that:
 * **Motion**: each video gets a speed tier (slow / medium / fast, balanced
   over the videos) chosen so that the FGFA/MEGA motion split (mean IoU of a
   box with the same instance's boxes in frames t-10..t+10, t excluded;
-  slow > 0.9, medium 0.7-0.9, fast < 0.7) is populated in all three
-  splits. Objects follow smooth curved paths and bounce off the borders:
+  slow > 0.9, medium 0.7-0.9, fast < 0.7; measured by
+  ``mmstpn.evaluation.functional.compute_motion_ious``) is populated in all
+  three splits. Objects follow smooth curved paths and bounce off the borders:
   they always stay entirely inside the frame.
 
 All frames get mild sensor noise (sigma 2.5) and are stored as JPEG
@@ -80,9 +83,8 @@ import cv2
 import numpy as np
 
 __all__ = [
-    'TEXTURE_CLASSES', 'DETERIORATION_KINDS', 'MOTION_THRS',
-    'generate_deteriorated_vid', 'generate_split', 'motion_ious',
-    'motion_split_names', 'render_texture'
+    'TEXTURE_CLASSES', 'DETERIORATION_KINDS', 'generate_deteriorated_vid',
+    'generate_split', 'render_texture'
 ]
 
 #: Class names, in label order (``num_classes=3`` uses the first three).
@@ -90,13 +92,12 @@ TEXTURE_CLASSES = ('hstripes', 'vstripes', 'checker', 'dstripes')
 #: Deterioration kinds, see the module docstring.
 DETERIORATION_KINDS = ('motion_blur', 'defocus', 'noise', 'occlusion',
                        'low_res')
-#: FGFA / MEGA motion split: slow > 0.9, medium [0.7, 0.9], fast < 0.7.
-MOTION_THRS = (0.7, 0.9)
 MOTION_TIERS = ('slow', 'medium', 'fast')
 
 # Speed (px / frame) as a fraction of the object's size sqrt(w * h), per
 # tier; with 16-20 frames these land in the motion split of the same name
-# (the split itself is measured on the boxes, see motion_ious).
+# (the split itself is measured on the boxes, by the evaluation's
+# compute_motion_ious).
 _SPEED_RANGES = dict(
     slow=(0.0, 0.006), medium=(0.014, 0.024), fast=(0.055, 0.10))
 _TEXTURE_AMPLITUDE = 36.0      # grey levels, peak of a single grating
@@ -112,54 +113,13 @@ _SPLIT_CODES = dict(train=0, val=1, test=2)
 
 
 # --------------------------------------------------------------- geometry
-def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of x1y1x2y2 boxes ``a`` (N, 4) and ``b`` (M, 4), continuous."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh = np.clip(rb - lt, 0, None)
-    inter = wh[..., 0] * wh[..., 1]
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    return inter / np.maximum(union, 1e-12)
-
-
-def motion_ious(boxes: np.ndarray,
-                frame_ids: Sequence[int],
-                window: int = 10) -> np.ndarray:
-    """Motion IoU of each box of ONE instance track (FGFA / MEGA rule).
-
-    The motion IoU of the box in frame ``t`` is the mean IoU with the boxes
-    of the same track in frames ``t - window ... t + window``, ``t``
-    excluded; a box with no neighbour in the window gets 0.0 ("fast"), as
-    in ``mmstpn.evaluation.VIDMetric``.
-
-    Args:
-        boxes: (N, 4) x1y1x2y2 boxes of the track.
-        frame_ids: (N,) frame index of each box.
-        window: Half width of the window in frames.
-
-    Returns:
-        np.ndarray: (N,) motion IoUs.
-    """
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    frames = np.asarray(frame_ids, dtype=np.int64)
-    dist = np.abs(frames[:, None] - frames[None, :])
-    valid = (dist > 0) & (dist <= window)
-    ious = _box_iou(boxes, boxes)
-    cnt = valid.sum(1)
-    out = np.zeros(len(frames))
-    has = cnt > 0
-    out[has] = (ious * valid).sum(1)[has] / cnt[has]
-    return out
-
-
-def motion_split_names(mious: np.ndarray) -> List[str]:
-    """Map motion IoUs to 'slow' (> 0.9), 'medium' ([0.7, 0.9]), 'fast'."""
-    lo, hi = MOTION_THRS
-    return [
-        'slow' if m > hi else ('fast' if m < lo else 'medium') for m in mious
-    ]
+def _overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether the x1y1x2y2 boxes ``a[t]`` and ``b[t]`` (both (T, 4))
+    intersect, frame by frame."""
+    wh = np.clip(
+        np.minimum(a[:, 2:], b[:, 2:]) - np.maximum(a[:, :2], b[:, :2]), 0,
+        None)
+    return wh[:, 0] * wh[:, 1] > 0
 
 
 def _fold(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -382,9 +342,7 @@ def _make_objects(rng: np.random.Generator, num_objects: int, cls_name: str,
             half = half0[None] * scale[:, None]
             centres = _trajectory(rng, num_frames, half, tier, img_hw)
             boxes = np.concatenate([centres - half, centres + half], 1)
-            if all(
-                    np.all(np.diag(_box_iou(boxes, o['boxes'])) == 0)
-                    for o in objects):
+            if not any(_overlap(boxes, o['boxes']).any() for o in objects):
                 break
         else:
             break   # could not place it apart from the others: fewer objects

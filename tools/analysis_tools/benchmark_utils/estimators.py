@@ -1,46 +1,9 @@
-"""Robust statistics, per-frame latency estimators, ratios and cost goals.
-
-Everything here is pure Python on lists of floats (seconds), so it can be
-unit-tested without a model.
-"""
-import math
+"""Per-frame latency estimators of the STPN test modes and the cost goals
+of issue 4 (pure Python on lists of seconds; the generic statistics are
+:mod:`mmstpn.utils.benchmark`)."""
 from typing import Dict, List, Optional, Sequence
 
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile (0..100) with linear interpolation between
-    closest ranks (numpy's default ``'linear'`` method)."""
-    if not len(values):
-        raise ValueError('percentile of an empty sequence')
-    if not 0 <= q <= 100:
-        raise ValueError(f'q must be in [0, 100], got {q}')
-    data = sorted(float(v) for v in values)
-    pos = (len(data) - 1) * q / 100.
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
-
-
-def median(values: Sequence[float]) -> float:
-    """The median (50th percentile)."""
-    return percentile(values, 50)
-
-
-def summarize(values: Sequence[float]) -> Dict[str, float]:
-    """Median, spread (p10/p90, quartiles, IQR), mean, min, max and count of
-    a sample of timings."""
-    values = [float(v) for v in values]
-    q1, q3 = percentile(values, 25), percentile(values, 75)
-    return dict(
-        n=len(values),
-        median=median(values),
-        p10=percentile(values, 10),
-        p90=percentile(values, 90),
-        q1=q1,
-        q3=q3,
-        iqr=q3 - q1,
-        mean=sum(values) / len(values),
-        min=min(values),
-        max=max(values))
+from mmstpn.utils.benchmark import median
 
 
 def amortized_latency(first: float, steady: float, length: int) -> float:
@@ -78,21 +41,6 @@ def phase_latency(frame_times: Sequence[float], stride: int) -> float:
     phases = [list(frame_times[p::stride]) for p in range(stride)]
     meds = [median(p) for p in phases if p]
     return sum(meds) / len(meds)
-
-
-def ratio(num: Optional[float], den: Optional[float]) -> Optional[float]:
-    """``num / den``; None when either is missing or ``den`` is 0."""
-    if num is None or den is None or den == 0:
-        return None
-    return float(num) / float(den)
-
-
-def paired_ratios(a: Sequence[float], b: Sequence[float]) -> List[float]:
-    """Element-wise ratios of two equally long samples (e.g. one video
-    estimate per repeat of each model, measured alternately)."""
-    if len(a) != len(b):
-        raise ValueError(f'samples differ in length: {len(a)} vs {len(b)}')
-    return [x / y for x, y in zip(a, b) if y]
 
 
 # Cost goals of issue 4 (ratios STPN / baseline on the same backbone, input

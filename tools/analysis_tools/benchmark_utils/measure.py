@@ -1,26 +1,26 @@
-"""The benchmark procedure behind ``tools/analysis_tools/benchmark.py``.
+"""The measured phases of the benchmark: inference latency (the models
+alternating frame by frame), FLOPs per frame, inference memory and the
+training step.
 
-One or two detectors (e.g. STPN and the same detector without prompts) are
-measured in one process on the same synthetic frames. Every timed phase
-ALTERNATES the models frame by frame (A,B then B,A), so that drift and
-background load hit both equally; each model keeps its own test-time cache,
-so interleaving its frames with the other model's changes nothing.
-Estimators are medians (see :mod:`.stats`).
+Every timed phase ALTERNATES the models frame by frame (A,B then B,A), so
+that drift and background load hit both equally; each model keeps its own
+test-time cache, so interleaving its frames with the other model's changes
+nothing. Estimators are medians (see :mod:`.estimators`).
 """
-import os
-import platform
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
-from . import stats
-from .flops import COUNTING_RULES, flops_of_call
-from .memory import (PeakMemory, module_state_bytes, optimizer_state_bytes)
-from .timing import Timer, alternating
-from .video import FrameStream, SyntheticVideo, uses_prompts
+from mmstpn.utils.benchmark import (PeakMemory, Timer, alternating,
+                                    flops_of_call, median,
+                                    module_state_bytes,
+                                    optimizer_state_bytes, summarize)
+from .estimators import amortized_latency, offline_latency, phase_latency
+from .video import (FrameStream, SyntheticVideo, prefill_online_cache,
+                    reset_video_cache, uses_prompts)
 
 
 @dataclass
@@ -48,34 +48,7 @@ class BenchSettings:
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
-# ----------------------------------------------------------------- helpers
-def count_params(model: nn.Module) -> Dict[str, int]:
-    """Parameters of the whole model, its backbone and the DVP predictor."""
-    backbone = getattr(model, 'backbone', None)
-    predictor = getattr(backbone, 'predictor', None)
-
-    def n(m):
-        return 0 if m is None else sum(p.numel() for p in m.parameters())
-
-    return dict(total=n(model), backbone=n(backbone), predictor=n(predictor))
-
-
-def share_weights(src: nn.Module, dst: nn.Module) -> Tuple[int, int]:
-    """Copy into ``dst`` every tensor of ``src`` with the same name and shape
-    (e.g. everything but the predictor from STPN into its no-prompt
-    baseline), so both detectors see the same proposals and NMS load.
-    Returns (copied, tensors of dst)."""
-    src_state = src.state_dict()
-    dst_state = dst.state_dict()
-    update = {
-        k: v
-        for k, v in src_state.items()
-        if k in dst_state and dst_state[k].shape == v.shape
-    }
-    dst.load_state_dict(update, strict=False)
-    return len(update), len(dst_state)
-
-
+# ------------------------------------------------------------ streams
 def run_frame(model: nn.Module, x: torch.Tensor, samples: list,
               device: str) -> float:
     """Seconds of one ``model.predict`` call (no grad, synchronised)."""
@@ -162,28 +135,28 @@ def _stream_figures(mode: str, runs: List[List[float]], length: int,
                     measured: int, stride: int) -> Dict[str, Any]:
     """Figures of one mode / video length from the repeats' frame times."""
     if mode == 'offline':
-        per_rep = [stats.offline_latency(r, length) for r in runs]
+        per_rep = [offline_latency(r, length) for r in runs]
         firsts = [r[0] for r in runs]
         steady = [t for r in runs for t in r[1:]] or firsts
-        latency = stats.amortized_latency(
-            stats.median(firsts), stats.median(steady), length)
-        first = stats.summarize(firsts)
+        latency = amortized_latency(
+            median(firsts), median(steady), length)
+        first = summarize(firsts)
     else:
-        per_rep = [stats.phase_latency(r, stride) for r in runs]
+        per_rep = [phase_latency(r, stride) for r in runs]
         steady = [t for r in runs for t in r]
         # pool the repeats phase by phase
         pooled = [[] for _ in range(stride)]
         for r in runs:
             for p in range(stride):
                 pooled[p].extend(r[p::stride])
-        meds = [stats.median(p) for p in pooled if p]
+        meds = [median(p) for p in pooled if p]
         latency = sum(meds) / len(meds)
         first = None
     fig = dict(
         per_frame_s=latency,
         fps=1. / latency if latency > 0 else None,
         per_repeat_s=per_rep,
-        frames=stats.summarize(steady),
+        frames=summarize(steady),
         measured_frames=measured,
         video_length=length,
         extrapolated=measured < length,
@@ -220,7 +193,6 @@ def measure_flops(model: nn.Module, video: SyntheticVideo,
                            for L in lengths},
                 frames=dict(every=one))
         return out
-    backbone = model.backbone
     if 'offline' in s.modes:
         stream = FrameStream(model, video, 'offline', max(s.video_lengths),
                              s.num_support, s.stride, 'flops-offline')
@@ -239,13 +211,8 @@ def measure_flops(model: nn.Module, video: SyntheticVideo,
         key = 'flops-online'
         stream = FrameStream(model, video, 'online', s.online_length, k,
                              stride, key)
-        with torch.no_grad():
-            tokens, hw = backbone.support_embeddings(
-                stream.raw_inputs(0)[:, 0].to(video.device))
-        cache = backbone.support_cache
-        cache.reset_video(key)
-        for i in range(k):
-            cache.add_embedding(key, i * stride, tokens[0].clone(), hw, k + 1)
+        prefill_online_cache(model, key, stream.raw_inputs(0)[:, 0].to(
+            video.device), k, stride)
         t_grid = k * stride
         grid = flops_of_call(model, stream.predict_fn(t_grid),
                              stream.raw_inputs(t_grid))
@@ -257,7 +224,7 @@ def measure_flops(model: nn.Module, video: SyntheticVideo,
             per = (grid['total'] + (stride - 1) * other['total']) / stride
         else:
             per = grid['total']
-        cache.reset_video(key)
+        reset_video_cache(model, key)
         out['online'] = dict(
             per_frame={str(s.online_length): per}, frames=frames)
     return out
@@ -358,8 +325,8 @@ def measure_training(models: Dict[str, nn.Module], video: SyntheticVideo,
     out: Dict[str, Any] = {}
     for name, model in models.items():
         fig: Dict[str, Any] = dict(
-            step_s=stats.median(times[name]) if times[name] else None,
-            steps=stats.summarize(times[name]) if times[name] else None,
+            step_s=median(times[name]) if times[name] else None,
+            steps=summarize(times[name]) if times[name] else None,
             losses=losses[name],
             num_support=s.train_num_support if uses_prompts(model) else 0,
             batch_size=s.train_batch_size)
@@ -378,177 +345,3 @@ def measure_training(models: Dict[str, nn.Module], video: SyntheticVideo,
     for m in models.values():
         m.eval()
     return out
-
-
-# ---------------------------------------------------------- the whole run
-NOTES = (
-    'Inference only: synthetic frames fed one at a time through '
-    'model.predict (backbone, neck, RPN, RoI head, NMS); no data loading, '
-    'no pre-processing.',
-    'Offline mode INCLUDES the per-video prompt computation (K unprompted '
-    'support passes + the DVP predictor at frame 0), amortised over the '
-    'video: per frame about 1 + K/L backbone passes, so short videos pay '
-    'more. The authors\' speed test left this out.',
-    'Online mode: every S-th frame\'s unprompted pass is computed once and '
-    'cached; each frame predicts its prompts from the K latest cached '
-    'embeddings.',
-    'Latency estimators: offline = (median frame-0 time + (L-1) x median '
-    'later-frame time) / L; online = mean over the S phases (t mod S) of '
-    'the median frame time. Models alternate frame by frame.',
-)
-
-
-def run_benchmark(models: Dict[str, nn.Module],
-                  s: BenchSettings,
-                  labels: Optional[Dict[str, str]] = None,
-                  log=print) -> Dict[str, Any]:
-    """Measure ``models`` (1 or 2; with 2 the ratios are first / second)
-    and return every figure (JSON-serialisable)."""
-    if not 1 <= len(models) <= 2:
-        raise ValueError('run_benchmark compares one or two models')
-    torch.manual_seed(s.seed)
-    video = SyntheticVideo(s.img_size, s.pad_divisor, seed=s.seed,
-                           device=s.device)
-    for m in models.values():
-        m.eval()
-    results: Dict[str, Any] = dict(
-        settings=_settings_dict(s, video),
-        notes=list(NOTES),
-        models={
-            name: dict(
-                label=(labels or {}).get(name, name),
-                prompted=uses_prompts(m),
-                params=count_params(m))
-            for name, m in models.items()
-        })
-    if s.frame_cap:
-        results['notes'].append(
-            f'--frame-cap {s.frame_cap}: longer offline videos are measured '
-            'on their first frames and the rest extrapolated with the median '
-            'later frame (marked *)')
-    load = results['settings'].get('loadavg_at_start')
-    cores = os.cpu_count() or 1
-    if load and s.device == 'cpu' and load[0] > 0.5 * cores:
-        results['notes'].append(
-            f'the machine was busy at the start (load average {load[0]:.1f} '
-            f'on {cores} cores): absolute times are inflated and noisy; the '
-            'ratios come from alternated measurements (see ratio range and '
-            'the paired later-frame ratio). On a shared CPU --threads 1 '
-            'avoids OpenMP oversubscription stalls.')
-    if 'online' in s.modes and s.online_length < s.num_support * s.stride:
-        results['notes'].append(
-            'online stream shorter than K*S frames: its prompts come from '
-            'fewer than K support frames (a slightly cheaper predictor)')
-    if s.flops:
-        for name, m in models.items():
-            log(f'FLOPs: {name}')
-            results['models'][name]['flops'] = measure_flops(m, video, s)
-        results['flop_counting'] = COUNTING_RULES
-    if s.modes:
-        log('inference latency (alternating)')
-        lat = measure_inference(models, video, s, log)
-        for name in models:
-            results['models'][name]['latency'] = lat[name]
-    if s.memory and s.modes:
-        for name, m in models.items():
-            log(f'inference memory: {name}')
-            results['models'][name]['memory'] = measure_inference_memory(
-                m, video, s)
-    if s.train_step:
-        log('training step (alternating)')
-        tr = measure_training(models, video, s, log)
-        for name in models:
-            results['models'][name]['train'] = tr[name]
-    try:
-        results['settings']['loadavg_at_end'] = list(os.getloadavg())
-    except (AttributeError, OSError):
-        pass
-    if len(models) == 2:
-        a, b = list(models)
-        results['ratios'], results['ratio_spread'] = compute_ratios(
-            results['models'][a], results['models'][b])
-        results['ratio_of'] = f'{a} / {b}'
-        results['goals'] = stats.check_goals(results['ratios'])
-    return results
-
-
-def compute_ratios(a: Dict[str, Any], b: Dict[str, Any]
-                   ) -> Tuple[Dict[str, Optional[float]], Dict[str, Any]]:
-    """Ratios a / b of every paired figure, and the range of the per-repeat
-    latency ratios."""
-    r: Dict[str, Optional[float]] = {}
-    spread: Dict[str, Any] = {}
-    for key in ('total', 'backbone', 'predictor'):
-        r[f'params_{key}'] = stats.ratio(a['params'][key], b['params'][key])
-    lat_a, lat_b = a.get('latency', {}), b.get('latency', {})
-    for mode in ('offline', 'online'):
-        if mode not in lat_a or mode not in lat_b:
-            continue
-        for length, fa in lat_a[mode].items():
-            fb = lat_b[mode].get(length)
-            if fb is None:
-                continue
-            name = (f'offline_latency@{length}'
-                    if mode == 'offline' else 'online_latency')
-            r[name] = stats.ratio(fa['per_frame_s'], fb['per_frame_s'])
-            per = stats.paired_ratios(fa['per_repeat_s'], fb['per_repeat_s'])
-            spread[name] = dict(
-                per_repeat=per,
-                min=min(per) if per else None,
-                max=max(per) if per else None)
-            # frame t of A and frame t of B ran back to back: their ratio
-            # is robust to slow load changes
-            pairs = [
-                stats.paired_ratios(ra, rb)
-                for ra, rb in zip(
-                    fa.get('raw_s', []), fb.get('raw_s', []))
-            ]
-            if mode == 'offline':
-                later = [x for p in pairs for x in p[1:]]
-                if later:
-                    r['offline_later_frame_paired'] = stats.median(later)
-            else:
-                flat = [x for p in pairs for x in p]
-                if flat:
-                    r['online_frame_paired'] = stats.median(flat)
-    fl_a, fl_b = a.get('flops', {}), b.get('flops', {})
-    for mode in ('offline', 'online'):
-        if mode not in fl_a or mode not in fl_b:
-            continue
-        for length, va in fl_a[mode]['per_frame'].items():
-            vb = fl_b[mode]['per_frame'].get(length)
-            name = (f'offline_flops@{length}'
-                    if mode == 'offline' else 'online_flops')
-            r[name] = stats.ratio(va, vb)
-    mem_a, mem_b = a.get('memory', {}), b.get('memory', {})
-    for mode in ('offline', 'online'):
-        if mode in mem_a and mode in mem_b:
-            r[f'{mode}_peak_memory'] = stats.ratio(
-                mem_a[mode]['peak_bytes'], mem_b[mode]['peak_bytes'])
-    tr_a, tr_b = a.get('train'), b.get('train')
-    if tr_a and tr_b:
-        r['train_step_time'] = stats.ratio(tr_a['step_s'], tr_b['step_s'])
-        if 'memory' in tr_a and 'memory' in tr_b:
-            r['train_peak_memory'] = stats.ratio(
-                tr_a['memory']['peak_bytes'], tr_b['memory']['peak_bytes'])
-    return r, spread
-
-
-def _settings_dict(s: BenchSettings, video: SyntheticVideo) -> dict:
-    d = asdict(s)
-    d['img_size'] = list(video.img_size)
-    d['batch_input_size'] = list(video.pad_size)
-    d['video_lengths'] = list(s.video_lengths)
-    d['modes'] = list(s.modes)
-    d['torch'] = torch.__version__
-    d['threads'] = torch.get_num_threads()
-    d['machine'] = platform.machine()
-    d['processor'] = platform.processor() or platform.platform()
-    if torch.device(s.device).type == 'cuda':
-        d['gpu'] = torch.cuda.get_device_name(torch.device(s.device))
-    d['cpu_count'] = os.cpu_count()
-    try:
-        d['loadavg_at_start'] = list(os.getloadavg())
-    except (AttributeError, OSError):
-        pass
-    return d

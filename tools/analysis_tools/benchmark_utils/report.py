@@ -1,4 +1,4 @@
-"""Text table and JSON output of :func:`.bench.run_benchmark` results."""
+"""Text table and JSON output of :func:`.run.run_benchmark` results."""
 import json
 from typing import Any, Dict, List, Optional
 
