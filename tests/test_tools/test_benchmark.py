@@ -20,7 +20,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from mmstpn.models.layers import windowed_attention_with_prompts
-from mmstpn.structures import get_clip_meta
+from mmstpn.structures import SupportPolicy
 from mmstpn.utils import benchmark as stats
 from mmstpn.utils.benchmark import (PeakMemory, Timer, alternating,
                                     count_flops, sdpa_flops, tensor_bytes)
@@ -269,17 +269,18 @@ def test_frame_streams(tiny_pair):
     video = SyntheticVideo((64, 96), 32)
     off = FrameStream(main, video, 'offline', 20, 3, 2, 'v')
     x0, s0 = off.inputs(0)
-    assert x0.shape == (1, 4, 3, 64, 96)
-    assert get_clip_meta(x0)[0].num_support == 3
+    assert x0.frames.shape == (1, 4, 3, 64, 96)
+    assert x0.metas[0].num_support == 3
+    assert main.backbone.test_support == SupportPolicy('offline', 3, 2)
     x1, _ = off.inputs(1)
-    assert x1.shape == (1, 1, 3, 64, 96)
-    assert get_clip_meta(x1)[0].num_support == 0
+    assert x1.frames.shape == (1, 1, 3, 64, 96)
+    assert x1.metas[0].num_support == 0
     on = FrameStream(main, video, 'online', 20, 3, 2, 'w')
-    meta = get_clip_meta(on.inputs(5)[0])[0]
-    assert (meta.mode, meta.online_num_support, meta.online_stride) == \
-        ('online', 3, 2)
+    meta = on.inputs(5)[0].metas[0]
+    assert (meta.video_key, meta.frame_id, meta.num_support) == ('w', 5, 0)
+    assert main.backbone.test_support == SupportPolicy('online', 3, 2)
     xb, _ = FrameStream(base, video, 'offline', 20, 3, 2, 'v').inputs(0)
-    assert xb.shape == (1, 3, 64, 96) and get_clip_meta(xb) is None
+    assert isinstance(xb, torch.Tensor) and xb.shape == (1, 3, 64, 96)
     p_main, p_base = count_params(main), count_params(base)
     assert p_main['predictor'] > 0 and p_base['predictor'] == 0
     assert p_main['total'] - p_main['predictor'] == p_base['total']

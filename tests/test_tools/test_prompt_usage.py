@@ -1,7 +1,6 @@
 """tools/analysis_tools/prompt_usage.py on the tiny toy config: the figures
 it prints are the ones defined in its docstring, and a model whose predictor
 outputs one constant prompt is reported as ignoring its prompts."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -9,18 +8,14 @@ import torch
 from mmdet.registry import MODELS
 from mmengine.config import Config
 
-from mmstpn.datasets.synthetic import generate_deteriorated_vid
-from tests.test_tools.tool_helpers import REPO
+from tests.test_tools.tool_helpers import (REPO, load_tool,
+                                           tool_dir_on_path)
 
-TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'prompt_usage.py')
+tool_dir_on_path('misc')
+from toy_vid_generator import generate_deteriorated_vid  # noqa: E402
+
 CONFIG = osp.join(REPO, 'tests', 'data', 'configs', 'tiny_stpn_toy_vid.py')
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location('prompt_usage', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+TOOL = 'analysis_tools/prompt_usage.py'
 
 
 @pytest.fixture(scope='module')
@@ -40,7 +35,7 @@ def options(data):
 
 def test_figures_of_a_random_model(toy, tmp_path):
     _, data = toy
-    tool = load_tool()
+    tool = load_tool(TOOL)
     out = tmp_path / 'usage.json'
     figures = tool.main([CONFIG, 'none', '--max-videos', '4',
                          '--frames-per-video', '2', '--probe-steps', '20',
@@ -62,7 +57,7 @@ def test_constant_prompts_are_reported_as_ignored(toy, tmp_path):
         model.backbone.predictor.out_proj.bias.normal_()
     ckpt = tmp_path / 'constant.pth'
     torch.save(dict(state_dict=model.state_dict()), ckpt)
-    tool = load_tool()
+    tool = load_tool(TOOL)
     figures = tool.main([CONFIG, str(ckpt), '--max-videos', '3',
                          '--frames-per-video', '2', '--probe-steps', '10',
                          *options(data)])
@@ -74,7 +69,7 @@ def test_constant_prompts_are_reported_as_ignored(toy, tmp_path):
 
 
 def test_prompt_spread_by_hand():
-    tool = load_tool()
+    tool = load_tool(TOOL)
     p = [torch.ones(2, 3), torch.ones(2, 3) * 3, torch.ones(2, 3)]
     spread = tool.prompt_spread(p, [0, 1, 0])
     # pairs: (0,1): 2n/2n = 1; (0,2): 0; (1,2): 1

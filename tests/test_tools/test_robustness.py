@@ -18,6 +18,8 @@ from mmdet.registry import DATASETS, MODELS, TRANSFORMS
 from mmstpn.datasets.transforms import (CORRUPTION_GROUPS, CORRUPTIONS,
                                         ClipCorrupt, resolve_corruptions)
 from mmstpn.datasets.transforms.corruption import frame_seed
+from mmstpn.engine import support_samplers
+from mmstpn.structures import SupportPolicy
 from tests.test_tools.tool_helpers import load_tool, tool_dir_on_path
 
 tool_dir_on_path('analysis_tools')
@@ -189,8 +191,14 @@ def test_pipeline_surgery():
     assert support_mode(cfg) == 'offline'
     online = apply_support_setting(cfg, dict(method='online', stride=4))
     assert support_mode(online) == 'online'
-    assert innermost_test_dataset(online).pipeline[0]['stride'] == 4 and \
-        pipe[0].get('stride') is None
+    # the policy lives on the model: the pipeline follows it
+    assert online.model.backbone.test_support == dict(
+        mode='online', num_support=14, stride=4)
+    assert cfg.model.backbone.test_support.get('stride', 1) == 1
+    assert innermost_test_dataset(online).pipeline[0]['method'] == \
+        'from_model' and pipe[0].get('stride') is None
+    with pytest.raises(ValueError, match='frame_range'):
+        apply_support_setting(cfg, dict(frame_range=3))
     assert support_mode(Config.fromfile(BASE_CFG)) == 'none'
     assert effective_target('offline', 'support') == 'support'
     assert effective_target('none', 'support') == CLEAN
@@ -356,7 +364,11 @@ def _toy_dataset(root, pipeline):
     cfg = Config.fromfile(STPN_CFG)
     ds = dict(cfg.test_dataloader.dataset)
     ds.update(data_root=root + '/', pipeline=pipeline)
-    return DATASETS.build(ds)
+    dataset = DATASETS.build(ds)
+    policy = SupportPolicy.build(cfg.model.backbone.test_support)
+    for sampler in support_samplers(dataset):  # as VideoContextHook does
+        sampler.set_test_policy(policy)
+    return dataset
 
 
 def test_clip_corrupt_in_toy_pipeline(toy):

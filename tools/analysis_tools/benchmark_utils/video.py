@@ -3,9 +3,10 @@
 backbone.
 
 Everything that depends on how the backbone receives its video context
-(the ClipMeta of a frame, its support cache) is in the four functions of
-the first section: :func:`frame_inputs`, :func:`prefill_online_cache`,
-:func:`reset_video_cache` and :func:`cached_embeddings`.
+(its ``test_support`` policy, the ClipBatch of a frame, its support cache)
+is in the four functions of the first section: :func:`frame_inputs`,
+:func:`prefill_online_cache`, :func:`reset_video_cache` and
+:func:`cached_embeddings`.
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -14,23 +15,26 @@ from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
-from mmstpn.structures import ClipMeta, attach_clip_meta
+from mmstpn.structures import ClipBatch, ClipMeta, SupportPolicy
 
 MODES = ('offline', 'online')
 
 
 # ------------------------------------------- the backbone's video context
-def frame_inputs(frames: Tensor, mode: str, video_key: str, t: int,
-                 num_support: int, stride: int) -> Tensor:
-    """The input of frame ``t`` of a stream for a prompted backbone.
+def frame_inputs(model: nn.Module, frames: Tensor, mode: str,
+                 video_key: str, t: int, num_support: int,
+                 stride: int) -> ClipBatch:
+    """The input of frame ``t`` of a stream for a prompted backbone, with
+    the backbone's ``test_support`` set to the stream's policy.
 
     Offline (released test): frame 0 carries the K support frames spread
-    over the whole video (``num_support=K``); later frames carry none and
-    reuse the video's cached prompts. Online: every frame carries only its
-    key frame; the backbone caches the unprompted pass of every S-th frame
-    and takes the K latest cached ones as the support.
+    over the whole video; later frames carry none and reuse the video's
+    cached prompts. Online: every frame carries only its key frame; the
+    backbone caches the unprompted pass of every S-th frame and takes the K
+    latest cached ones as the support.
 
     Args:
+        model (nn.Module): The detector (its ``backbone`` gets the policy).
         frames (Tensor): (1, 1+k, C, H, W) key (and support) frames.
         mode (str): 'offline' or 'online'.
         video_key (str): Identity of the stream's video.
@@ -39,14 +43,10 @@ def frame_inputs(frames: Tensor, mode: str, video_key: str, t: int,
         stride (int): S (online).
 
     Returns:
-        Tensor: ``frames`` with the frame's ClipMeta attached.
+        ClipBatch: ``frames`` with the frame's ClipMeta.
     """
-    if mode == 'offline':
-        meta = ClipMeta(video_key, t, num_support if t == 0 else 0,
-                        'offline')
-    else:
-        meta = ClipMeta(video_key, t, 0, 'online', num_support, stride)
-    return attach_clip_meta(frames, [meta])
+    model.backbone.test_support = SupportPolicy(mode, num_support, stride)
+    return ClipBatch(frames, [ClipMeta(video_key, t, frames.shape[1] - 1)])
 
 
 def prefill_online_cache(model: nn.Module, video_key: str, frame: Tensor,
@@ -189,8 +189,9 @@ class FrameStream:
 
     A prompted model gets :func:`frame_inputs` (offline: frame 0 with the K
     support frames spread over the video, later frames alone; online: key
-    frames alone); a model without prompts gets plain ``(1, C, H, W)`` key
-    frames (the same frames).
+    frames alone) and the stream's policy as its ``test_support``; a model
+    without prompts gets plain ``(1, C, H, W)`` key frames (the same
+    frames).
     """
 
     def __init__(self, model: nn.Module, video: SyntheticVideo, mode: str,
@@ -218,15 +219,17 @@ class FrameStream:
             return torch.cat([key, support])[None]
         return key[None]
 
-    def attach(self, x: Tensor, t: int) -> Tensor:
-        """Attach frame ``t``'s ClipMeta to ``x`` (prompted models)."""
+    def attach(self, x: Tensor, t: int):
+        """Frame ``t``'s ClipBatch of ``x`` (prompted models; the backbone
+        gets the stream's policy), or ``x`` itself."""
         if not self.prompted:
             return x
-        return frame_inputs(x, self.mode, self.video_key, t,
+        return frame_inputs(self.model, x, self.mode, self.video_key, t,
                             self.num_support, self.stride)
 
-    def inputs(self, t: int) -> Tuple[Tensor, List[DetDataSample]]:
-        """Input tensor (with metadata) and data samples of frame ``t``."""
+    def inputs(self, t: int) -> Tuple[object, List[DetDataSample]]:
+        """Input (a ClipBatch for prompted models) and data samples of frame
+        ``t``."""
         return (self.attach(self.raw_inputs(t), t),
                 [self.video.data_sample(self.video_key, t)])
 

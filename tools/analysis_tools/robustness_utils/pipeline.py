@@ -1,10 +1,14 @@
 """Config surgery of the robustness tool: ``ClipCorrupt`` inserted into a
 test pipeline, and the test-time support setting of a config.
 
-Everything that depends on where the test-time support policy lives (today
-the test pipeline's ``SupportFrameSample``) is in the three functions of
-the first section: :func:`support_mode`, :func:`support_settings` and
-:func:`apply_support_setting`.
+Everything that depends on where the test-time support policy lives is in
+the three functions of the first section: :func:`support_mode`,
+:func:`support_settings` and :func:`apply_support_setting`. The policy is
+``model.backbone.test_support`` when the test pipeline says
+``SupportFrameSample(method='from_model')`` (mmstpn's configs); a pipeline
+with an explicit test method carries it itself. The sweep keys keep
+``SupportFrameSample``'s names: ``num_ref_imgs`` is the policy's
+``num_support`` and ``method`` its mode's pipeline method.
 """
 import copy
 from typing import Any, Dict, List, Optional, Sequence
@@ -12,6 +16,8 @@ from typing import Any, Dict, List, Optional, Sequence
 from mmengine.config import Config
 
 from mmstpn.datasets.transforms.corruption import CLIP_CORRUPT_TARGETS
+from mmstpn.structures import SupportPolicy
+from mmstpn.structures.support_policy import PIPELINE_METHODS
 
 CLEAN = 'clean'  # target / corruption name of the uncorrupted test
 CORRUPT_STAGES = ('clip', 'loaded')
@@ -22,6 +28,10 @@ SUPPORT_KEYS = ('num_ref_imgs', 'stride', 'method', 'frame_range',
 
 
 # --------------------------------------------- the test-time support policy
+def _model_policy(cfg: Config) -> SupportPolicy:
+    return SupportPolicy.build(cfg['model']['backbone'].get('test_support'))
+
+
 def support_mode(cfg: Config) -> str:
     """How the test of ``cfg`` provides support frames.
 
@@ -32,9 +42,13 @@ def support_mode(cfg: Config) -> str:
         single-frame model).
     """
     sampler = find_sampler(innermost_test_dataset(cfg)['pipeline'])
-    if sampler is None or sampler.get('num_ref_imgs', 2) == 0:
+    if sampler is None:
         return 'none'
     method = sampler.get('method', 'bilateral_uniform')
+    if method == 'from_model':
+        return _model_policy(cfg).mode
+    if sampler.get('num_ref_imgs', 2) == 0:
+        return 'none'
     if method == 'online':
         return 'online'
     if method == 'test_with_adaptive_stride':
@@ -45,6 +59,10 @@ def support_mode(cfg: Config) -> str:
 def support_settings(cfg: Config) -> Dict[str, Any]:
     """The test-time K, method and stride of ``cfg`` (None when unset)."""
     sampler = find_sampler(innermost_test_dataset(cfg)['pipeline']) or {}
+    if sampler.get('method') == 'from_model':
+        policy = _model_policy(cfg)
+        return dict(num_ref_imgs=policy.num_support,
+                    method=policy.pipeline_method, stride=policy.stride)
     return dict(
         num_ref_imgs=sampler.get('num_ref_imgs'),
         method=sampler.get('method'),
@@ -53,7 +71,8 @@ def support_settings(cfg: Config) -> Dict[str, Any]:
 
 def apply_support_setting(cfg: Config, args: Dict[str, Any]) -> Config:
     """A copy of ``cfg`` tested with the support arguments ``args``
-    (:data:`SUPPORT_KEYS`, e.g. ``dict(num_ref_imgs=4)``)."""
+    (:data:`SUPPORT_KEYS`, e.g. ``dict(num_ref_imgs=4)``), written to
+    ``model.backbone.test_support`` under a ``from_model`` pipeline."""
     cfg = copy.deepcopy(cfg)
     if not args:
         return cfg
@@ -61,7 +80,25 @@ def apply_support_setting(cfg: Config, args: Dict[str, Any]) -> Config:
     if sampler is None:
         raise ValueError('the test pipeline has no SupportFrameSample to '
                          f'set {sorted(args)} on')
-    sampler.update(copy.deepcopy(args))
+    if sampler.get('method') != 'from_model':
+        sampler.update(copy.deepcopy(args))
+        return cfg
+    policy = dict(vars(_model_policy(cfg)))
+    modes = {method: mode for mode, method in PIPELINE_METHODS.items()}
+    for key, value in args.items():
+        if key == 'num_ref_imgs':
+            policy['num_support'] = value
+        elif key == 'stride':
+            policy['stride'] = value
+        elif key == 'method' and value in modes:
+            policy['mode'] = modes[value]
+        else:
+            raise ValueError(
+                f'{key}={value!r} cannot be set on '
+                'model.backbone.test_support (the test pipeline follows the '
+                'model): use num_ref_imgs, stride or method in '
+                f'{sorted(modes)}')
+    cfg['model']['backbone']['test_support'] = vars(SupportPolicy(**policy))
     return cfg
 
 
