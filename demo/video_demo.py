@@ -311,6 +311,13 @@ class Drawer:
         visualizer = self.det
         if key == 'pred_track_instances':
             if self.track is None:
+                try:
+                    import seaborn  # noqa: F401
+                except ImportError as e:
+                    raise ImportError(
+                        'the model predicts pred_track_instances; drawing '
+                        "their ids uses mmdet's TrackLocalVisualizer, which "
+                        'needs seaborn: pip install seaborn') from e
                 self.track = VISUALIZERS.build(
                     dict(type='TrackLocalVisualizer',
                          name=self.name + '_track'))
@@ -380,13 +387,13 @@ def run(args: argparse.Namespace) -> dict:
                           f'{len(inst)} boxes', flush=True)
         finally:
             sink.close()
+            if progress is not None:
+                print()  # end the progress bar's line (also on an error)
             for backbone in stpn_backbones(model):
                 backbone.support_cache.clear()
         if not frames_out:
             raise ValueError(f'{args.video}: no frame could be decoded '
                              f'(it declares {source.num_frames} frames)')
-        if progress is not None:
-            print()
         if len(frames_out) != source.num_frames:
             print(f'warning: {args.video} declares {source.num_frames} '
                   f'frames but {len(frames_out)} were decoded')

@@ -284,3 +284,48 @@ def test_bad_input_names_the_file_and_writes_nothing(assets, case):
     message = str(info.value)
     assert path in message and what in message, message
     assert os.listdir(out_dir) == []  # no output, no temporary left over
+
+
+def test_track_predictions_are_drawn_with_their_ids(assets):
+    """A tracker's ``pred_track_instances`` (the VIS / MOT adapters) win
+    over ``pred_instances`` and are drawn by mmdet's TrackLocalVisualizer
+    (colour and text per track id), after the same score / cap rule. The
+    drawing is compared where seaborn (TrackLocalVisualizer's colours) is
+    installed; without it the demo's error is checked."""
+    from mmdet.visualization import TrackLocalVisualizer
+    demo = _demo()
+    sample = DetDataSample()
+    sample.pred_instances = InstanceData(
+        bboxes=torch.tensor([[1., 1., 9., 9.]]), scores=torch.tensor([.9]),
+        labels=torch.tensor([0]))
+    sample.pred_track_instances = InstanceData(
+        bboxes=torch.tensor([[4., 4., 30., 30.], [30., 8., 60., 40.],
+                             [2., 40., 20., 60.]]),
+        scores=torch.tensor([.8, .9, .1]),
+        labels=torch.tensor([1, 2, 0]),
+        instances_id=torch.tensor([7, 3, 5]))
+    key, inst = demo.kept_instances(sample, score_thr=0.3, max_dets=5)
+    assert key == 'pred_track_instances'
+    assert inst.instances_id.tolist() == [3, 7]  # score order, 0.1 dropped
+    _, capped = demo.kept_instances(sample, score_thr=0.3, max_dets=1)
+    assert capped.instances_id.tolist() == [3]
+    frame = assets['png_frames'][0]
+    meta = dict(classes=assets['classes'], palette='random')
+    drawer = demo.Drawer(Config.fromfile(CONFIG), meta)
+    if importlib.util.find_spec('seaborn') is None:
+        # TrackLocalVisualizer's colours need seaborn (not a dependency of
+        # mmstpn): the demo says so instead of failing inside mmdet
+        with pytest.raises(ImportError, match='pip install seaborn'):
+            drawer.draw(frame, key, inst, {}, 0.3)
+        return
+    drawn = drawer.draw(frame, key, inst, {}, 0.3)
+    reference = TrackLocalVisualizer(name='test_video_demo_track_ref')
+    reference.dataset_meta = meta
+    expected_sample = DetDataSample()
+    expected_sample.pred_track_instances = sample.pred_track_instances[
+        torch.tensor([1, 0])]
+    reference.add_datasample('ref', mmcv.bgr2rgb(frame), expected_sample,
+                             draw_gt=False, pred_score_thr=0.3)
+    np.testing.assert_array_equal(drawn,
+                                  mmcv.rgb2bgr(reference.get_image()))
+    assert not np.array_equal(drawn, frame)
