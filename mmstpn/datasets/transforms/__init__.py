@@ -3,10 +3,11 @@ from .corruption import (CLIP_CORRUPT_TARGETS, CORRUPTION_GROUPS, CORRUPTIONS,
 from .formatting import CLIP_META_KEYS, PackClipInputs
 from .frame_sampling import SAMPLING_METHODS, SupportFrameSample
 from .ref_support_sampling import RefSupportFrameSample
+from .sot_formatting import SOT_META_KEYS, PackSOTInputs
 
 __all__ = [
     'CLIP_META_KEYS', 'PackClipInputs', 'SAMPLING_METHODS',
     'SupportFrameSample', 'RefSupportFrameSample', 'ClipCorrupt',
     'CLIP_CORRUPT_TARGETS', 'CORRUPTIONS', 'CORRUPTION_GROUPS',
-    'resolve_corruptions'
+    'resolve_corruptions', 'PackSOTInputs', 'SOT_META_KEYS'
 ]
