@@ -4,6 +4,7 @@ from .formatting import CLIP_META_KEYS, PackClipInputs
 from .frame_sampling import SAMPLING_METHODS, SupportFrameSample
 from .ref_support_sampling import RefSupportFrameSample
 from .sot_crop import SOTCropRegion, crop_square
+from .sot_formatting import SOT_META_KEYS, PackSOTInputs
 from .sot_sampling import SOT_ROLES, SOTPairSample
 
 __all__ = [
@@ -11,5 +12,5 @@ __all__ = [
     'SupportFrameSample', 'RefSupportFrameSample', 'ClipCorrupt',
     'CLIP_CORRUPT_TARGETS', 'CORRUPTIONS', 'CORRUPTION_GROUPS',
     'resolve_corruptions', 'SOTCropRegion', 'crop_square', 'SOT_ROLES',
-    'SOTPairSample'
+    'SOTPairSample', 'PackSOTInputs', 'SOT_META_KEYS'
 ]

@@ -78,7 +78,9 @@ class VideoContextHook(Hook):
     val / test dataset gets the policy (``method='from_model'`` samples as it
     says; an explicit test method that disagrees raises an error naming both
     settings). ``after_val_epoch`` / ``after_test_epoch``: the backbones'
-    support caches are emptied, so no video's tensors outlive its run.
+    support caches are emptied, and every module with a
+    ``clear_video_state()`` method (e.g. ``OneStreamTracker``'s sequence
+    state) is called, so no video's tensors outlive its run.
     """
 
     priority = 'NORMAL'
@@ -96,6 +98,11 @@ class VideoContextHook(Hook):
     def _clear(runner) -> None:
         for backbone in stpn_backbones(runner.model):
             backbone.support_cache.clear()
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        for module in model.modules():  # e.g. a tracker's sequence state
+            if callable(getattr(module, 'clear_video_state', None)):
+                module.clear_video_state()
 
     def before_val(self, runner) -> None:
         self._configure(runner, runner.val_loop)

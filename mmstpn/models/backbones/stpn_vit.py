@@ -12,6 +12,8 @@ from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor
 
+from mmstpn.structures import BackboneInput, as_clip_batch
+
 from ..layers import prompted_window_attention
 from .stpn_base import STPNBackboneMixin
 
@@ -129,6 +131,24 @@ class STPNViT(STPNBackboneMixin, BaseModule):
             (:class:`~mmstpn.structures.SupportPolicy`); default offline.
         with_cp (bool): Gradient checkpointing of the blocks.
         init_cfg (dict, optional): Initialisation config.
+        template_size (int, optional): Side of the template crop of a
+            one-stream tracker (e.g. 128). None (default): not a tracker
+            backbone. Set: the backbone gets a second position table
+            ``pos_embed_template`` (``template_size // 16`` squared) for the
+            template, ``pos_embed`` (sized by ``img_size``, e.g. 256) is the
+            search table, every block must be global (no
+            ``window_block_indices``) and the detection pyramid is not built
+            (see :meth:`forward_joint`).
+
+    Tracker use (``template_size`` set): template and search crops share the
+    patch embedding, get their own position tables and run as ONE token
+    sequence ``[prompts, template, search]`` through the global blocks;
+    the prompts are dropped from the output. The support embeddings of a
+    tracker are the unprompted tokens of a support SEARCH crop alone
+    (:meth:`support_embeddings`, no template): they do not depend on the
+    template, cost ``Ls`` instead of ``Lt + Ls`` tokens, and the generic
+    training / online-cache logic of the mixin applies unchanged to
+    ``ClipBatch`` es of search crops.
     """
 
     def __init__(self,
@@ -148,8 +168,20 @@ class STPNViT(STPNBackboneMixin, BaseModule):
                  support_grad: bool = False,
                  test_support: Optional[dict] = None,
                  with_cp: bool = False,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 template_size: Optional[int] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if template_size is not None:
+            if template_size < patch_size:
+                raise ValueError(
+                    f'template_size must be >= patch_size ({patch_size}), '
+                    f'got {template_size}')
+            if tuple(window_block_indices):
+                raise ValueError(
+                    'a tracker backbone (template_size set) attends '
+                    'globally over the joint template + search sequence; '
+                    'window_block_indices must be empty, got '
+                    f'{tuple(window_block_indices)}')
         if patch_size != 16:
             raise ValueError('STPNViT builds its pyramid from a stride-16 '
                              f'grid; patch_size must be 16, got {patch_size}')
@@ -182,7 +214,17 @@ class STPNViT(STPNBackboneMixin, BaseModule):
         ])
         self.norm = nn.LayerNorm(embed_dims, eps=1e-6)
         d = embed_dims
+        self.template_size = template_size
+        self.pyramid = None
         self.out_channels = (d // 4, d // 2, d, d)
+        if template_size is not None:
+            self.template_grid = template_size // patch_size
+            self.pos_embed_template = nn.Parameter(
+                torch.zeros(1, self.template_grid**2, embed_dims))
+            self.out_channels = (d, )
+            self.init_stpn(predictor, embed_dims, embed_dims, num_prompts,
+                           support_grad, test_support)
+            return
         self.pyramid = ModuleList([
             nn.Sequential(
                 nn.ConvTranspose2d(d, d // 2, 2, 2), LayerNorm2d(d // 2),
@@ -198,18 +240,23 @@ class STPNViT(STPNBackboneMixin, BaseModule):
         super().init_weights()
         if self.init_cfg is None:
             trunc_normal_(self.pos_embed, std=.02)
+            if self.template_size is not None:
+                trunc_normal_(self.pos_embed_template, std=.02)
             for m in self.blocks.modules():
                 if isinstance(m, nn.Linear):
                     trunc_normal_(m.weight, std=.02)
                     nn.init.zeros_(m.bias)
 
     # ---------------------------------------------------------------- passes
-    def _embed(self, x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+    def _embed(self, x: Tensor,
+               template: bool = False) -> Tuple[Tensor, Tuple[int, int]]:
+        """Patch tokens + the search (default) or template table."""
         tokens, hw = self.patch_embed(x)
-        pos = self.pos_embed
-        if tuple(hw) != (self.pos_grid, self.pos_grid):
-            pos = pos.reshape(1, self.pos_grid, self.pos_grid, -1).permute(
-                0, 3, 1, 2)
+        pos, grid = self.pos_embed, self.pos_grid
+        if template:
+            pos, grid = self.pos_embed_template, self.template_grid
+        if tuple(hw) != (grid, grid):
+            pos = pos.reshape(1, grid, grid, -1).permute(0, 3, 1, 2)
             pos = F.interpolate(
                 pos, size=hw, mode='bicubic', align_corners=False)
             pos = pos.flatten(2).transpose(1, 2)
@@ -227,9 +274,96 @@ class STPNViT(STPNBackboneMixin, BaseModule):
         return self._run_blocks(tokens, hw, 0), hw
 
     def forward_prompted(self, x: Tensor, prompts: Tensor) -> Tuple[Tensor]:
+        if self.pyramid is None:
+            raise ValueError(
+                'this STPNViT is a tracker backbone (template_size='
+                f'{self.template_size}): it has no detection pyramid; call '
+                'forward_joint / forward_tracking with template and search '
+                'crops')
         tokens, hw = self._embed(x)
         num_prompts = prompts.shape[1]
         tokens = self.prepend_prompts(prompts, tokens, x)
         patches = self._run_blocks(tokens, hw, num_prompts)
         fmap = patches.transpose(1, 2).reshape(-1, self.embed_dims, *hw)
         return tuple(self.pyramid[i](fmap) for i in self.out_indices)
+
+    # ------------------------------------------------------------ tracking
+    def _check_tracker(self) -> None:
+        if self.template_size is None:
+            raise ValueError(
+                'forward_joint needs a tracker backbone: build STPNViT with '
+                'template_size (e.g. 128)')
+
+    def forward_joint(self,
+                      template: Tensor,
+                      search: Tensor,
+                      prompts: Optional[Tensor] = None,
+                      return_template: bool = False):
+        """Joint pass of one-stream tracking.
+
+        Args:
+            template (Tensor): (B, C, Ht, Wt) template crops.
+            search (Tensor): (B, C, Hs, Ws) search crops.
+            prompts (Tensor, optional): (B, P, C) prompts prepended to the
+                joint sequence (None or P=0: the plain joint ViT).
+            return_template (bool): Also return the template tokens.
+
+        Returns:
+            tuple: ``(search tokens (B, Ls, C), (hs, ws))``, or with
+            ``return_template`` ``(search tokens, template tokens (B, Lt, C),
+            (hs, ws))``; final-norm tokens, prompts dropped.
+        """
+        self._check_tracker()
+        for name, x in (('template', template), ('search', search)):
+            if not isinstance(x, Tensor) or x.dim() != 4 or \
+                    x.shape[1] != self.in_channels:
+                shape = tuple(x.shape) if isinstance(x, Tensor) else \
+                    type(x).__name__
+                raise ValueError(
+                    f'forward_joint: {name} must be (B, {self.in_channels}, '
+                    f'H, W), got {shape}')
+        if template.shape[0] != search.shape[0]:
+            raise ValueError(f'forward_joint: {template.shape[0]} templates '
+                             f'for {search.shape[0]} search crops')
+        t_tokens, _ = self._embed(template, template=True)
+        s_tokens, hw = self._embed(search)
+        tokens = torch.cat([t_tokens, s_tokens], dim=1)
+        num_prompts = 0
+        if prompts is not None and prompts.shape[1] > 0:
+            num_prompts = prompts.shape[1]
+            tokens = self.prepend_prompts(prompts, tokens, search)
+        out = self._run_blocks(tokens, hw, num_prompts)
+        lt = t_tokens.shape[1]
+        if return_template:
+            return out[:, lt:], out[:, :lt], hw
+        return out[:, lt:], hw
+
+    def forward_tracking(
+            self, template: Tensor, search: BackboneInput
+    ) -> Tuple[Tensor, Tuple[int, int], Optional[Tensor]]:
+        """Prompted joint pass with the prompts the policy gives.
+
+        Args:
+            template (Tensor): (N, C, Ht, Wt) template crops.
+            search (ClipBatch | Tensor): search crops as key frames with
+                their support search crops (``(N, 1+K, C, H, W)``; training:
+                prompts from the carried supports; test: the
+                ``test_support`` policy, ``'online'`` caches the unprompted
+                pass of every S-th search crop per sequence) or ``(N, C, H,
+                W)`` search crops (each its own support).
+
+        Returns:
+            tuple: search tokens (N, Ls, C), their grid (hs, ws) and the
+            (N, P, C) prompts (None without prompts).
+        """
+        self._check_tracker()
+        still = isinstance(search, Tensor) and search.dim() == 4
+        batch = as_clip_batch(search)
+        self.check_inputs(batch.frames)
+        key = batch.key_frames
+        if self.predictor is None:
+            tokens, hw = self.forward_joint(template, key)
+            return tokens, hw, None
+        prompts = self.prompts_for(batch, still)
+        tokens, hw = self.forward_joint(template, key, prompts)
+        return tokens, hw, prompts
