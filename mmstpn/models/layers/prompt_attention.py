@@ -91,7 +91,12 @@ def windowed_attention_with_prompts(
         attn = (query * scale) @ k_t
         if bias is not None:
             attn = attn + bias[..., rows, :]
-        attn = attn.softmax(dim=-1)
+        if attn.dtype in (torch.float16, torch.bfloat16):
+            # AMP: the softmax in fp32 (the -100 shift mask and long rows
+            # lose too much in half precision)
+            attn = attn.float().softmax(dim=-1).to(v.dtype)
+        else:
+            attn = attn.softmax(dim=-1)
         if dropout_p > 0:
             attn = F.dropout(attn, p=dropout_p, training=True)
         return attn @ v
