@@ -1,4 +1,5 @@
-from typing import List, Optional, Sequence, Tuple, Union
+from contextlib import contextmanager
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmdet.registry import MODELS
@@ -41,7 +42,8 @@ class STPNBackboneMixin:
                   num_prompts: int,
                   support_grad: bool,
                   test_support: Union[None, dict, SupportPolicy] = None,
-                  support_chunk: int = 4) -> None:
+                  support_chunk: int = 4,
+                  support_eval: bool = False) -> None:
         """Build the predictor and the test-time policy.
 
         ``num_prompts=0`` gives the same backbone without prompts (the
@@ -51,8 +53,11 @@ class STPNBackboneMixin:
         offline policy, K=14 over the video). ``support_chunk``: the no-grad
         support pass runs at most this many frames at once (same result,
         bounded peak memory when an offline video's first frame carries K=14
-        support frames; 0: no limit)."""
+        support frames; 0: no limit). ``support_eval``: run the no-grad
+        support pass of training without drop-path / dropout (the released
+        model runs it in training mode; see docs/toy_vid.md)."""
         self.support_chunk = support_chunk
+        self.support_eval = support_eval
         self.num_prompts = num_prompts
         self.prompt_dims = prompt_dims
         self.support_grad = support_grad
@@ -217,12 +222,29 @@ class STPNBackboneMixin:
         if self.support_grad:
             return self.support_embeddings(frames)
         chunk = self.support_chunk or frames.shape[0]
-        with torch.no_grad():
+        with torch.no_grad(), self._support_pass_mode():
             parts = [
                 self.support_embeddings(frames[i:i + chunk])
                 for i in range(0, frames.shape[0], chunk)
             ]
         return torch.cat([t for t, _ in parts]), parts[0][1]
+
+    @contextmanager
+    def _support_pass_mode(self) -> Iterator[None]:
+        """With ``support_eval`` during training, the no-grad support pass
+        runs with its modules in eval mode (no drop-path / dropout noise),
+        restored afterwards; otherwise nothing changes."""
+        if not (self.training and self.support_eval):
+            yield
+            return
+        modules = [m for m in self.modules() if m.training]
+        for m in modules:
+            m.training = False
+        try:
+            yield
+        finally:
+            for m in modules:
+                m.training = True
 
     def _offline_prompts(self, batch: ClipBatch) -> Tensor:
         cache, metas = self.support_cache, batch.metas

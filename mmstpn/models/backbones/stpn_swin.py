@@ -45,6 +45,8 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
             ``dict(mode='offline' | 'online' | 'frames', num_support=14,
             stride=1)`` (:class:`~mmstpn.structures.SupportPolicy`).
             Defaults to the released offline policy.
+        support_eval (bool): Run the no-grad support pass of training
+            without drop-path / dropout. Defaults to False (released).
         **kwargs: ``SwinTransformer`` arguments.
     """
 
@@ -54,6 +56,7 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
                  support_grad: bool = False,
                  prompt_merge: str = 'repeat',
                  test_support: Optional[dict] = None,
+                 support_eval: bool = False,
                  in_channels: int = 3,
                  init_cfg: Optional[dict] = None,
                  **kwargs) -> None:
@@ -67,7 +70,8 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
         self.in_channels = in_channels
         self.prompt_merge = prompt_merge
         self.init_stpn(predictor, self.num_features[-1], self.num_features[0],
-                       num_prompts, support_grad, test_support)
+                       num_prompts, support_grad, test_support,
+                       support_eval=support_eval)
 
     def init_weights(self) -> None:
         """Swin weights as mmdet does, and the predictor's own

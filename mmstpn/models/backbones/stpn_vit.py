@@ -129,6 +129,7 @@ class STPNViT(STPNBackboneMixin, BaseModule):
         support_grad (bool): Back-propagate through the support pass.
         test_support (dict, optional): The test-time support policy
             (:class:`~mmstpn.structures.SupportPolicy`); default offline.
+        support_eval (bool): No drop-path in the training support pass.
         with_cp (bool): Gradient checkpointing of the blocks.
         init_cfg (dict, optional): Initialisation config.
         template_size (int, optional): Side of the template crop of a
@@ -167,6 +168,7 @@ class STPNViT(STPNBackboneMixin, BaseModule):
                  num_prompts: int = 5,
                  support_grad: bool = False,
                  test_support: Optional[dict] = None,
+                 support_eval: bool = False,
                  with_cp: bool = False,
                  init_cfg: Optional[dict] = None,
                  template_size: Optional[int] = None) -> None:
@@ -223,7 +225,8 @@ class STPNViT(STPNBackboneMixin, BaseModule):
                 torch.zeros(1, self.template_grid**2, embed_dims))
             self.out_channels = (d, )
             self.init_stpn(predictor, embed_dims, embed_dims, num_prompts,
-                           support_grad, test_support)
+                           support_grad, test_support,
+                           support_eval=support_eval)
             return
         self.pyramid = ModuleList([
             nn.Sequential(
@@ -234,7 +237,8 @@ class STPNViT(STPNBackboneMixin, BaseModule):
             nn.MaxPool2d(2, 2),
         ])
         self.init_stpn(predictor, embed_dims, embed_dims, num_prompts,
-                       support_grad, test_support)
+                       support_grad, test_support,
+                       support_eval=support_eval)
 
     def init_weights(self) -> None:
         super().init_weights()

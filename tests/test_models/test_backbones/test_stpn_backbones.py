@@ -344,3 +344,22 @@ def test_support_chunking_changes_nothing(name):
         chunked = model(clips)
     assert calls == [6, 4, 2]  # 2 clips x 3 support frames, then in chunks
     assert max_diff(whole, chunked) < 1e-5
+
+
+@pytest.mark.parametrize('name', sorted(BACKBONES))
+def test_support_eval_removes_drop_path_noise_from_the_support_pass(name):
+    """support_eval=True: in training, the no-grad support pass is the
+    eval-mode pass (deterministic), and the modules are back in training
+    mode afterwards; default: drop-path noise in the support pass."""
+    frames = torch.randn(2, 3, 48, 48)
+    for flag in (False, True):
+        model = build(name, drop_path_rate=0.5, support_eval=flag)
+        model.eval()
+        with torch.no_grad():
+            ref, _ = model.support_embeddings(frames)
+        model.train()
+        torch.manual_seed(3)
+        tokens, _ = model._support_tokens(frames)
+        assert all(m.training for m in model.modules())
+        same = torch.allclose(tokens, ref, atol=1e-6)
+        assert same == flag
