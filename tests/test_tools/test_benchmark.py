@@ -360,7 +360,8 @@ def test_cli_smoke(tmp_path):
     ratios = res['ratios']
     for key in ('offline_latency@3', 'online_latency', 'offline_flops@3',
                 'online_flops', 'params_total', 'offline_peak_memory',
-                'train_step_time', 'train_peak_memory'):
+                'train_step_time', 'train_peak_memory',
+                'backbone_operator_calls'):
         value = ratios[key]
         assert isinstance(value, float) and value > 0 and \
             math.isfinite(value), key
@@ -372,5 +373,8 @@ def test_cli_smoke(tmp_path):
     assert main['flops']['online']['per_frame']['3'] > 0
     assert 'scaled_dot_product_attention' in res['flop_counting']
     assert res['settings']['img_size'] == [64, 96]
+    # the prompted pass issues more operator calls than the plain one
+    assert main['backbone_ops'] > res['models']['baseline']['backbone_ops']
     # the text report renders from the JSON alone
     assert 'offline L=3' in format_report(res)
+    assert 'operator calls' in format_report(res)

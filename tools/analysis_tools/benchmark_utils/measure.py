@@ -230,6 +230,33 @@ def measure_flops(model: nn.Module, video: SyntheticVideo,
     return out
 
 
+def count_backbone_ops(model: nn.Module, video: SyntheticVideo) -> int:
+    """Top-level aten operator calls of one backbone pass over a key frame
+    (the CPU-checkable proxy of GPU kernel launches): the prompted pass
+    (random prompts of the right shape) for a prompted model, the plain
+    pass otherwise. Counted with ``torch.profiler`` after one warm-up."""
+    from torch.profiler import ProfilerActivity, profile
+    backbone = model.backbone
+    x = video.frames([0])
+    if uses_prompts(model):
+        prompts = x.new_zeros(1, backbone.num_prompts,
+                              backbone.prompt_dims).normal_()
+
+        def fn():
+            return backbone.forward_prompted(x, prompts)
+    else:
+
+        def fn():
+            return backbone(x)
+
+    with torch.no_grad():
+        fn()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            fn()
+    return sum(1 for e in prof.events()
+               if e.name.startswith('aten::') and e.cpu_parent is None)
+
+
 def measure_inference_memory(model: nn.Module, video: SyntheticVideo,
                              s: BenchSettings) -> Dict[str, Any]:
     """Peak memory of a short fresh video in each mode, one model at a

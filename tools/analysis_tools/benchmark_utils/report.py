@@ -65,6 +65,10 @@ def format_report(results: Dict[str, Any]) -> str:
     add('params predictor (M)',
         [models[n]['params']['predictor'] / 1e6 for n in names], None,
         lambda v: f'{v:.4f}')
+    if all('backbone_ops' in models[n] for n in names):
+        add('backbone aten operator calls (1 pass)',
+            [models[n]['backbone_ops'] for n in names],
+            'backbone_operator_calls')
     for mode in s['modes']:
         lat = [models[n].get('latency', {}).get(mode, {}) for n in names]
         fl = [models[n].get('flops', {}).get(mode, {}) for n in names]

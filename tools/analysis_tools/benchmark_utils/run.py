@@ -10,8 +10,9 @@ from torch import nn
 
 from mmstpn.utils.benchmark import COUNTING_RULES, median, paired_ratios, ratio
 from .estimators import check_goals
-from .measure import (BenchSettings, measure_flops, measure_inference,
-                      measure_inference_memory, measure_training)
+from .measure import (BenchSettings, count_backbone_ops, measure_flops,
+                      measure_inference, measure_inference_memory,
+                      measure_training)
 from .video import SyntheticVideo, uses_prompts
 
 
@@ -101,6 +102,8 @@ def run_benchmark(models: Dict[str, nn.Module],
         results['notes'].append(
             'online stream shorter than K*S frames: its prompts come from '
             'fewer than K support frames (a slightly cheaper predictor)')
+    for name, m in models.items():
+        results['models'][name]['backbone_ops'] = count_backbone_ops(m, video)
     if s.flops:
         for name, m in models.items():
             log(f'FLOPs: {name}')
@@ -142,6 +145,9 @@ def compute_ratios(a: Dict[str, Any], b: Dict[str, Any]
     spread: Dict[str, Any] = {}
     for key in ('total', 'backbone', 'predictor'):
         r[f'params_{key}'] = ratio(a['params'][key], b['params'][key])
+    if 'backbone_ops' in a and 'backbone_ops' in b:
+        r['backbone_operator_calls'] = ratio(a['backbone_ops'],
+                                             b['backbone_ops'])
     lat_a, lat_b = a.get('latency', {}), b.get('latency', {})
     for mode in ('offline', 'online'):
         if mode not in lat_a or mode not in lat_b:
