@@ -189,7 +189,10 @@ class SELSA(TwoStageDetector):
                 for i, r in enumerate(refs)
             ])
             maps = self.backbone.forward_prompted(frames, per_frame)
-        return self.neck(maps) if self.with_neck else tuple(maps)
+        maps = self.neck(maps) if self.with_neck else maps
+        # mmcv's RoIAlign reads its input as contiguous NCHW: a channels-last
+        # map (e.g. STPNViT's pyramid, kept by convs) gives wrong RoI features
+        return tuple(m.contiguous() for m in maps)
 
     # ------------------------------------------------------------ loss
     def loss(self, batch_inputs: BackboneInput,
