@@ -301,13 +301,16 @@ def run(args: argparse.Namespace) -> Dict[str, dict]:
 
 
 def _spawn_and_collect(args: argparse.Namespace,
-                       names: Tuple[str, ...]) -> Dict[str, dict]:
+                       names: Tuple[str, ...],
+                       script: str = None) -> Dict[str, dict]:
+    """Run ``script --worker NAME`` (default: this file) for each of
+    ``names`` at once, single-threaded; collect their json results."""
     procs, threads = {}, []
     env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
     for name in names:
         out = osp.join(args.out_dir, f'{name}.json')
         cmd = [
-            sys.executable, osp.abspath(__file__), '--worker', name,
+            sys.executable, script or osp.abspath(__file__), '--worker', name,
             '--worker-out', out, '--out-dir', args.out_dir, '--data-dir',
             args.data_dir, '--seed', str(args.seed), '--online-k',
             str(args.online_k), '--online-stride', str(args.online_stride),
@@ -363,7 +366,9 @@ def table(results: Dict[str, Dict[str, float]]) -> List[str]:
     return lines
 
 
-def plot(results: Dict[str, Dict[str, float]], path: str) -> None:
+def plot(results: Dict[str, Dict[str, float]], path: str,
+         title: str = 'Toy deteriorated-video set: STPN vs no prompts'
+         ) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -378,7 +383,7 @@ def plot(results: Dict[str, Dict[str, float]], path: str) -> None:
                    for j in range(len(COLUMNS))])
     ax.set_xticklabels([c for c, _ in COLUMNS])
     ax.set_ylabel('AP50 (%)')
-    ax.set_title('Toy deteriorated-video set: STPN vs no prompts')
+    ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

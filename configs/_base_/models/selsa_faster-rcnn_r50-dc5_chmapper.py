@@ -9,6 +9,10 @@ custom_imports = dict(imports=['mmstpn'], allow_failed_imports=False)
 
 model = dict(
     type='SELSA',
+    # test time: 14 frames spread over each video carried by its frame 0,
+    # their features and proposals kept for the video (the released test;
+    # the test pipeline follows through VideoContextHook)
+    test_support=dict(mode='offline', num_support=14),
     data_preprocessor=dict(
         type='VideoDetDataPreprocessor',
         mean=[123.675, 116.28, 103.53],

@@ -1,6 +1,8 @@
 from .video_context_hook import (VideoContextHook, model_policy,
-                                 stpn_backbones, support_samplers)
+                                 stpn_backbones, support_samplers,
+                                 video_context_modules)
 
 __all__ = [
-    'VideoContextHook', 'model_policy', 'stpn_backbones', 'support_samplers'
+    'VideoContextHook', 'model_policy', 'stpn_backbones', 'support_samplers',
+    'video_context_modules'
 ]

@@ -289,7 +289,9 @@ class STPNViT(STPNBackboneMixin, BaseModule):
         tokens = self.prepend_prompts(prompts, tokens, x)
         patches = self._run_blocks(tokens, hw, num_prompts)
         fmap = patches.transpose(1, 2).reshape(-1, self.embed_dims, *hw)
-        return tuple(self.pyramid[i](fmap) for i in self.out_indices)
+        # contiguous: mmcv's RoIAlign reads channels-last maps wrongly
+        return tuple(
+            self.pyramid[i](fmap).contiguous() for i in self.out_indices)
 
     # ------------------------------------------------------------ tracking
     def _check_tracker(self) -> None:

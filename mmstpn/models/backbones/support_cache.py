@@ -1,4 +1,4 @@
-from typing import Dict, Hashable, Iterable, List, Tuple
+from typing import Any, Dict, Hashable, Iterable, List, Tuple
 
 from torch import Tensor
 
@@ -6,7 +6,12 @@ from torch import Tensor
 class SupportCache:
     """Test-time store of per-video prompts and support embeddings.
 
-    Owned by one STPN backbone (its lifetime is the model's). Entries are
+    Owned by one STPN backbone (its lifetime is the model's), or by a video
+    detector without one (SELSA on a ResNet); a SELSA on an STPN backbone
+    shares the backbone's cache, so the model holds one. ``prompts`` /
+    ``history`` / ``hw_shape`` are the STPN backbone's; ``memory`` is a
+    neutral per-video slot for a detector's own state (SELSA: its reference
+    frames' features and proposals). Entries are
     keyed by video; :meth:`keep_only` drops every video that is not in the
     current batch, and a video's entries are reset when its frame 0 arrives,
     so nothing leaks from one video (or run) to the next. Each process owns
@@ -18,23 +23,27 @@ class SupportCache:
         # video -> list of (frame_id, (L, C) embedding), in frame order
         self.history: Dict[Hashable, List[Tuple[int, Tensor]]] = {}
         self.hw_shape: Dict[Hashable, Tuple[int, int]] = {}
+        # video -> a detector's own per-video state (e.g. SELSA's references)
+        self.memory: Dict[Hashable, Any] = {}
+
+    def _stores(self) -> Tuple[dict, ...]:
+        return self.prompts, self.history, self.hw_shape, self.memory
 
     def clear(self) -> None:
         """Forget everything."""
-        self.prompts.clear()
-        self.history.clear()
-        self.hw_shape.clear()
+        for store in self._stores():
+            store.clear()
 
     def keep_only(self, video_keys: Iterable[Hashable]) -> None:
         """Drop the entries of every video not in ``video_keys``."""
         keep = set(video_keys)
-        for store in (self.prompts, self.history, self.hw_shape):
+        for store in self._stores():
             for key in [k for k in store if k not in keep]:
                 del store[key]
 
     def reset_video(self, video_key: Hashable) -> None:
         """Forget one video (its frame 0 has arrived)."""
-        for store in (self.prompts, self.history, self.hw_shape):
+        for store in self._stores():
             store.pop(video_key, None)
 
     def add_embedding(self, video_key: Hashable, frame_id: int,

@@ -1,6 +1,7 @@
 """SELSA video detector on mmdet's TwoStageDetector."""
 import copy
-from typing import Dict, Hashable, List, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmdet.models.detectors import TwoStageDetector
@@ -9,21 +10,55 @@ from mmdet.structures import DetDataSample, SampleList
 from mmdet.utils import InstanceList
 from torch import Tensor
 
-from mmstpn.structures import as_clip_batch
+from mmstpn.structures import (BackboneInput, ClipBatch, ClipMeta,
+                               SupportPolicy, as_clip_batch)
+from ..backbones import STPNBackboneMixin, SupportCache
 from .selsa_roi_head import SelsaRoIHead
 
-#: the reference frames of one item: (feature maps, one proposal list each)
-Memory = Tuple[Tuple[Tensor, ...], InstanceList]
+POLICY_KEY = 'model.test_support'
 
 
-def unpack_clips(batch_inputs) -> Tuple[Tensor, Optional[list]]:
+@dataclass
+class RefMemory:
+    """The reference frames SELSA keeps for one video at test time.
+
+    Args:
+        feats (tuple[Tensor]): Per level, ``(F, C, H, W)`` maps of the F
+            reference frames.
+        proposals (list[InstanceData]): Their F RPN proposal lists.
+        frame_ids (list[int]): Online mode: the frame of each reference (in
+            order); offline: empty (frame 0's carried frames).
+    """
+
+    feats: Tuple[Tensor, ...]
+    proposals: InstanceList
+    frame_ids: List[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.proposals)
+
+    def select(self, indices: Sequence[int]) -> 'RefMemory':
+        """The references ``indices``."""
+        indices = list(indices)
+        return RefMemory(
+            tuple(f[indices] for f in self.feats),
+            [self.proposals[i] for i in indices],
+            [self.frame_ids[i] for i in indices] if self.frame_ids else [])
+
+
+def unpack_clips(batch_inputs: BackboneInput
+                 ) -> Tuple[Tensor, Optional[List[ClipMeta]]]:
     """``(frames (N, 1+K, C, H, W), metas or None)`` of a ``ClipBatch`` or a
     plain tensor (4-D: no reference frames)."""
+    batch = _clip_batch(batch_inputs)
+    return batch.frames, batch.metas
+
+
+def _clip_batch(batch_inputs: BackboneInput) -> ClipBatch:
     try:
-        batch = as_clip_batch(batch_inputs)
+        return as_clip_batch(batch_inputs)
     except ValueError as err:
         raise ValueError(f'SELSA: {err}') from None
-    return batch.frames, batch.metas
 
 
 @MODELS.register_module()
@@ -31,68 +66,153 @@ class SELSA(TwoStageDetector):
     """SELSA (Wu et al., ICCV 2019): Faster R-CNN whose RoI head aggregates
     the proposals of reference frames (``SelsaRoIHead``).
 
+    Input: a :class:`~mmstpn.structures.ClipBatch` (what
+    ``VideoDetDataPreprocessor`` builds; the support frames
+    ``SupportFrameSample`` loaded are SELSA's reference frames), a plain
+    ``(N, 1+K, C, H, W)`` tensor (self-contained: all K real, nothing
+    stored) or a ``(N, C, H, W)`` tensor (still images: no references).
+
     Training: one backbone pass over the key frames and their carried
     reference frames; RPN losses on the key frames, RPN proposals (test
     config, no gradient) on the reference frames; box losses on the key
     frames. An item with no reference frame (ImageNet DET's one-frame
     videos) uses its key frame as its reference.
 
-    Test: an item that carries reference frames (frame 0 under
-    ``test_with_adaptive_stride``: 14 frames spread over the video) stores
-    their features and proposals as its video's memory; a later frame
-    without reuses its video's memory. The references of a key frame are
-    the memory plus the key frame itself (as MMTracking). The memory is
-    keyed by ``ClipMeta.video_key``, replaced whenever a frame carries
-    reference frames, never used for a frame 0, drops every video not in
-    the current batch and is emptied by ``train()``. A batch without
-    ``ClipMeta`` is self-contained: its carried frames (+ the key) are the
-    references, nothing is stored.
+    Test (``test_support``, a :class:`~mmstpn.structures.SupportPolicy`; the
+    references of a key frame are always those below plus the key frame
+    itself, as MMTracking):
 
-    Args: as ``TwoStageDetector``; ``roi_head`` must be a ``SelsaRoIHead``.
+    - ``'offline'`` (released, K=14): frame 0 of a video carries K frames
+      spread over the video; their features and proposals are computed once
+      and kept in ``support_cache.memory[video]`` (a :class:`RefMemory`);
+      later frames reuse them.
+    - ``'online'`` (causal): frames carry nothing; the features and
+      proposals of every ``stride``-th key frame are kept as it passes, and
+      a frame's references are the K latest kept frames strictly before it.
+    - ``'frames'``: every frame carries its K references; nothing is kept.
+
+    ``support_cache`` is the model's one :class:`SupportCache` (the STPN
+    backbone's when there is one): it drops every video not in the current
+    batch, a video's entry is replaced when its frame 0 / a frame with
+    references arrives, and it is emptied by ``train()`` and
+    ``VideoContextHook``.
+
+    STPN + SELSA: with an STPN backbone (with prompts), each item's prompts
+    come from the backbone (``prompts_for``: its support frames in training
+    and under 'frames', its cache under 'offline' / 'online'; SELSA's
+    reference frames are the backbone's support frames) and prompt the key
+    frame AND that item's reference frames (``forward_prompted``), once.
+
+    Args:
+        test_support (dict | SupportPolicy, optional): The test-time policy
+            (``model.test_support``). None: the STPN backbone's policy, else
+            ``SupportPolicy()`` (offline, K=14). With an STPN backbone both
+            must be the same policy.
+        Others: as ``TwoStageDetector``; ``roi_head`` must be a
+            ``SelsaRoIHead``.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self,
+                 *args,
+                 test_support: Union[None, dict, SupportPolicy] = None,
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if not isinstance(self.roi_head, SelsaRoIHead) or not self.with_rpn:
             raise ValueError(
                 'SELSA needs an rpn_head and a SelsaRoIHead roi_head, got '
                 f'roi_head={type(self.roi_head).__name__}')
-        self.ref_memory: Dict[Hashable, Memory] = {}
+        inner = self.backbone.test_support if isinstance(
+            self.backbone, STPNBackboneMixin) else None
+        if test_support is None:
+            self.test_support = inner or SupportPolicy()
+        else:
+            try:
+                self.test_support = SupportPolicy.build(test_support)
+            except ValueError as err:
+                raise ValueError(
+                    str(err).replace('model.backbone.test_support',
+                                     POLICY_KEY)) from None
+        self._check_policy()
+        self.support_cache = self.backbone.support_cache if isinstance(
+            self.backbone, STPNBackboneMixin) else SupportCache()
+
+    # ------------------------------------------------------------ helpers
+    @property
+    def prompted(self) -> bool:
+        """Whether the backbone is an STPN backbone with prompts."""
+        return isinstance(self.backbone, STPNBackboneMixin) and \
+            self.backbone.predictor is not None
+
+    def _check_policy(self) -> SupportPolicy:
+        """SELSA's policy; with an STPN backbone it must be the same."""
+        policy = self.test_support
+        if isinstance(self.backbone, STPNBackboneMixin) and \
+                self.backbone.test_support != policy:
+            raise ValueError(
+                f'SELSA: {policy.describe(POLICY_KEY)} disagrees with '
+                f'{self.backbone.test_support.describe()}; SELSA\'s '
+                'reference frames are the STPN backbone\'s support frames, '
+                'so both must be one policy (leave model.test_support unset '
+                'to follow the backbone)')
+        return policy
 
     def train(self, mode: bool = True) -> 'SELSA':
         """Switch mode; entering training empties the test memory."""
         if mode:
-            self.ref_memory = {}
+            self.support_cache.clear()
         return super().train(mode)
-
-    @staticmethod
-    def _num_refs(frames: Tensor, metas: Optional[list]) -> List[int]:
-        """Real reference frames per item."""
-        k = frames.size(1) - 1
-        if metas is None:
-            return [k] * frames.size(0)
-        return [int(m.num_support) for m in metas]
 
     @staticmethod
     def _ref_samples(sample: DetDataSample, count: int) -> SampleList:
         """Data samples (metainfo only) of one item's reference frames."""
         return [DetDataSample(metainfo=sample.metainfo) for _ in range(count)]
 
-    def loss(self, batch_inputs, batch_data_samples: SampleList) -> dict:
+    def _prompts(self, batch: ClipBatch, still: bool) -> Optional[Tensor]:
+        """Each item's (N, P, d) prompts from the STPN backbone (its policy
+        and cache), or None for a backbone without prompts."""
+        if not self.prompted:
+            return None
+        self.backbone.check_inputs(batch.frames)
+        return self.backbone.prompts_for(batch, still)
+
+    def _features(self, key: Tensor, refs: List[Tensor],
+                  prompts: Optional[Tensor]) -> Tuple[Tensor, ...]:
+        """Neck maps of ``key`` (N, C, H, W) then of every item's reference
+        frames (K_i, C, H, W), in one backbone pass; with prompts, item i's
+        prompts prompt its key and its references."""
+        frames = torch.cat([key] + refs)
+        if prompts is None:  # (an STPN backbone without prompts: too)
+            maps = self.backbone(frames)
+        else:
+            per_frame = torch.cat([prompts] + [
+                prompts[i:i + 1].expand(len(r), -1, -1)
+                for i, r in enumerate(refs)
+            ])
+            maps = self.backbone.forward_prompted(frames, per_frame)
+        maps = self.neck(maps) if self.with_neck else maps
+        # mmcv's RoIAlign reads its input as contiguous NCHW: a channels-last
+        # map (e.g. STPNViT's pyramid, kept by convs) gives wrong RoI features
+        return tuple(m.contiguous() for m in maps)
+
+    # ------------------------------------------------------------ loss
+    def loss(self, batch_inputs: BackboneInput,
+             batch_data_samples: SampleList) -> dict:
         """RPN and box losses of the key frames.
 
         Returns:
             dict[str, Tensor]: ``loss_rpn_cls``, ``loss_rpn_bbox``,
             ``loss_cls``, ``loss_bbox``, ``acc``.
         """
-        frames, metas = unpack_clips(batch_inputs)
-        num_imgs = frames.size(0)
+        still = isinstance(batch_inputs, Tensor) and batch_inputs.dim() == 4
+        batch = _clip_batch(batch_inputs)
+        frames, num_imgs = batch.frames, len(batch)
         refs = [
             frames[i, 1:1 + k] if k > 0 else frames[i, :1]
-            for i, k in enumerate(self._num_refs(frames, metas))
+            for i, k in enumerate(batch.num_support)
         ]
         num_refs = [len(r) for r in refs]
-        feats = self.extract_feat(torch.cat([frames[:, 0]] + refs))
+        feats = self._features(batch.key_frames, refs,
+                               self._prompts(batch, still))
         x = tuple(f[:num_imgs] for f in feats)
         ref_x = tuple(f[num_imgs:] for f in feats)
 
@@ -126,53 +246,68 @@ class SELSA(TwoStageDetector):
                 num_ref_frames=num_refs))
         return losses
 
+    # ------------------------------------------------------------ predict
     def predict(self,
-                batch_inputs,
+                batch_inputs: BackboneInput,
                 batch_data_samples: SampleList,
                 rescale: bool = True) -> SampleList:
         """Detections of the key frames (see the class doc for the
-        reference memory).
+        references under each ``test_support`` mode).
 
         Returns:
             list[DetDataSample]: with ``pred_instances``.
         """
-        frames, metas = unpack_clips(batch_inputs)
-        num_imgs = frames.size(0)
-        num_refs = self._num_refs(frames, metas)
-        carried = [frames[i, 1:1 + k] for i, k in enumerate(num_refs)]
-        feats = self.extract_feat(torch.cat([frames[:, 0]] + carried))
+        still = isinstance(batch_inputs, Tensor) and batch_inputs.dim() == 4
+        batch = _clip_batch(batch_inputs)
+        policy = self._check_policy()
+        frames, metas, num_imgs = batch.frames, batch.metas, len(batch)
+        counts = batch.num_support
+        cached = metas is not None and policy.cached
+        if cached and policy.mode == 'online':
+            for m in metas:
+                if m.num_support:
+                    raise ValueError(self._error(
+                        m, f'the input carries {m.num_support} reference '
+                        'frames but online mode loads none (use '
+                        "SupportFrameSample(method='from_model') with "
+                        'VideoContextHook)'))
+        prompts = self._prompts(batch, still)
+        carried = [frames[i, 1:1 + k] for i, k in enumerate(counts)]
+        feats = self._features(batch.key_frames, carried, prompts)
         samples = list(batch_data_samples) + [
-            s for i, k in enumerate(num_refs)
+            s for i, k in enumerate(counts)
             for s in self._ref_samples(batch_data_samples[i], k)
         ]
         proposals = self.rpn_head.predict(feats, samples, rescale=False)
         x = tuple(f[:num_imgs] for f in feats)
 
-        memories: List[Memory] = []
-        start, batch_memory = num_imgs, {}
-        for i, k in enumerate(num_refs):
-            if k > 0:
-                memory = (tuple(f[start:start + k].clone() for f in feats),
-                          proposals[start:start + k])
-            elif metas is None:
-                memory = (tuple(f[:0] for f in feats), [])
-            else:
-                memory = self._stored_memory(metas[i], batch_memory)
-            if metas is not None:
-                batch_memory[metas[i].video_key] = memory
-            memories.append(memory)
+        if cached:
+            self.support_cache.keep_only(m.video_key for m in metas)
+        memories: List[RefMemory] = []
+        start = num_imgs
+        for i, k in enumerate(counts):
+            own = RefMemory(
+                tuple(f[start:start + k].clone() for f in feats),
+                proposals[start:start + k])
             start += k
-        if metas is not None:
-            self.ref_memory = batch_memory
+            if not cached:
+                memories.append(own)
+            elif policy.mode == 'offline':
+                memories.append(self._offline_memory(metas[i], own))
+            else:
+                memories.append(
+                    self._online_memory(metas[i], policy,
+                                        tuple(f[i:i + 1] for f in x),
+                                        proposals[i]))
 
         ref_x = tuple(
             torch.cat([
                 t for i, mem in enumerate(memories)
-                for t in (mem[0][lvl], x[lvl][i:i + 1])
+                for t in (mem.feats[lvl], x[lvl][i:i + 1])
             ]) for lvl in range(len(x)))
         ref_proposals = [
             p for i, mem in enumerate(memories)
-            for p in list(mem[1]) + [proposals[i]]
+            for p in list(mem.proposals) + [proposals[i]]
         ]
         results = self.roi_head.predict(
             x,
@@ -181,21 +316,64 @@ class SELSA(TwoStageDetector):
             ref_proposals,
             batch_data_samples,
             rescale=rescale,
-            num_ref_frames=[len(mem[1]) + 1 for mem in memories])
+            num_ref_frames=[len(mem) + 1 for mem in memories])
         return self.add_pred_to_datasample(batch_data_samples, results)
 
-    def _stored_memory(self, meta, batch_memory: dict) -> Memory:
-        """The stored references of ``meta``'s video (this batch first)."""
-        memory = batch_memory.get(meta.video_key)
-        if memory is None and meta.frame_id != 0:
-            memory = self.ref_memory.get(meta.video_key)
-        if memory is None:
-            raise ValueError(
-                f'SELSA: video {meta.video_key!r} frame {meta.frame_id} '
-                'carries no reference frames and none are stored for its '
-                'video (frame 0 of a video must carry them, e.g. '
-                "SupportFrameSample(method='test_with_adaptive_stride'))")
+    def _offline_memory(self, meta: ClipMeta, own: RefMemory) -> RefMemory:
+        """Store the references ``meta``'s frame carries, or reuse its
+        video's."""
+        store = self.support_cache.memory
+        if len(own):
+            store[meta.video_key] = own
+            return own
+        memory = store.get(meta.video_key)
+        if meta.frame_id == 0 or not isinstance(memory, RefMemory) or \
+                memory.frame_ids:  # (frame_ids: an online memory)
+            raise ValueError(self._error(
+                meta, 'carries no reference frames and none are stored for '
+                'its video (offline mode: frame 0 of a video must carry '
+                "them; test pipeline: SupportFrameSample(method='from_model')"
+                ' with VideoContextHook, frames of a video in order in one '
+                'process: TrackImgSampler)'))
         return memory
+
+    def _online_memory(self, meta: ClipMeta, policy: SupportPolicy,
+                       key_feats: Tuple[Tensor, ...],
+                       key_proposals) -> RefMemory:
+        """The K latest kept frames before ``meta``'s; then keep this frame
+        when it lies on the stride grid."""
+        store = self.support_cache.memory
+        if meta.frame_id == 0:
+            store.pop(meta.video_key, None)
+        memory = store.get(meta.video_key)
+        if not isinstance(memory, RefMemory) or \
+                len(memory.frame_ids) != len(memory):  # none / not online
+            memory = RefMemory(tuple(f[:0] for f in key_feats), [], [])
+        if memory.frame_ids and meta.frame_id < memory.frame_ids[-1]:
+            raise ValueError(self._error(
+                meta, f'arrived after frame {memory.frame_ids[-1]}; online '
+                'mode needs the frames of a video in order (TrackImgSampler)'))
+        past = [
+            j for j, fid in enumerate(memory.frame_ids) if fid < meta.frame_id
+        ][-policy.num_support:]
+        refs = memory.select(past)
+        if meta.frame_id % policy.stride == 0 and \
+                meta.frame_id not in memory.frame_ids:
+            # keep the K latest grid frames: K-1 of the memory + this one
+            last = len(memory)
+            keep = memory.select(
+                range(max(0, last - policy.num_support + 1), last))
+            store[meta.video_key] = RefMemory(
+                tuple(
+                    torch.cat([m, k.clone()])
+                    for m, k in zip(keep.feats, key_feats)),
+                list(keep.proposals) + [key_proposals],
+                keep.frame_ids + [meta.frame_id])
+        return refs
+
+    def _error(self, meta: ClipMeta, what: str) -> str:
+        return (f'SELSA: video {meta.video_key!r} frame {meta.frame_id} '
+                f'{what} [{self.test_support.describe(POLICY_KEY)}]')
 
     def _forward(self, batch_inputs, batch_data_samples: SampleList = None):
         """Tensor mode is not implemented for SELSA."""

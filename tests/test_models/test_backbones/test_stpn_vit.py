@@ -42,3 +42,20 @@ def test_prompts_get_no_position_embedding():
 def test_bad_config(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MODELS.build(dict(TINY_VIT, **kwargs))
+
+
+def test_pyramid_maps_are_contiguous_for_roi_align():
+    """mmcv's RoIAlign reads channels-last (non-contiguous) maps wrongly:
+    the pyramid must hand the neck contiguous NCHW maps."""
+    from mmcv.ops import roi_align
+    model = MODELS.build(dict(TINY_VIT, num_prompts=0))
+    model.init_weights()
+    with torch.no_grad():
+        outs = model(torch.randn(1, 3, 64, 96))
+    rois = torch.tensor([[0., 3., 5., 40., 50.]])
+    for out in outs:
+        assert out.is_contiguous()
+        ref = roi_align(out.clone(memory_format=torch.contiguous_format),
+                        rois, (7, 7), 0.25, 0, 'avg', True)
+        assert torch.equal(roi_align(out, rois, (7, 7), 0.25, 0, 'avg', True),
+                           ref)

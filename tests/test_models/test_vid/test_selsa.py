@@ -1,8 +1,8 @@
-"""SELSA detector (sketch on the current clip input; waits for ClipBatch):
-losses with and without carried reference frames, the test-time reference
-memory against a self-contained clip with the same frames, and errors."""
-from types import SimpleNamespace
-
+"""SELSA detector on the one video context (ClipBatch input, test_support
+policy, one SupportCache): losses with and without carried reference
+frames, the offline / online test-time memory against recomputing the
+references from scratch (a self-contained clip with the same frames), batch
+== items, the hook, and errors."""
 import pytest
 import torch
 from mmdet.registry import MODELS
@@ -10,18 +10,19 @@ from mmdet.structures import DetDataSample
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 
-from mmstpn.structures import ClipMeta, attach_clip_meta, get_clip_meta
+from mmstpn.structures import ClipBatch, ClipMeta, SupportPolicy
 from tests.test_models.test_vid.test_selsa_roi_head import head_cfg
 
 IMG = 96
 
 
-def tiny_selsa_cfg(troi=False):
+def tiny_selsa_cfg(troi=False, test_support=None):
     roi_head = head_cfg(troi=troi)
     roi_head.pop('train_cfg')
     roi_head.pop('test_cfg')
     return ConfigDict(
         type='SELSA',
+        test_support=test_support or dict(mode='offline', num_support=3),
         backbone=dict(
             type='ResNet',
             depth=18,
@@ -72,9 +73,9 @@ def tiny_selsa_cfg(troi=False):
                 max_per_img=10)))
 
 
-def build(troi=False):
+def build(troi=False, test_support=None):
     torch.manual_seed(0)
-    model = MODELS.build(tiny_selsa_cfg(troi))
+    model = MODELS.build(tiny_selsa_cfg(troi, test_support))
     model.init_weights()
     return model
 
@@ -103,7 +104,7 @@ def test_loss_backward_with_and_without_reference_frames():
     model = build().train()
     frames = torch.stack([clip(3, 0), clip(3, 1)])
     # item 1 is a one-frame video (ImageNet DET): its key is its reference
-    inputs = attach_clip_meta(frames, [
+    inputs = ClipBatch(frames, [
         ClipMeta(video_key='a', frame_id=4, num_support=2),
         ClipMeta(video_key='b', frame_id=0, num_support=0)
     ])
@@ -116,19 +117,22 @@ def test_loss_backward_with_and_without_reference_frames():
     assert model.roi_head.bbox_head.aggregator[0].ref_fc.weight.grad.abs(
     ).sum() > 0
     assert model.backbone.conv1.weight.grad.abs().sum() > 0
-    # a ClipBatch-like input (frames + metas) is read the same way
-    batch = SimpleNamespace(frames=frames, metas=get_clip_meta(inputs))
+    # a ClipBatch whose items all carry their frames is read as the plain
+    # self-contained 5-D tensor; num_support=0 makes item 1 differ
+    full = ClipBatch(frames, [ClipMeta('a', 4, 2), ClipMeta('b', 3, 2)])
     torch.manual_seed(3)
-    a = model.parse_losses(model.loss(batch, samples(2)))[1]
+    a = model.parse_losses(model.loss(full, samples(2)))[1]
     torch.manual_seed(3)
-    b = model.parse_losses(model.loss(inputs, samples(2)))[1]
-    assert a == b
+    b = model.parse_losses(model.loss(frames, samples(2)))[1]
+    torch.manual_seed(3)
+    c = model.parse_losses(model.loss(inputs, samples(2)))[1]
+    assert a == b and a != c
 
 
 def predict(model, frames, metas=None):
     inputs = frames[None]
     if metas is not None:
-        inputs = attach_clip_meta(inputs, metas)
+        inputs = ClipBatch(inputs, metas)
     with torch.no_grad():
         return model.predict(inputs, samples(1))[0].pred_instances
 
@@ -142,7 +146,7 @@ def test_memory_equals_self_contained_clip(troi):
     video, refs = clip(3, 10), clip(3, 20)
     predict(model, torch.cat([video[:1], refs]),
             [ClipMeta(video_key='v', frame_id=0, num_support=3)])
-    assert set(model.ref_memory) == {'v'}
+    assert set(model.support_cache.memory) == {'v'}
     for t in (1, 2):
         cached = predict(model, video[t:t + 1],
                          [ClipMeta(video_key='v', frame_id=t,
@@ -156,9 +160,9 @@ def test_memory_equals_self_contained_clip(troi):
     # a new video drops the old memory; train() empties it
     predict(model, torch.cat([clip(1, 30), clip(2, 31)]),
             [ClipMeta(video_key='w', frame_id=0, num_support=2)])
-    assert set(model.ref_memory) == {'w'}
+    assert set(model.support_cache.memory) == {'w'}
     model.train()
-    assert model.ref_memory == {}
+    assert model.support_cache.memory == {}
 
 
 def test_batch_equals_items_one_by_one():
@@ -172,9 +176,9 @@ def test_batch_equals_items_one_by_one():
     nxt, metas1 = clip(2, 60), [ClipMeta('a', 1, 0), ClipMeta('b', 1, 0)]
     with torch.no_grad():
         batch0 = model.predict(
-            attach_clip_meta(torch.stack([a, padded]), metas0), samples(2))
+            ClipBatch(torch.stack([a, padded]), metas0), samples(2))
         batch1 = model.predict(
-            attach_clip_meta(nxt[:, None].clone(), metas1), samples(2))
+            ClipBatch(nxt[:, None].clone(), metas1), samples(2))
         single = []
         for i, (c, m0) in enumerate([(a, metas0[0]), (b, metas0[1])]):
             single.append(predict(model, c, [m0]))
@@ -214,13 +218,15 @@ def test_dataset_pipeline_preprocessor_integration(tmp_path):
     from mmdet.datasets.samplers import TrackImgSampler
     from mmengine.dataset import pseudo_collate
 
+    from mmstpn.engine import model_policy, support_samplers
+
     from tests.test_datasets.fake_data import write_cocovid
     from tests.test_models.test_data_preprocessors.test_pipeline_integration \
         import TEST_PIPELINE, TRAIN_PIPELINE, dataset
 
     root = str(tmp_path)
     ann = write_cocovid(root, {1: 6, 2: 3}, det_images=1)
-    cfg = tiny_selsa_cfg()
+    cfg = tiny_selsa_cfg()  # offline, K=3
     cfg.roi_head.bbox_head.num_classes = 30
     cfg.data_preprocessor = dict(
         type='VideoDetDataPreprocessor',
@@ -240,6 +246,8 @@ def test_dataset_pipeline_preprocessor_integration(tmp_path):
     total.backward()
 
     test = dataset(root, ann, TEST_PIPELINE, test_mode=True)
+    for sampler in support_samplers(test):  # what VideoContextHook does
+        sampler.set_test_policy(model_policy(model))
     indices = [i for i in TrackImgSampler(test, seed=0) if i[0] == 1]
     assert indices == [(1, 0), (1, 1), (1, 2)]
     model.eval()
@@ -251,7 +259,77 @@ def test_dataset_pipeline_preprocessor_integration(tmp_path):
             assert result.video_id == 2 and result.frame_id == idx[1]
             assert len(result.pred_instances) > 0
             if idx[1] == 0:
-                memory = model.ref_memory[2]
-            assert list(model.ref_memory) == [2]
-            assert model.ref_memory[2] is memory  # stored once, reused
-            assert memory[0][0].shape[0] == 3  # the 3 carried frames
+                memory = model.support_cache.memory[2]
+            assert list(model.support_cache.memory) == [2]
+            # stored once, reused
+            assert model.support_cache.memory[2] is memory
+            assert memory.feats[0].shape[0] == 3  # the 3 carried frames
+
+
+@pytest.mark.parametrize('troi', [False, True])
+def test_online_memory_equals_recomputed_past_frames(troi):
+    """Online (causal, K=2, stride 2): frame t's references are the 2 latest
+    grid frames (0, 2, 4) strictly before t, from the memory; recomputing
+    them from scratch (a self-contained clip of those frames) gives the same
+    detections. The memory keeps at most K frames."""
+    model = build(troi, dict(mode='online', num_support=2, stride=2)).eval()
+    video = clip(6, 70)
+    for t in range(6):
+        cached = predict(model, video[t:t + 1], [ClipMeta('v', t, 0)])
+        past = [g for g in (0, 2, 4) if g < t][-2:]
+        explicit = predict(model, torch.cat([video[t:t + 1], video[past]]))
+        torch.testing.assert_close(cached.bboxes, explicit.bboxes)
+        torch.testing.assert_close(cached.scores, explicit.scores)
+        stored = model.support_cache.memory['v']
+        assert stored.frame_ids == [g for g in (0, 2, 4) if g <= t][-2:]
+        assert stored.feats[0].shape[0] == len(stored.frame_ids)
+    # a new pass (frame 0) restarts the video's memory
+    predict(model, video[:1], [ClipMeta('v', 0, 0)])
+    assert model.support_cache.memory['v'].frame_ids == [0]
+    with pytest.raises(ValueError,
+                       match="video 'v' frame 1 arrived after frame 2"):
+        predict(model, video[:1], [ClipMeta('v', 2, 0)])
+        predict(model, video[:1], [ClipMeta('v', 1, 0)])
+    with pytest.raises(ValueError, match="video 'v' frame 3 the input "
+                       "carries 2 reference frames but online"):
+        predict(model, video[:3], [ClipMeta('v', 3, 2)])
+
+
+def test_frames_mode_uses_carried_frames_and_keeps_nothing():
+    model = build(test_support=dict(mode='frames', num_support=2)).eval()
+    video = clip(3, 80)
+    got = predict(model, video, [ClipMeta('v', 1, 2)])
+    explicit = predict(model, video)
+    torch.testing.assert_close(got.scores, explicit.scores)
+    assert not model.support_cache.memory
+
+
+def test_policy_and_video_context_hook():
+    """SELSA declares its own test_support (default: offline K=14, the
+    released test); the hook hands it to the pipeline and empties the cache
+    after a run."""
+    from types import SimpleNamespace
+
+    from mmdet.registry import HOOKS, TRANSFORMS
+
+    from mmstpn.engine import model_policy, video_context_modules
+    cfg = tiny_selsa_cfg()
+    cfg.pop('test_support')
+    assert MODELS.build(cfg).test_support == SupportPolicy('offline', 14, 1)
+    model = build(test_support=dict(mode='online', num_support=4)).eval()
+    assert [n for n, _ in video_context_modules(model)] == ['']
+    assert model_policy(model) == SupportPolicy('online', 4, 1)
+    sampler = TRANSFORMS.build(
+        dict(type='SupportFrameSample', method='from_model'))
+    loop = SimpleNamespace(dataloader=SimpleNamespace(
+        dataset=SimpleNamespace(pipeline=sampler)))
+    runner = SimpleNamespace(model=model, val_loop=loop, test_loop=loop)
+    hook = HOOKS.build(dict(type='VideoContextHook'))
+    hook.before_val(runner)
+    assert sampler.policy == SupportPolicy('online', 4, 1)
+    predict(model, clip(1, 0), [ClipMeta('v', 0, 0)])
+    assert list(model.support_cache.memory) == ['v']
+    hook.after_val_epoch(runner)
+    assert not model.support_cache.memory
+    with pytest.raises(ValueError, match='model.test_support has unknown'):
+        MODELS.build(tiny_selsa_cfg(test_support=dict(mode='online', k=1)))

@@ -1,0 +1,152 @@
+"""Compare the single-frame baseline, STPN, SELSA, Temporal RoI Align and
+STPN + SELSA on the embedded deteriorated-video set.
+
+All five start from the main job's shared warm start
+(``tools/misc/toy_vid_experiment.py``: object-level class warm start, then
+the single-frame detector) and train with the same data, schedule, seed and
+iteration budget, two single-threaded processes at a time. Each is tested
+with ``VIDMetric`` (AP50 all / deteriorated / fast / medium / slow); then,
+in this process, one after the other on one thread, the per-frame latency
+of each trained model over the first val video in test order (references,
+prompts and memory included: frame 0 does the reference work, later frames
+reuse it), as a ratio to the baseline. Prints one table, saves
+``results.json`` and a bar plot.
+
+Example::
+
+    python tools/misc/toy_vid_compare.py --out-dir outputs/toy_vid_compare
+
+Options are those of ``toy_vid_experiment.py`` (``--iters``,
+``--pretrain-iters``, ``--cfg-options`` ...). An existing warm start in
+``OUT_DIR/pretrain`` is reused.
+"""
+import json
+import os
+import os.path as osp
+import sys
+import time
+from typing import Dict, List
+
+HERE = osp.dirname(osp.abspath(__file__))
+sys.path[:0] = [osp.dirname(osp.dirname(HERE)), HERE]
+
+import toy_vid_experiment as main_job  # noqa: E402
+
+TOY = 'faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid.py'
+EXTRA = {
+    'selsa': 'configs/selsa/selsa_' + TOY,
+    'troi': 'configs/temporal_roi_align/troi_' + TOY,
+    'stpn_selsa': 'configs/selsa/stpn-selsa_' + TOY,
+}
+main_job.CONFIGS.update(EXTRA)
+MODELS_ORDER = ('baseline', 'stpn', 'selsa', 'troi', 'stpn_selsa')
+# two at a time on 2 cores; the slow SELSA-type models are not paired
+ROUNDS = (('baseline', 'selsa'), ('stpn', 'troi'), ('stpn_selsa', ))
+
+
+def checkpoint(args, name: str) -> str:
+    return osp.join(args.out_dir, name, f'iter_{args.iters}.pth')
+
+
+def frame_latency(args, name: str, num_frames: int = 16) -> float:
+    """Mean seconds per frame of ``test_step`` over the first val video
+    (up to ``num_frames`` frames in order, second of two passes; data
+    loading excluded), one thread."""
+    import torch
+    from mmdet.datasets.samplers import TrackImgSampler
+    from mmdet.registry import DATASETS, MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.dataset import pseudo_collate
+    from mmengine.runner import load_checkpoint
+
+    from mmstpn.engine import model_policy, support_samplers
+    register_all_modules()
+    torch.set_num_threads(1)
+    cfg = main_job.load_cfg(name, args, args.iters, name)
+    model = MODELS.build(cfg.model)
+    if osp.exists(checkpoint(args, name)):
+        load_checkpoint(model, checkpoint(args, name), map_location='cpu',
+                        logger='silent')
+    model.eval()
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    for sampler in support_samplers(dataset):  # what VideoContextHook does
+        sampler.set_test_policy(model_policy(model))
+    order = list(TrackImgSampler(dataset, seed=0))
+    first = [i for i in order if i[0] == order[0][0]][:num_frames]
+    batches = [pseudo_collate([dataset[i]]) for i in first]
+    with torch.no_grad():
+        for _ in range(2):
+            start = time.perf_counter()
+            for batch in batches:
+                model.test_step(batch)
+            elapsed = time.perf_counter() - start
+    for module in (model.backbone, model):
+        cache = getattr(module, 'support_cache', None)
+        if cache is not None:
+            cache.clear()
+    return elapsed / len(batches)
+
+
+def latency_lines(latency: Dict[str, float]) -> List[str]:
+    base = latency['baseline']
+    lines = ['per-frame latency (first val video, 1 thread, references and '
+             'memory included):']
+    for name, sec in latency.items():
+        lines.append(f'  {name:<12} {1000 * sec:8.1f} ms  '
+                     f'x{sec / base:.2f} vs baseline')
+    return lines
+
+
+def main(argv=None) -> None:
+    args = main_job.parse_args(argv)
+    if args.worker:
+        results = main_job.run_worker(args.worker, args)
+        with open(args.worker_out, 'w') as f:
+            json.dump(results, f)
+        return
+    os.makedirs(args.out_dir, exist_ok=True)
+    # each worker evaluates once (runner.test), not also at the end of
+    # training: the SELSA-type models' test passes dominate the run time
+    args.cfg_options = {
+        'train_cfg.val_interval': args.iters + 1,
+        **args.cfg_options
+    }
+    start = time.time()
+    if main_job.ensure_data(args) and osp.exists(
+            main_job.pretrain_path(args)):
+        os.remove(main_job.pretrain_path(args))
+    script = osp.abspath(__file__)
+    if args.pretrain_iters:
+        main_job._spawn_and_collect(args, ('pretrain', ), script)
+    results: Dict[str, dict] = {}
+    timings: Dict[str, float] = {}
+    for names in ROUNDS:
+        print(f'[compare] training {", ".join(names)} '
+              f'({args.iters} iterations each)', flush=True)
+        got = main_job._spawn_and_collect(args, names, script)
+        timings.update(got.pop('timings'))
+        results.update(got)
+    ordered = {k: results[k] for k in MODELS_ORDER}
+    ordered.update({k: v for k, v in results.items() if k not in ordered})
+    print('[compare] per-frame latency', flush=True)
+    latency = {name: frame_latency(args, name) for name in MODELS_ORDER}
+    timings['total_s'] = time.time() - start
+    lines = main_job.table(ordered) + [''] + latency_lines(latency)
+    print('\n'.join(['', *lines, '']))
+    print('timings (s): ' + ', '.join(f'{k}={v:.0f}'
+                                      for k, v in timings.items()))
+    out = dict(ordered, latency_s=latency, timings=timings)
+    with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
+        json.dump(out, f, indent=2)
+    plot_rows = {  # the legend carries the latency ratio
+        (f'{k} (x{latency[k] / latency["baseline"]:.2f} time)'
+         if k in latency else k): v
+        for k, v in ordered.items()
+    }
+    main_job.plot(plot_rows, osp.join(args.out_dir, 'ap50.png'),
+                  'Toy set: baseline / STPN / SELSA / TRoI / STPN + SELSA')
+    print(f'[compare] wrote {args.out_dir}/results.json and ap50.png')
+
+
+if __name__ == '__main__':
+    main()
