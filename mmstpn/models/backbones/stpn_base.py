@@ -126,7 +126,9 @@ class STPNBackboneMixin:
                 f'prompts of shape {tuple(prompts.shape)} do not fit key '
                 f'frames of shape {tuple(x.shape)} (expected '
                 f'({tokens.shape[0]}, P, {tokens.shape[-1]}))')
-        return torch.cat([prompts.to(tokens.dtype), tokens], dim=1)
+        if prompts.dtype != tokens.dtype:
+            prompts = prompts.to(tokens.dtype)
+        return torch.cat([prompts, tokens], dim=1)
 
     def compute_prompts(self,
                         clips: BackboneInput,

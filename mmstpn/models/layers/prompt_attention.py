@@ -52,8 +52,11 @@ def windowed_attention_with_prompts(
     """Multi-head attention inside windows, with per-image prompts.
 
     Explicit matmuls as in mmdet's ``WindowMSA`` (on CPU, SDPA with an
-    additive mask takes a slower path). Prompt queries are not copied into
-    the windows: they are broadcast against every window's keys.
+    additive mask takes a slower path). The prompts' q/k/v are computed once
+    per image and appended to every window's, so one attention (one scaled
+    score matmul, bias add, softmax and value matmul) serves the window and
+    prompt rows alike; the only extra work is the P prompt rows and
+    columns.
 
     Args:
         qkv_windows (Tensor): (B, nW, Lw, 3C) qkv of the window tokens.
@@ -68,45 +71,40 @@ def windowed_attention_with_prompts(
     Returns:
         tuple: (B, nW, Lw, C) window outputs and (B, P, C) prompt outputs
         averaged over windows (None without prompts); both before the
-        output projection.
+        output projection (views of one tensor).
     """
     b, nw, lw, c3 = qkv_windows.shape
     c = c3 // 3
     hd = c // num_heads
-    # (3, B, nW, heads, Lw, hd)
-    qkv = qkv_windows.view(b, nw, lw, 3, num_heads,
-                           hd).permute(3, 0, 1, 4, 2, 5)
-    q, k, v = qkv.unbind(0)
     num_prompts = 0 if qkv_prompts is None else qkv_prompts.shape[1]
     if num_prompts:
-        # (3, B, 1, heads, P, hd): one copy per image, broadcast over windows
-        qkv_p = qkv_prompts.view(b, 1, num_prompts, 3, num_heads,
-                                 hd).permute(3, 0, 1, 4, 2, 5)
-        q_p, k_p, v_p = qkv_p.unbind(0)
-        k = torch.cat([k, k_p.expand(-1, nw, -1, -1, -1)], dim=3)
-        v = torch.cat([v, v_p.expand(-1, nw, -1, -1, -1)], dim=3)
-    k_t = k.transpose(-2, -1)
-
-    def attend(query: Tensor, rows: slice) -> Tensor:
-        attn = (query * scale) @ k_t
-        if bias is not None:
-            attn = attn + bias[..., rows, :]
-        if attn.dtype in (torch.float16, torch.bfloat16):
-            # AMP: the softmax in fp32 (the -100 shift mask and long rows
-            # lose too much in half precision)
-            attn = attn.float().softmax(dim=-1).to(v.dtype)
-        else:
-            attn = attn.softmax(dim=-1)
-        if dropout_p > 0:
-            attn = F.dropout(attn, p=dropout_p, training=True)
-        return attn @ v
-
-    # (B, nW, heads, Lw, hd) -> (B, nW, Lw, C)
-    out_w = attend(q, slice(0, lw)).transpose(2, 3).reshape(b, nw, lw, c)
+        # the image's prompt qkv (computed once per image) appended to every
+        # window: one attention over Lw + P rows and columns per window
+        qkv_windows = torch.cat([
+            qkv_windows,
+            qkv_prompts[:, None].expand(-1, nw, -1, -1)
+        ], dim=2)
+    n = lw + num_prompts
+    # (3, B, nW, heads, Lw+P, hd)
+    q, k, v = qkv_windows.view(b, nw, n, 3, num_heads,
+                               hd).permute(3, 0, 1, 4, 2, 5).unbind(0)
+    attn = (q * scale) @ k.transpose(-2, -1)
+    if bias is not None:
+        attn = attn + bias
+    if attn.dtype in (torch.float16, torch.bfloat16):
+        # AMP: the softmax in fp32 (the -100 shift mask and long rows lose
+        # too much in half precision)
+        attn = attn.float().softmax(dim=-1).to(v.dtype)
+    else:
+        attn = attn.softmax(dim=-1)
+    if dropout_p > 0:
+        attn = F.dropout(attn, p=dropout_p, training=True)
+    # (B, nW, heads, Lw+P, hd) -> (B, nW, Lw+P, C)
+    out = (attn @ v).transpose(2, 3).reshape(b, nw, n, c)
     if not num_prompts:
-        return out_w, None
-    out_p = attend(q_p, slice(lw, lw + num_prompts)).mean(1)
-    return out_w, out_p.transpose(1, 2).reshape(b, num_prompts, c)
+        return out, None
+    # each prompt's outputs averaged over the windows of its image
+    return out[:, :, :lw], out[:, :, lw:].mean(1)
 
 
 def shift_window_mask(hp: int, wp: int, window: int, shift: int,
@@ -178,17 +176,19 @@ def prompted_window_attention(
         bias = mask if bias is None else bias + mask
     if bias is not None and num_prompts:
         bias = pad_bias_for_prompts(bias, num_prompts)
-    if bias is not None:
+    if bias is not None and bias.dtype != x.dtype:  # (no op call when equal)
         bias = bias.to(x.dtype)
     out_w, out_p = windowed_attention_with_prompts(
         qkv(partition_windows(patches, window)),
         qkv(x[:, :num_prompts]) if num_prompts else None, num_heads, scale,
         bias, attn_drop)
-    drop = proj_drop or (lambda t: t)
-    patches = merge_windows(drop(proj(out_w)), (hp, wp), window)
+    patches = merge_windows(out_w, (hp, wp), window)
     if shift:
         patches = torch.roll(patches, (shift, shift), dims=(1, 2))
     patches = patches[:, :h, :w].reshape(b, h * w, c)
-    if out_p is None:
-        return patches
-    return torch.cat([drop(proj(out_p)), patches], dim=1)
+    if out_p is not None:
+        patches = torch.cat([out_p, patches], dim=1)
+    # one output projection for prompts and patches (pointwise: the same as
+    # projecting each window's tokens, without the padded ones)
+    out = proj(patches)
+    return out if proj_drop is None else proj_drop(out)
