@@ -6,7 +6,8 @@ from .samplers import VideoFrameSampler
 from .mot_challenge import CheckedMOTChallengeDataset
 from .youtube_vis import CheckedYouTubeVISDataset
 from .transforms import (CLIP_META_KEYS, SAMPLING_METHODS, ClipCorrupt,
-                         PackClipInputs, RefSupportFrameSample,
+                         PackClipInputs, PackTrackClipInputs,
+                         RefSupportFrameSample, VideoSupportFrameSample,
                          SupportFrameSample)
 from .video_json_checks import check_cocovid_json, check_youtube_vis_json
 
@@ -14,7 +15,8 @@ __all__ = [
     'CocoVIDDataset', 'ImagenetVIDDataset', 'VideoConcatDataset',
     'IMAGENET_VID_CLASSES', 'IMAGENET_VID_WNIDS', 'VideoFrameSampler',
     'CLIP_META_KEYS', 'SAMPLING_METHODS', 'PackClipInputs',
-    'SupportFrameSample', 'RefSupportFrameSample', 'ClipCorrupt',
+    'SupportFrameSample', 'RefSupportFrameSample', 'PackTrackClipInputs',
+    'VideoSupportFrameSample', 'ClipCorrupt',
     'CheckedYouTubeVISDataset', 'CheckedMOTChallengeDataset',
     'check_cocovid_json',
     'check_youtube_vis_json'

@@ -3,10 +3,13 @@ from .corruption import (CLIP_CORRUPT_TARGETS, CORRUPTION_GROUPS, CORRUPTIONS,
 from .formatting import CLIP_META_KEYS, PackClipInputs
 from .frame_sampling import SAMPLING_METHODS, SupportFrameSample
 from .ref_support_sampling import RefSupportFrameSample
+from .track_clip_formatting import PackTrackClipInputs
+from .video_support_sampling import VideoSupportFrameSample
 
 __all__ = [
     'CLIP_META_KEYS', 'PackClipInputs', 'SAMPLING_METHODS',
-    'SupportFrameSample', 'RefSupportFrameSample', 'ClipCorrupt',
+    'SupportFrameSample', 'RefSupportFrameSample', 'PackTrackClipInputs',
+    'VideoSupportFrameSample', 'ClipCorrupt',
     'CLIP_CORRUPT_TARGETS', 'CORRUPTIONS', 'CORRUPTION_GROUPS',
     'resolve_corruptions'
 ]

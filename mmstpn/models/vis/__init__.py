@@ -1,0 +1,3 @@
+from .stpn_masktrack_rcnn import STPNMaskTrackRCNN
+
+__all__ = ['STPNMaskTrackRCNN']
