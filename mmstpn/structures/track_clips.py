@@ -103,8 +103,9 @@ class TrackClips:
             keys.append(self.frame_inds[i][t])
             supports.append(self.support_inds[i][t])
             metas.append(self.metas[i][t])
-        items = torch.tensor(batch_inds, device=self.frames.device)
-        key_frames = self.frames[items, torch.tensor(keys, device=items.device)]
+        device = self.frames.device
+        key_frames = self.frames[torch.tensor(batch_inds, device=device),
+                                 torch.tensor(keys, device=device)]
         support = [self.frames[i, s] for i, s in zip(batch_inds, supports)]
         return ClipBatch.from_frames(key_frames, support, metas)
 

@@ -67,8 +67,8 @@ class PackTrackClipInputs(BaseTransform):
             order = sorted((c, j) for j, c in enumerate(clip_index) if c >= 0)
             if [c for c, _ in order] != list(range(len(order))):
                 raise ValueError(
-                    f'video {video!r}: clip_index {clip_index} does not number '
-                    'the clip frames 0..T-1 exactly once')
+                    f'video {video!r}: clip_index {clip_index} does not '
+                    'number the clip frames 0..T-1 exactly once')
             clip = [j for _, j in order]
             supports: List[List[int]] = [[] for _ in clip]
             for j, c in enumerate(support_of):

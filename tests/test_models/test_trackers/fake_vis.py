@@ -58,7 +58,7 @@ def make_vis(root: str, lengths=(6, 5, 1), mot: bool = False) -> str:
 def decode_marker(frame, mean=(123.675, 116.28, 103.53),
                   std=(58.395, 57.12, 57.375)) -> int:
     """The marker value of a preprocessed (C, H, W) frame."""
-    mean = frame.new_tensor(mean).view(-1, 1, 1)
-    std = frame.new_tensor(std).view(-1, 1, 1)
+    mean = frame.new_tensor(list(mean)).view(-1, 1, 1)
+    std = frame.new_tensor(list(std)).view(-1, 1, 1)
     raw = frame[:, :2, :SIZE] * std + mean
     return int(round(raw.mean().item()))
