@@ -45,9 +45,9 @@ import mmstpn  # noqa: E402,F401
 
 CONFIGS = {
     'baseline': 'configs/masktrack_rcnn/'
-    'masktrack-rcnn_swin-tiny-p4-w4_fpn_1xb2-600i_toy-vis.py',
+    'masktrack-rcnn_swin-tiny-p4-w4_fpn_1xb2-500i_toy-vis.py',
     'stpn': 'configs/masktrack_rcnn/'
-    'stpn_masktrack-rcnn_swin-tiny-p4-w4_fpn_1xb2-600i_toy-vis.py',
+    'stpn_masktrack-rcnn_swin-tiny-p4-w4_fpn_1xb2-500i_toy-vis.py',
 }
 PROGRESS_KEYS = ('Iter(train)', 'youtube_vis', 'frame mask AP', '] training',
                  'warm start', 'Error', 'Traceback')
@@ -148,8 +148,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--frames-per-video', type=int, default=16)
     parser.add_argument('--img-size', type=int, default=128)
     parser.add_argument('--cls-pretrain-iters', type=int, default=400)
-    parser.add_argument('--pretrain-iters', type=int, default=400)
-    parser.add_argument('--iters', type=int, default=600)
+    parser.add_argument('--pretrain-iters', type=int, default=500)
+    parser.add_argument('--iters', type=int, default=500)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--online-k', type=int, default=4)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,

@@ -82,7 +82,7 @@ val_evaluator = dict(
     _delete_=True, type='YouTubeVISMetricNp2', metric='youtube_vis_ap')
 test_evaluator = val_evaluator
 
-max_iters = 600
+max_iters = 500
 train_cfg = dict(
     _delete_=True,
     type='IterBasedTrainLoop',
