@@ -199,13 +199,14 @@ def test_masktrack_predict_equals_detector_on_the_policys_frames(vis, mode):
 def test_offline_equals_online_when_they_cover_the_same_frames(vis):
     """A one-frame video: offline (K frames spread over it = copies of the
     frame) and online (the frame is its own support) use the same frame, so
-    the tracks are identical; on a longer video they differ."""
+    the tracks are identical (on longer videos each mode matches its own
+    reference: the test above)."""
     root, ann = vis
     cfg = load('tiny_stpn_masktrack_rcnn.py', root, ann)
     outs = {}
     for mode in ('offline', 'online'):
         model, _, test = build(cfg, dict(mode=mode, num_support=3))
-        outs[mode] = [run_video(model, test, i) for i in (2, 0)]
+        outs[mode] = [run_video(model, test, 2)]
     one_off, one_on = outs['offline'][0][0], outs['online'][0][0]
     a, b = one_off.pred_track_instances, one_on.pred_track_instances
     assert len(a) > 0
@@ -214,9 +215,6 @@ def test_offline_equals_online_when_they_cover_the_same_frames(vis):
         torch.testing.assert_close(a[key], b[key], atol=1e-3, rtol=1e-4)
     # masks: thresholded, so float noise may flip a border pixel
     assert (a.masks != b.masks).float().mean() < 1e-4
-    long_off, long_on = outs['offline'][1][3], outs['online'][1][3]
-    assert not torch.equal(long_off.pred_instances.scores,
-                           long_on.pred_instances.scores)
 
 
 def test_frame_level_items_online_equal_video_level(mot):
