@@ -7,8 +7,9 @@ from .lasot import LaSOTDataset
 from .mot_challenge import CheckedMOTChallengeDataset
 from .samplers import VideoFrameSampler
 from .transforms import (CLIP_META_KEYS, SAMPLING_METHODS, ClipCorrupt,
-                         PackClipInputs, RefSupportFrameSample, SOTCropRegion,
-                         SOTPairSample, SupportFrameSample)
+                         PackClipInputs, PackTrackClipInputs,
+                         RefSupportFrameSample, SOTCropRegion, SOTPairSample,
+                         SupportFrameSample, VideoSupportFrameSample)
 from .video_json_checks import check_cocovid_json, check_youtube_vis_json
 from .youtube_vis import CheckedYouTubeVISDataset
 
@@ -16,7 +17,8 @@ __all__ = [
     'CocoVIDDataset', 'ImagenetVIDDataset', 'VideoConcatDataset',
     'IMAGENET_VID_CLASSES', 'IMAGENET_VID_WNIDS', 'VideoFrameSampler',
     'CLIP_META_KEYS', 'SAMPLING_METHODS', 'PackClipInputs',
-    'SupportFrameSample', 'RefSupportFrameSample', 'ClipCorrupt',
+    'SupportFrameSample', 'RefSupportFrameSample', 'PackTrackClipInputs',
+    'VideoSupportFrameSample', 'ClipCorrupt',
     'CheckedYouTubeVISDataset', 'CheckedMOTChallengeDataset',
     'check_cocovid_json', 'check_youtube_vis_json', 'GOT10kDataset',
     'SOTPairSample', 'SOTCropRegion', 'LaSOTDataset'

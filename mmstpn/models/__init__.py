@@ -4,3 +4,5 @@ from .detectors import *  # noqa: F401,F403
 from .dvp import *  # noqa: F401,F403
 from .sot import *  # noqa: F401,F403
 from .vid import *  # noqa: F401,F403
+from .mot import *  # noqa: F401,F403
+from .vis import *  # noqa: F401,F403

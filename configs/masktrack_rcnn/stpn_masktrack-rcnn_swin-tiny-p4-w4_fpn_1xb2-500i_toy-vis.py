@@ -1,0 +1,114 @@
+# STPN MaskTrack R-CNN on the deteriorated toy VIS set
+# (tools/misc/generate_toy_vis.py; run by tools/misc/toy_vis_experiment.py):
+# mmdet's MaskTrack R-CNN config with a tiny STPNSwin (the toy VID
+# backbone), small heads for CPU, 128x128 frames and an iteration schedule.
+#
+# Training aid, NOT part of STPN: PromptSupervisedMaskTrackRCNN adds the
+# auxiliary class loss on the prompts that the toy VID job needed (weight 20,
+# in detector.train_cfg so that the baseline, which inherits this dict,
+# ignores it). Test time is STPNMaskTrackRCNN's. For the paper's objective
+# set model.type='STPNMaskTrackRCNN'.
+_base_ = [
+    'mmdet::masktrack_rcnn/'
+    'masktrack-rcnn_mask-rcnn_r50_fpn_8xb1-12e_youtubevis2019.py',
+    '../_base_/datasets/youtube-vis_stpn-pipelines.py'
+]
+custom_imports = dict(imports=['mmstpn'], allow_failed_imports=False)
+
+classes = ('hstripes', 'vstripes', 'checker', 'dstripes')
+model = dict(
+    type='PromptSupervisedMaskTrackRCNN',
+    data_preprocessor=dict(
+        _delete_=True,
+        type='TrackClipDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+        pad_mask=True,
+        pad_size_divisor=32),
+    detector=dict(
+        init_cfg=None,
+        backbone=dict(
+            _delete_=True,
+            type='STPNSwin',
+            embed_dims=32,
+            depths=(2, 2, 2, 2),
+            num_heads=(1, 2, 4, 8),
+            window_size=4,
+            drop_path_rate=0.1,
+            num_prompts=5,
+            predictor=dict(type='AttentionDVPPredictor', num_heads=4),
+            test_support=dict(mode='offline', num_support=14),
+            init_cfg=None),
+        neck=dict(in_channels=[32, 64, 128, 256], out_channels=64),
+        rpn_head=dict(in_channels=64, feat_channels=64),
+        roi_head=dict(
+            bbox_roi_extractor=dict(out_channels=64),
+            bbox_head=dict(
+                in_channels=64, fc_out_channels=256, num_classes=4),
+            mask_roi_extractor=dict(out_channels=64),
+            mask_head=dict(
+                num_convs=2, in_channels=64, conv_out_channels=64,
+                num_classes=4)),
+        train_cfg=dict(prompt_loss_weight=20.)),
+    track_head=dict(
+        roi_extractor=dict(out_channels=64),
+        embed_head=dict(in_channels=64, fc_out_channels=256)))
+
+# 128x128 frames: no upscaling to mmdet's 640x360
+train_pipeline = _base_.stpn_vis_train_pipeline
+train_pipeline[1]['transforms'][2]['scale'] = (128, 128)
+test_pipeline = _base_.stpn_vis_test_pipeline
+test_pipeline[1]['transforms'][1]['scale'] = (128, 128)
+
+data_root = 'data/toy_vis/'
+dataset = dict(
+    type='CheckedYouTubeVISDataset',
+    data_root=data_root,
+    dataset_version='2019',
+    metainfo=dict(classes=classes),
+    data_prefix=dict(img_path='frames/'))
+train_dataloader = dict(
+    batch_size=2,
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(ann_file='train.json', pipeline=train_pipeline, **dataset))
+val_dataloader = dict(
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(ann_file='val.json', pipeline=test_pipeline, **dataset))
+test_dataloader = val_dataloader
+val_evaluator = dict(
+    _delete_=True, type='YouTubeVISMetricNp2', metric='youtube_vis_ap')
+test_evaluator = val_evaluator
+
+max_iters = 500
+train_cfg = dict(
+    _delete_=True,
+    type='IterBasedTrainLoop',
+    max_iters=max_iters,
+    val_interval=max_iters)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=100),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=100, end=max_iters,
+         eta_min=1e-5)
+]
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=4e-4, betas=(0.9, 0.999),
+                   weight_decay=0.05),
+    clip_grad=dict(max_norm=35, norm_type=2),
+    paramwise_cfg=dict(
+        norm_decay_mult=0.,
+        # the predictor is new at fine-tuning (as in the toy VID configs)
+        custom_keys={
+            'relative_position_bias_table': dict(decay_mult=0.),
+            'backbone.predictor': dict(lr_mult=10.)
+        }))
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50),
+    checkpoint=dict(type='CheckpointHook', interval=max_iters,
+                    by_epoch=False))
+log_processor = dict(by_epoch=False)
+custom_hooks = [dict(type='VideoContextHook')]

@@ -1,0 +1,75 @@
+# STPN QDTrack on MOT17 (half-train / half-val): mmdet's own QDTrack config
+# (detector heads, quasi-dense track head, tracker, losses, schedule,
+# dataloaders, metrics) with only the backbone (STPNSwin-T; FPN
+# in_channels), the data preprocessor and the pipelines changed. Test is
+# online (K=14 past frames, S=4: frame-level items as in mmdet); offline
+# needs whole-video items (see configs/_base_/datasets/
+# mot-challenge_stpn-pipelines.py).
+_base_ = [
+    'mmdet::qdtrack/'
+    'qdtrack_faster-rcnn_r50_fpn_8xb2-4e_mot17halftrain_test-mot17halfval.py',
+    '../_base_/datasets/mot-challenge_stpn-pipelines.py'
+]
+custom_imports = dict(imports=['mmstpn'], allow_failed_imports=False)
+
+pretrained = ('https://download.openmmlab.com/mmdetection/v2.0/swin/'
+              'mask_rcnn_swin-t-p4-w7_fpn_1x_coco/'
+              'mask_rcnn_swin-t-p4-w7_fpn_1x_coco_20210902_120937-9d6b7cfa.pth')
+
+model = dict(
+    type='STPNQDTrack',
+    data_preprocessor=dict(
+        _delete_=True,
+        type='TrackClipDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+        pad_size_divisor=32),
+    detector=dict(
+        # a COCO Swin-T detector's backbone (mmdet's starts from a COCO
+        # person Faster R-CNN R-50; no Swin-T one exists in the zoo)
+        init_cfg=None,
+        backbone=dict(
+            _delete_=True,
+            type='STPNSwin',
+            embed_dims=96,
+            depths=[2, 2, 6, 2],
+            num_heads=[3, 6, 12, 24],
+            window_size=7,
+            mlp_ratio=4,
+            qkv_bias=True,
+            qk_scale=None,
+            drop_rate=0.,
+            attn_drop_rate=0.,
+            drop_path_rate=0.2,
+            patch_norm=True,
+            out_indices=(0, 1, 2, 3),
+            with_cp=False,
+            convert_weights=False,
+            num_prompts=5,
+            predictor=dict(type='AttentionDVPPredictor', num_heads=16),
+            test_support=dict(mode='online', num_support=14, stride=4),
+            init_cfg=dict(
+                type='Pretrained', prefix='backbone.',
+                checkpoint=pretrained)),
+        neck=dict(in_channels=[96, 192, 384, 768])))
+
+dataset_type = 'CheckedMOTChallengeDataset'
+train_dataloader = dict(
+    dataset=dict(type=dataset_type, pipeline=_base_.stpn_mot_train_pipeline))
+val_dataloader = dict(
+    dataset=dict(type=dataset_type, pipeline=_base_.stpn_mot_test_pipeline))
+test_dataloader = val_dataloader
+
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999),
+                   weight_decay=0.05),
+    clip_grad=dict(max_norm=35, norm_type=2),
+    paramwise_cfg=dict(
+        custom_keys=dict(
+            absolute_pos_embed=dict(decay_mult=0.),
+            relative_position_bias_table=dict(decay_mult=0.),
+            norm=dict(decay_mult=0.))))
+custom_hooks = [dict(type='SyncBuffersHook'), dict(type='VideoContextHook')]

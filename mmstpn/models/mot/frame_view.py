@@ -1,0 +1,100 @@
+"""mmdet's per-frame slicing of tracker inputs, applied to ``TrackClips``."""
+from typing import Optional, Sequence, Union
+
+import torch
+from torch import Tensor
+
+from mmstpn.structures import ClipBatch, TrackClips
+
+
+class FrameClipBatch(ClipBatch):
+    """The :class:`ClipBatch` of one clip position, as mmdet's trackers take
+    a frame: they call ``.contiguous()`` on the slice (a no-op here)."""
+
+    def contiguous(self) -> 'FrameClipBatch':
+        """Itself (its frames are freshly gathered)."""
+        return self
+
+
+class TrackClipsFrameView:
+    """Answer mmdet's ``MaskTrackRCNN`` / ``QDTrack`` / ``ByteTrack`` the way
+    their ``(N, T, C, H, W)`` input would, with ``ClipBatch``es for frames.
+
+    Those models check ``inputs.dim() == 5`` and ``inputs.size(0|1)``, and
+    take frames with ``inputs[batch_inds, frame_inds]`` (training: key /
+    reference frame of every item) or ``inputs[:, t]`` (test). Here such an
+    index returns the :class:`ClipBatch` of those clip frames, each with its
+    own support frames and ``ClipMeta``, which their unchanged code hands to
+    ``detector.extract_feat`` / ``detector.predict``, i.e. to the STPN
+    backbone. Nothing else of a tensor is offered: any other use fails.
+
+    Args:
+        clips (TrackClips): What ``TrackClipDataPreprocessor`` returned.
+    """
+
+    def __init__(self, clips: TrackClips) -> None:
+        self.clips = clips
+
+    def dim(self) -> int:
+        """5, as ``(N, T, C, H, W)``."""
+        return 5
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def size(self, dim: Optional[int] = None) -> Union[int, torch.Size]:
+        """``(N, T, C, H, W)`` with T the clip frames per item (the same for
+        every item, as mmdet's ``TrackDataPreprocessor`` requires)."""
+        counts = set(self.clips.num_clip_frames)
+        if len(counts) != 1:
+            raise ValueError('the items of a batch have different numbers of '
+                             f'clip frames {self.clips.num_clip_frames}')
+        frames = self.clips.frames
+        shape = torch.Size((frames.shape[0], counts.pop(), *frames.shape[2:]))
+        return shape if dim is None else shape[dim]
+
+    @property
+    def shape(self) -> torch.Size:
+        return self.size()
+
+    def __getitem__(self, index) -> FrameClipBatch:
+        if not isinstance(index, tuple) or len(index) != 2:
+            raise IndexError('TrackClipsFrameView takes [items, clip frames] '
+                             f'indices, got {index!r}')
+        items, positions = index
+        n = len(self.clips)
+        items = _as_list(items, n)
+        positions = _as_list(positions, len(items))
+        if len(positions) == 1 and len(items) > 1:
+            positions = positions * len(items)
+        batch = self.clips.gather(items, positions)
+        return FrameClipBatch(batch.frames, batch.metas)
+
+
+def _as_list(index, n: int) -> Sequence[int]:
+    if isinstance(index, slice):
+        return list(range(n))[index]
+    if isinstance(index, Tensor):
+        return [int(i) for i in index.reshape(-1).tolist()]
+    if isinstance(index, int):
+        return [index]
+    return [int(i) for i in index]
+
+
+def frame_view(inputs, model: str) -> TrackClipsFrameView:
+    """The frame view of a tracker's input; a clear error for anything but
+    :class:`TrackClips`.
+
+    Args:
+        inputs: The data preprocessor's ``inputs``.
+        model (str): The adapter's name, for the message.
+    """
+    if isinstance(inputs, TrackClips):
+        return TrackClipsFrameView(inputs)
+    desc = tuple(inputs.shape) if isinstance(inputs, Tensor) else \
+        type(inputs).__name__
+    raise ValueError(
+        f'{model} expects TrackClips (data_preprocessor='
+        "dict(type='TrackClipDataPreprocessor') with PackTrackClipInputs in "
+        f'the pipeline), got {desc}: a plain tensor would give the STPN '
+        'backbone frames without their support frames or video identity')

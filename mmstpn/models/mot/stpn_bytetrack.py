@@ -1,0 +1,37 @@
+"""ByteTrack with an STPN backbone."""
+from mmdet.models.mot import ByteTrack
+from mmdet.registry import MODELS
+from mmdet.structures import TrackSampleList
+
+from mmstpn.structures import TrackClips
+from .frame_view import frame_view
+
+
+@MODELS.register_module()
+class STPNByteTrack(ByteTrack):
+    """mmdet's ``ByteTrack`` on an STPN detector.
+
+    Training is mmdet's (``detector.loss`` on the preprocessor's inputs):
+    with ``TrackClipDataPreprocessor(use_det_processor=True)`` and
+    ``PackClipInputs`` these are a ``ClipBatch`` of frames with their
+    support frames, which a stock detector passes to its backbone. Only
+    ``predict`` changes: mmdet's loop over the frames runs on a view of the
+    :class:`~mmstpn.structures.TrackClips` input, so each frame reaches
+    ``detector.predict`` as a ``ClipBatch``. The tracker is unchanged.
+    """
+
+    def loss(self, inputs, data_samples, **kwargs) -> dict:
+        """mmdet's ``ByteTrack.loss`` (the detector's loss)."""
+        if isinstance(inputs, TrackClips):
+            raise ValueError(
+                'STPNByteTrack trains its detector on frames: use '
+                'TrackClipDataPreprocessor(use_det_processor=True) with '
+                'SupportFrameSample + PackClipInputs in the training '
+                'pipeline (got TrackClips from PackTrackClipInputs)')
+        return super().loss(inputs, data_samples, **kwargs)
+
+    def predict(self, inputs, data_samples: TrackSampleList,
+                **kwargs) -> TrackSampleList:
+        """mmdet's ``ByteTrack.predict``, one ``ClipBatch`` per frame."""
+        return super().predict(
+            frame_view(inputs, type(self).__name__), data_samples, **kwargs)

@@ -1,0 +1,28 @@
+# The toy VIS config with a tiny STPNSwin, 64x64 frames and 3 iterations,
+# for the 2-process test (tests/test_tools/test_dist_vis.py).
+_base_ = ['../../../configs/masktrack_rcnn/'
+          'stpn_masktrack-rcnn_swin-tiny-p4-w4_fpn_1xb2-500i_toy-vis.py']
+
+model = dict(
+    detector=dict(
+        backbone=dict(
+            embed_dims=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 2),
+            drop_path_rate=0., test_support=dict(num_support=3)),
+        neck=dict(in_channels=[16, 32, 64, 128])))
+train_pipeline = _base_.train_pipeline
+train_pipeline[1]['transforms'][2]['scale'] = (64, 64)
+test_pipeline = _base_.test_pipeline
+test_pipeline[1]['transforms'][1]['scale'] = (64, 64)
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
+train_cfg = dict(max_iters=3, val_interval=4)
+default_hooks = dict(
+    checkpoint=dict(interval=3), logger=dict(interval=1))
+# the metric, and the server json of every predicted track (compared
+# between runs; set test_evaluator.1.outfile_prefix per run)
+test_evaluator = [
+    dict(type='YouTubeVISMetricNp2'),
+    dict(type='YouTubeVISMetricNp2', format_only=True,
+         outfile_prefix='./preds')
+]

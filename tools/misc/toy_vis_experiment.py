@@ -1,0 +1,350 @@
+"""Toy VIS experiment: STPN MaskTrack R-CNN vs the same model without
+prompts on the deteriorated toy VIS set.
+
+Generates the set (``tools/misc/generate_toy_vis.py``, once), then:
+1. the toy VID job's object-crop class warm start of the backbone
+   (``toy_vid_experiment.class_pretrain``, same backbone);
+2. a shared warm start: the baseline MaskTrack R-CNN (``num_prompts=0``)
+   trained ``--pretrain-iters`` iterations;
+3. baseline and STPN fine-tuned ``--iters`` iterations each from it (same
+   data, schedule, seed), one single-threaded process each, in parallel;
+4. YouTube-VIS video AP (``YouTubeVISMetricNp2``) and per-frame mask AP
+   (all frames / deteriorated frames, pycocotools) on the val set, for the
+   baseline and for STPN offline (K=14 over the video) and online (K past
+   frames); a table and ``results.json``.
+
+Example::
+
+    python tools/misc/toy_vis_experiment.py --out-dir outputs/toy_vis
+"""
+import argparse
+import importlib.util
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import threading
+import time
+from typing import Dict, List, Sequence, Tuple
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO)
+
+import numpy as np  # noqa: E402
+import pycocotools.mask as mask_util  # noqa: E402
+import torch  # noqa: E402
+from mmdet.registry import METRICS  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.evaluator import BaseMetric  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+from pycocotools.coco import COCO  # noqa: E402
+from pycocotools.cocoeval import COCOeval  # noqa: E402
+
+import mmstpn  # noqa: E402,F401
+
+CONFIGS = {
+    'baseline': 'configs/masktrack_rcnn/'
+    'masktrack-rcnn_swin-tiny-p4-w4_fpn_1xb2-500i_toy-vis.py',
+    'stpn': 'configs/masktrack_rcnn/'
+    'stpn_masktrack-rcnn_swin-tiny-p4-w4_fpn_1xb2-500i_toy-vis.py',
+}
+PROGRESS_KEYS = ('Iter(train)', 'youtube_vis', 'frame mask AP', '] training',
+                 'warm start', 'Error', 'Traceback')
+
+
+def _load_tool(name: str):
+    path = osp.join(REPO, 'tools', 'misc', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'_toy_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@METRICS.register_module()
+class ToyFrameMaskAP(BaseMetric):
+    """Per-frame mask AP of a VIS model's track predictions (pycocotools
+    segm, AP@[.5:.95] and AP50) over all frames and over the frames flagged
+    ``deteriorated`` in ``ann_file``. Each frame is one COCO image; the
+    ground truth is the frame's instances (RLE masks)."""
+
+    default_prefix = 'frame'
+
+    def __init__(self, ann_file: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        with open(ann_file) as f:
+            data = json.load(f)
+        self.deteriorated = {
+            img['id'] for img in data['images'] if img.get('deteriorated')
+        }
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        for track in data_samples:
+            for frame in track['video_data_samples']:
+                pred = frame.pred_track_instances
+                masks = pred.masks.cpu().numpy().astype(np.uint8)
+                rles = [
+                    mask_util.encode(np.asfortranarray(m)) for m in masks
+                ]
+                gts = [
+                    dict(mask=inst['mask'], label=inst['bbox_label'])
+                    for inst in frame.instances
+                    if not inst.get('ignore_flag', 0)
+                ]
+                self.results.append(
+                    dict(img_id=frame.img_id, hw=tuple(frame.ori_shape),
+                         rles=rles, scores=pred.scores.cpu().numpy(),
+                         labels=pred.labels.cpu().numpy(), gts=gts))
+
+    def _ap(self, frames: List[dict]) -> Tuple[float, float]:
+        num_classes = len(self.dataset_meta['classes'])
+        images, anns, dets = [], [], []
+        for f in frames:
+            h, w = f['hw']
+            images.append(dict(id=f['img_id'], height=h, width=w))
+            for g in f['gts']:
+                rle = g['mask']
+                if isinstance(rle['counts'], list):
+                    rle = mask_util.frPyObjects(rle, h, w)
+                anns.append(dict(
+                    id=len(anns) + 1, image_id=f['img_id'],
+                    category_id=int(g['label']) + 1, segmentation=rle,
+                    area=float(mask_util.area(rle)), iscrowd=0,
+                    bbox=list(mask_util.toBbox(rle))))
+            for rle, s, c in zip(f['rles'], f['scores'], f['labels']):
+                dets.append(dict(image_id=f['img_id'],
+                                 category_id=int(c) + 1, segmentation=rle,
+                                 score=float(s)))
+        gt = COCO()
+        gt.dataset = dict(images=images, annotations=anns, categories=[
+            dict(id=i + 1, name=str(i)) for i in range(num_classes)])
+        gt.createIndex()
+        if not dets:
+            return 0.0, 0.0
+        ev = COCOeval(gt, gt.loadRes(dets), 'segm')
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+        return float(ev.stats[0]), float(ev.stats[1])
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        out = {}
+        subsets = dict(all=results, deteriorated=[
+            r for r in results if r['img_id'] in self.deteriorated])
+        for name, frames in subsets.items():
+            ap, ap50 = self._ap(frames)
+            out[f'mask_AP_{name}'], out[f'mask_AP50_{name}'] = ap, ap50
+        print('frame mask AP: ' + ', '.join(
+            f'{k} {v:.3f}' for k, v in out.items()), flush=True)
+        return out
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--out-dir', default='outputs/toy_vis')
+    parser.add_argument('--data-dir', default='data/toy_vis')
+    parser.add_argument('--num-train-videos', type=int, default=240)
+    parser.add_argument('--num-val-videos', type=int, default=24)
+    parser.add_argument('--frames-per-video', type=int, default=16)
+    parser.add_argument('--img-size', type=int, default=128)
+    parser.add_argument('--cls-pretrain-iters', type=int, default=400)
+    parser.add_argument('--pretrain-iters', type=int, default=500)
+    parser.add_argument('--iters', type=int, default=500)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--online-k', type=int, default=4)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        default={})
+    parser.add_argument('--worker', choices=sorted(CONFIGS) + ['pretrain'],
+                        help=argparse.SUPPRESS)
+    parser.add_argument('--worker-out', help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def ensure_data(args) -> None:
+    path = osp.join(args.data_dir, 'val.json')
+    if osp.exists(path):
+        with open(path) as f:
+            if len(json.load(f)['videos']) == args.num_val_videos:
+                print(f'[toy vis] using the toy set in {args.data_dir}',
+                      flush=True)
+                return
+    print(f'[toy vis] generating the toy set in {args.data_dir}', flush=True)
+    _load_tool('generate_toy_vis').generate_toy_vis(
+        args.data_dir, args.num_train_videos, args.num_val_videos,
+        args.frames_per_video, (args.img_size, args.img_size), args.seed)
+
+
+def load_cfg(name: str, args, iters: int, work: str, load_from=None):
+    cfg = Config.fromfile(osp.join(REPO, CONFIGS[name]))
+    root = osp.abspath(args.data_dir) + '/'
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = root
+    metrics = [cfg.test_evaluator, dict(type='ToyFrameMaskAP',
+                                        ann_file=root + 'val.json')]
+    cfg.val_evaluator = cfg.test_evaluator = metrics
+    # no validation during training: the test below evaluates once
+    cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = iters
+    cfg.train_cfg.val_begin = iters + 1
+    cfg.default_hooks.checkpoint.interval = iters
+    warmup = min(cfg.param_scheduler[0].end, iters // 2)
+    cfg.param_scheduler[0].end = warmup
+    cfg.param_scheduler[-1].begin = warmup
+    cfg.param_scheduler[-1].end = iters
+    cfg.randomness = dict(seed=args.seed)
+    cfg.work_dir = osp.join(args.out_dir, work)
+    cfg.load_from = load_from
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def pretrain_path(args) -> str:
+    return osp.join(args.out_dir, 'pretrain',
+                    f'iter_{args.pretrain_iters}.pth')
+
+
+def pretrain(args) -> None:
+    """Class warm start of the backbone, then the shared warm start."""
+    if osp.exists(pretrain_path(args)):
+        print(f'[pretrain] using {pretrain_path(args)}', flush=True)
+        return
+    cls_ckpt = None
+    if args.cls_pretrain_iters:
+        vid = _load_tool('toy_vid_experiment')
+        raw = osp.join(args.out_dir, 'cls_pretrain', 'backbone.pth')
+        vid.class_pretrain(args, raw)  # same backbone, same crop rule
+        state = torch.load(raw, map_location='cpu')['state_dict']
+        cls_ckpt = osp.join(args.out_dir, 'cls_pretrain', 'detector.pth')
+        torch.save({'state_dict': {f'detector.{k}': v
+                                   for k, v in state.items()}}, cls_ckpt)
+    cfg = load_cfg('baseline', args, args.pretrain_iters, 'pretrain',
+                   cls_ckpt)
+    print(f'[pretrain] shared warm start, {args.pretrain_iters} iterations',
+          flush=True)
+    Runner.from_cfg(cfg).train()
+
+
+def strip(metrics: Dict[str, float]) -> Dict[str, float]:
+    return {k.split('/')[-1]: float(v) for k, v in metrics.items()}
+
+
+def run_worker(name: str, args) -> Dict[str, dict]:
+    if name == 'pretrain':
+        pretrain(args)
+        return {}
+    cfg = load_cfg(name, args, args.iters, name,
+                   pretrain_path(args) if args.pretrain_iters else None)
+    print(f'[{name}] training {CONFIGS[name]} ({args.iters} iterations)',
+          flush=True)
+    start = time.time()
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    timings = dict(train_s=time.time() - start)
+    start = time.time()
+    results = {name: strip(runner.test())}
+    timings['test_s'] = time.time() - start
+    if name == 'stpn':
+        online = load_cfg(name, args, args.iters, 'stpn_online',
+                          osp.join(cfg.work_dir, f'iter_{args.iters}.pth'))
+        online.model.detector.backbone.test_support = dict(
+            mode='online', num_support=args.online_k, stride=1)
+        results[f'stpn_online_k{args.online_k}'] = strip(
+            Runner.from_cfg(online).test())
+    results[f'{name}_timings'] = timings
+    return results
+
+
+def _stream(name: str, proc, log_path: str) -> None:
+    with open(log_path, 'w') as log:
+        for line in proc.stdout:
+            log.write(line)
+            if any(k in line for k in PROGRESS_KEYS):
+                print(f'[{name}] {line.rstrip()[:160]}', flush=True)
+
+
+def spawn(args, names) -> Dict[str, dict]:
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    procs, threads = {}, []
+    for name in names:
+        out = osp.join(args.out_dir, f'{name}.json')
+        cmd = [sys.executable, osp.abspath(__file__), '--worker', name,
+               '--worker-out', out]
+        for key in ('out_dir', 'data_dir', 'num_train_videos',
+                    'num_val_videos', 'frames_per_video', 'img_size',
+                    'cls_pretrain_iters', 'pretrain_iters', 'iters', 'seed',
+                    'online_k'):
+            cmd += ['--' + key.replace('_', '-'), str(getattr(args, key))]
+        if args.cfg_options:
+            cmd += ['--cfg-options'] + [
+                f'{k}={v}' for k, v in args.cfg_options.items()]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, env=env,
+                                cwd=REPO)
+        procs[name] = (proc, out)
+        thread = threading.Thread(target=_stream, daemon=True, args=(
+            name, proc, osp.join(args.out_dir, f'{name}.log')))
+        thread.start()
+        threads.append(thread)
+    results: Dict[str, dict] = {}
+    for name, (proc, out) in procs.items():
+        if proc.wait() != 0:
+            raise RuntimeError(f'the {name} run failed; see '
+                               f'{args.out_dir}/{name}.log')
+        with open(out) as f:
+            results.update(json.load(f))
+    for thread in threads:
+        thread.join()
+    return results
+
+
+COLUMNS = (('video AP', 'youtube_vis/segm_mAP'),
+           ('video AP50', 'youtube_vis/segm_mAP_50'),
+           ('frame mask AP', 'mask_AP_all'),
+           ('frame mask AP, deteriorated', 'mask_AP_deteriorated'),
+           ('frame mask AP50, deteriorated', 'mask_AP50_deteriorated'))
+
+
+def _get(metrics: Dict[str, float], key: str) -> float:
+    short = key.split('/')[-1]
+    return 100 * metrics.get(short, metrics.get(key, float('nan')))
+
+
+def table(results: Dict[str, dict]) -> List[str]:
+    rows = [r for r in results if not r.endswith('timings')
+            and isinstance(results[r], dict) and r != 'timings']
+    lines = ['| model | ' + ' | '.join(c for c, _ in COLUMNS) + ' |',
+             '|---' * (len(COLUMNS) + 1) + '|']
+    for r in rows:
+        lines.append(f'| {r} | ' + ' | '.join(
+            f'{_get(results[r], k):.1f}' for _, k in COLUMNS) + ' |')
+    for r in rows:
+        if r == 'baseline':
+            continue
+        lines.append(f'| {r} - baseline | ' + ' | '.join(
+            f'{_get(results[r], k) - _get(results["baseline"], k):+.1f}'
+            for _, k in COLUMNS) + ' |')
+    return lines
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    os.makedirs(args.out_dir, exist_ok=True)
+    if args.worker:
+        results = run_worker(args.worker, args)
+        with open(args.worker_out, 'w') as f:
+            json.dump(results, f)
+        return
+    start = time.time()
+    ensure_data(args)
+    if args.pretrain_iters:
+        spawn(args, ('pretrain', ))
+    results = spawn(args, ('baseline', 'stpn'))
+    results['wall_s'] = time.time() - start
+    with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
+        json.dump(results, f, indent=1)
+    print('\n'.join(table(results)))
+    print(f'[toy vis] done in {results["wall_s"] / 60:.1f} min', flush=True)
+
+
+if __name__ == '__main__':
+    main()
