@@ -68,7 +68,8 @@ def _path(rng: np.random.Generator, times: np.ndarray, speed: float,
     h, w = img_hw
     theta0 = rng.uniform(0, 2 * math.pi)
     omega = rng.uniform(-0.1, 0.1)
-    start = np.array([rng.uniform(half, w - half), rng.uniform(half, h - half)])
+    start = np.array(
+        [rng.uniform(half, w - half), rng.uniform(half, h - half)])
     # integrate the heading on a fine grid, then interpolate at ``times``
     grid = np.linspace(times.min(), times.max(),
                        int(8 * (times.max() - times.min())) + 2)
