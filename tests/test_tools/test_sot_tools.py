@@ -85,6 +85,7 @@ def _reference_metrics(root, outdir):
                 ious.append(_naive_iou(pred[t], gt[t], IMG_W, IMG_H))
     ious = np.array(ious)
     return {
+        'num': len(ious),
         'got10k/AO': ious.mean(),
         'got10k/SR50': (ious > 0.5).mean(),
         'got10k/SR75': (ious > 0.75).mean()
@@ -136,9 +137,14 @@ def test_val_single_and_two_processes_match_reference(trained):
         metrics = logged_metrics(work, 'got10k/')
         assert metrics['got10k/speed_fps'] > 0  # measured frame times
         ref = _reference_metrics(data, outdir)
-        assert 0 < ref['got10k/AO'] < 1
-        for key, value in ref.items():
-            assert metrics[key] == pytest.approx(value, abs=1e-6), key
+        assert 0 < ref['got10k/AO'] < 1 and ref['num'] == 11
+        # the result files hold %.3f boxes: AO agrees to ~1e-4, an SR may
+        # differ by one frame whose IoU is within rounding of the threshold
+        assert metrics['got10k/AO'] == pytest.approx(ref['got10k/AO'],
+                                                     abs=1e-3)
+        for key in ('got10k/SR50', 'got10k/SR75'):
+            assert metrics[key] == pytest.approx(ref[key],
+                                                 abs=1 / ref['num'] + 1e-9)
         results[procs] = (metrics, {
             name: _read_boxes(osp.join(outdir, name, f'{name}_001.txt'))
             for name in VAL

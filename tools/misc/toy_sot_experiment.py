@@ -201,8 +201,9 @@ def run_worker(name: str, args: argparse.Namespace) -> Dict[str, dict]:
     logged = runner.test()
     timings['test_s'] = time.time() - start
     metrics = frame_metrics(args.data_dir, osp.join(cfg.work_dir, 'results'))
-    # the metric's own pooled AO and this file-based one must agree
-    if abs(metrics['all']['AO'] - logged['got10k/AO']) > 1e-4:
+    # the metric's own pooled AO and this file-based one must agree (the
+    # files hold %.3f boxes)
+    if abs(metrics['all']['AO'] - logged['got10k/AO']) > 1e-3:
         raise RuntimeError(f'[{name}] AO from the result files '
                            f'{metrics["all"]["AO"]:.5f} != GOT10kMetric '
                            f'{logged["got10k/AO"]:.5f}')
