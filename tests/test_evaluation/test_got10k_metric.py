@@ -129,6 +129,15 @@ def test_nan_prediction_counts_as_zero():
     assert res['SR50'] == pytest.approx(1 / 3)
 
 
+def test_box_iou_of_a_single_pair():
+    """box_iou_xywh takes (..., 4): one (4,) pair too (and a NaN one)."""
+    from mmstpn.evaluation.functional import box_iou_xywh
+    # [0, 10) x [0, 10) vs [5, 15) x [0, 10): 50 / 150
+    assert float(box_iou_xywh([0, 0, 10, 10], [5, 0, 10, 10])) == \
+        pytest.approx(1 / 3)
+    assert float(box_iou_xywh([np.nan, 0, 10, 10], [5, 0, 10, 10])) == 0.0
+
+
 def test_three_runs_are_concatenated():
     box = [0.0, 0.0, 20.0, 20.0]
     gt = [box, box]

@@ -809,6 +809,71 @@ def test_vit_split_qkv_layouts(tmp_path, split):
                                atol=1e-5, rtol=1e-5)
 
 
+SOT_CONFIG = osp.join(REPO, 'tests', 'data', 'configs',
+                      'tiny_stpn_sot_got10k.py')
+
+
+def _resized_table(pos, num_prefix, grid):
+    """The source table without prefix entries, bicubically resized to
+    grid x grid (written out for the reference)."""
+    g0 = math.isqrt(pos.shape[1] - num_prefix)
+    table = pos[:, num_prefix:].reshape(1, g0, g0, -1).permute(0, 3, 1, 2)
+    table = F.interpolate(table, size=(grid, grid), mode='bicubic',
+                          align_corners=False)
+    return table.flatten(2).transpose(1, 2)
+
+
+def test_vit_fills_tracker_template_table(tmp_path, capsys):
+    """A tracker config (template_size 32, search img_size 64): pos_embed is
+    the 4x4 search table, pos_embed_template the same pretrained table
+    resized to 2x2; the tracker loads the file through init_cfg=Pretrained
+    with only the predictor left to initialisation."""
+    timm_sd = _timm_vit_state(grid=8)  # a 128-px table: both are resized
+    src = tmp_path / 'deit.pth'
+    torch.save(timm_sd, src)
+    dst = tmp_path / 'tracker_vit.pth'
+    vit_tool.convert(str(src), str(dst), config=SOT_CONFIG)
+    printed = capsys.readouterr().out
+    assert 'pos_embed -> pos_embed_template' in printed
+    assert 'resized bicubically 8x8 -> 2x2' in printed
+    assert 'template_size 32 (grid 2x2)' in printed
+    assert "left to initialisation: ['predictor']" in printed
+    saved = torch.load(dst, weights_only=True)
+    sd = saved['state_dict']
+    assert saved['meta']['template_size'] == 32
+    torch.testing.assert_close(sd['backbone.pos_embed'],
+                               _resized_table(timm_sd['pos_embed'], 1, 4))
+    torch.testing.assert_close(sd['backbone.pos_embed_template'],
+                               _resized_table(timm_sd['pos_embed'], 1, 2))
+    assert not any(k.startswith('backbone.pyramid.') for k in sd)
+
+    cfg = Config.fromfile(SOT_CONFIG).model
+    cfg.backbone.init_cfg = dict(type='Pretrained', checkpoint=str(dst),
+                                 prefix='backbone.')
+    tracker = MODELS.build(cfg)
+    tracker.init_weights()
+    loaded = tracker.backbone.state_dict()
+    for key, value in sd.items():
+        torch.testing.assert_close(loaded[key[len('backbone.'):]], value,
+                                   msg=key)
+    assert set(loaded) - {k[len('backbone.'):] for k in sd} == {
+        k for k in loaded if k.startswith('predictor.')}
+
+    # without a config: --template-size on the command line; a detection
+    # conversion (no template size) has no template table
+    out = tmp_path / 'cli.pth'
+    vit_tool.main([str(src), str(out), '--img-size', '64',
+                   '--template-size', '32'])
+    torch.testing.assert_close(
+        torch.load(out, weights_only=True)['state_dict'][
+            'backbone.pos_embed_template'], sd['backbone.pos_embed_template'])
+    det = tmp_path / 'det.pth'
+    vit_tool.convert(str(src), str(det), img_size=64)
+    det_sd = torch.load(det, weights_only=True)
+    assert 'backbone.pos_embed_template' not in det_sd['state_dict']
+    assert 'template_size' not in det_sd['meta']
+
+
 def test_vit_bad_inputs(tmp_path):
     out = tmp_path / 'out.pth'
     cfg_file = tmp_path / 'vit_cfg.py'

@@ -23,6 +23,13 @@ a pre-norm, relative position tables, ...) stop the conversion with their
 names. The output holds ``backbone.*`` tensors; the pyramid and the
 predictor are left to their initialisation. Use it as ``load_from`` or as
 ``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``.
+
+Tracker backbones (``--config`` whose ``model.backbone`` has
+``template_size``, e.g. ``configs/stpn_sot/*``): ``pos_embed`` becomes the
+search table (``img_size // 16``) and the same pretrained table, resized the
+same way to ``template_size // 16``, fills ``pos_embed_template`` (as
+OSTrack initialises both tables from the one pretrained table); no pyramid
+is expected. ``--template-size`` sets it without a config.
 """
 import argparse
 import inspect
@@ -146,9 +153,10 @@ def merge_split_qkv(state_dict: Dict[str, Tensor], src: str
 
 
 def resize_pos_embed(pos: Tensor, num_prefix: int, grid: int, src: str,
-                     report: ConversionReport) -> Tensor:
+                     report: ConversionReport,
+                     target: str = 'pos_embed') -> Tensor:
     """(1, [P +] g0*g0, D) -> (1, grid*grid, D): drop prefix entries,
-    bicubic resize."""
+    bicubic resize; recorded as ``pos_embed -> target``."""
     length = pos.shape[1]
     if math.isqrt(length - num_prefix)**2 == length - num_prefix:
         drop = num_prefix
@@ -168,14 +176,18 @@ def resize_pos_embed(pos: Tensor, num_prefix: int, grid: int, src: str,
             align_corners=False).to(pos.dtype)
         table = table.flatten(2).transpose(1, 2)
         how += f'; resized bicubically {g0}x{g0} -> {grid}x{grid}'
-    report.map('pos_embed', 'pos_embed', how)
+    report.map('pos_embed', target, how)
     return table.contiguous()
 
 
-def convert_state_dict(state_dict: Dict[str, Tensor], src: str, grid: int
+def convert_state_dict(state_dict: Dict[str, Tensor], src: str, grid: int,
+                       template_grid: Optional[int] = None
                        ) -> Tuple['OrderedDict[str, Tensor]', str,
                                   ConversionReport]:
-    """Any supported ViT layout -> STPNViT names (no ``backbone.``)."""
+    """Any supported ViT layout -> STPNViT names (no ``backbone.``).
+
+    ``template_grid`` (a tracker backbone): also ``pos_embed_template``,
+    the pretrained table resized to ``template_grid``."""
     report = ConversionReport(src)
     if any(k.startswith('backbone.') for k in state_dict):
         kept = OrderedDict()
@@ -231,6 +243,10 @@ def convert_state_dict(state_dict: Dict[str, Tensor], src: str, grid: int
         raise CheckpointConversionError(f'{src}: no pos_embed')
     out['pos_embed'] = resize_pos_embed(state_dict['pos_embed'], num_prefix,
                                         grid, src, report)
+    if template_grid is not None:
+        out['pos_embed_template'] = resize_pos_embed(
+            state_dict['pos_embed'], num_prefix, template_grid, src, report,
+            target='pos_embed_template')
     return out, layout, report
 
 
@@ -244,7 +260,8 @@ def patch_weight(state_dict: Dict[str, Tensor], src: str) -> Tensor:
 
 
 def target_config(config: Optional[str], img_size: Optional[int],
-                  weight: Tensor, src: str) -> Tuple[dict, str]:
+                  weight: Tensor, src: str,
+                  template_size: Optional[int] = None) -> Tuple[dict, str]:
     """STPNViT arguments to check against (``model.backbone`` of
     ``config``, else STPNViT's defaults at the file's width) and how to name
     their source in messages; the patch size and width are checked here."""
@@ -262,6 +279,11 @@ def target_config(config: Optional[str], img_size: Optional[int],
         where = 'STPNViT {} (no --config)'
     if img_size is not None:
         cfg['img_size'] = img_size
+    if template_size is not None:
+        cfg['template_size'] = template_size
+    if cfg.get('template_size') is not None:
+        # a tracker backbone: global blocks only (STPNViT checks it)
+        cfg.setdefault('window_block_indices', ())
     from mmstpn.models.backbones import STPNViT
     for name, arg in inspect.signature(STPNViT).parameters.items():
         if name in ('img_size', 'patch_size', 'embed_dims', 'depth'):
@@ -298,8 +320,10 @@ def convert(src: str,
             img_size: Optional[int] = None,
             allow_numpy: bool = False,
             trust: bool = False,
-            verbose: bool = False) -> ConversionReport:
-    """Read ``src``, convert, check against STPNViT, write ``dst``."""
+            verbose: bool = False,
+            template_size: Optional[int] = None) -> ConversionReport:
+    """Read ``src``, convert, check against STPNViT, write ``dst``
+    (``template_size`` / the config's: also ``pos_embed_template``)."""
     import mmstpn  # noqa: F401  (registers STPNViT)
     from mmdet.registry import MODELS
 
@@ -307,9 +331,14 @@ def convert(src: str,
     detect_layout({k[len('backbone.'):] if k.startswith('backbone.') else k:
                    v for k, v in state_dict.items()}, src)
     cfg, where = target_config(config, img_size,
-                               patch_weight(state_dict, src), src)
+                               patch_weight(state_dict, src), src,
+                               template_size)
     grid = cfg['img_size'] // cfg['patch_size']
-    new_sd, layout, report = convert_state_dict(state_dict, src, grid)
+    tracker = cfg.get('template_size') is not None
+    template_grid = cfg['template_size'] // cfg['patch_size'] \
+        if tracker else None
+    new_sd, layout, report = convert_state_dict(state_dict, src, grid,
+                                                template_grid)
     if config is None:
         cfg['depth'] = 1 + max((int(k.split('.')[1]) for k in new_sd
                                 if k.startswith('blocks.')), default=-1)
@@ -326,11 +355,15 @@ def convert(src: str,
     save_atomic(
         dict(
             meta=converter_meta(src, 'vit_to_mmstpn', source_layout=layout,
-                                img_size=cfg['img_size']),
+                                img_size=cfg['img_size'],
+                                **(dict(template_size=cfg['template_size'])
+                                   if tracker else {})),
             state_dict=OrderedDict(
                 ('backbone.' + k, v) for k, v in new_sd.items())), dst)
     report.note(f'source: {desc}, {layout} layout; checked against {what}, '
-                f'img_size {cfg["img_size"]} (grid {grid}x{grid})')
+                f'img_size {cfg["img_size"]} (grid {grid}x{grid})' +
+                (f', template_size {cfg["template_size"]} (grid '
+                 f'{template_grid}x{template_grid})' if tracker else ''))
     report.note('num_heads is not stored in a ViT checkpoint: the config '
                 'must give the source model\'s')
     heads = sorted({k.split('.')[0] for k in missing})
@@ -348,10 +381,15 @@ def main(argv=None) -> None:
     parser.add_argument(
         '--img-size', type=int, help='position grid = img_size // 16 '
         '(overrides the config; default 224 without a config)')
+    parser.add_argument(
+        '--template-size', type=int, help='tracker backbone: also fill '
+        'pos_embed_template, grid template_size // 16 (overrides the '
+        "config's model.backbone.template_size)")
     args = parser.parse_args(argv)
     try:
         convert(args.src, args.dst, args.config, args.img_size,
-                args.allow_numpy, args.trust_checkpoint, args.verbose)
+                args.allow_numpy, args.trust_checkpoint, args.verbose,
+                args.template_size)
     except CheckpointConversionError as err:
         sys.exit(f'error: {err}')
 

@@ -3,9 +3,12 @@
 # [prompts, template, search], centre head on the search tokens (focal +
 # GIoU + L1). Prompts from the cached search crops of past frames (online,
 # K=3 every S=10 frames). Initialise from an ImageNet (or MAE) ViT-B/16
-# converted to mmstpn's key names (pos_embed: the search table; the converter
-# may also fill pos_embed_template); without it the backbone starts from
-# scratch.
+# converted to mmstpn's key names with
+#   python tools/model_converters/vit_to_mmstpn.py SRC DST --config <this cfg>
+# (pos_embed: the search table, 16 x 16; pos_embed_template: the same
+# pretrained table resized to 8 x 8), e.g. as
+# model.backbone.init_cfg=dict(type='Pretrained', checkpoint=DST,
+# prefix='backbone.'); without it the backbone starts from scratch.
 custom_imports = dict(imports=['mmstpn'], allow_failed_imports=False)
 model = dict(
     type='OneStreamTracker',

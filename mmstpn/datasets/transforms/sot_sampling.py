@@ -31,7 +31,9 @@ class SOTPairSample(BaseFrameSample):
     Only visible frames are sampled (``visible`` true; a frame without the
     key counts as visible):
 
-    - template ``t``: ``key_frame_id`` or a random visible frame;
+    - template ``t``: ``key_frame_id``, else ``template_frame`` (e.g. 0:
+      the first frame, whose box a tracker gets at test), else a random
+      visible frame;
     - search ``s``: a random visible frame in ``[t + lo, t + hi]``
       (``frame_range``), other than ``t`` when ``filter_template_img`` and
       another exists; ``t`` itself when no other visible frame is in range;
@@ -53,6 +55,9 @@ class SOTPairSample(BaseFrameSample):
             'uniform' (K random candidates). Defaults to 'recent'.
         collect_video_keys (Sequence[str]): Video keys copied to every
             frame. Defaults to ('video_id', 'video_name', 'video_length').
+        template_frame (int, optional): Fixed template position when the
+            item has no ``key_frame_id`` (must be a visible frame of every
+            sequence). Defaults to None (random).
     """
 
     def __init__(self,
@@ -64,7 +69,13 @@ class SOTPairSample(BaseFrameSample):
                  support_sampling: str = 'recent',
                  collect_video_keys: Sequence[str] = ('video_id',
                                                       'video_name',
-                                                      'video_length')):
+                                                      'video_length'),
+                 template_frame: Optional[int] = None):
+        if template_frame is not None and (
+                not isinstance(template_frame, int) or template_frame < 0):
+            raise ValueError('template_frame must be None or an int >= 0, '
+                             f'got {template_frame!r}')
+        self.template_frame = template_frame
         self.frame_range = _as_range(frame_range, 'frame_range')
         if not isinstance(num_support, int) or num_support < 0:
             raise ValueError(f'num_support must be an int >= 0, got '
@@ -142,14 +153,19 @@ class SOTPairSample(BaseFrameSample):
         """
         frames = video_infos['images']
         template = video_infos.get('key_frame_id')
+        what = 'key_frame_id'
+        if template is None and self.template_frame is not None:
+            template, what = self.template_frame, 'template_frame'
         if template is not None and not 0 <= template < len(frames):
             raise ValueError(
-                f'sequence {video_infos.get("video_name")!r}: key_frame_id '
+                f'sequence {video_infos.get("video_name")!r}: {what} '
                 f'{template} is outside its {len(frames)} frames')
         if template is not None and frames[template].get('visible') is False:
             raise ValueError(
                 f'sequence {video_infos.get("video_name")!r}: template '
-                f'frame {template} is not visible')
+                f'frame {template}'
+                f'{" (template_frame)" if what == "template_frame" else ""}'
+                ' is not visible')
         try:
             inds = self.sample(frames, template)
         except ValueError as e:
@@ -170,4 +186,5 @@ class SOTPairSample(BaseFrameSample):
                 f'filter_template_img={self.filter_template_img}, '
                 f'num_support={self.num_support}, '
                 f'support_range={self.support_range}, stride={self.stride}, '
-                f'support_sampling={self.support_sampling!r})')
+                f'support_sampling={self.support_sampling!r}, '
+                f'template_frame={self.template_frame})')

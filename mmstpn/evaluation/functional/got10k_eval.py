@@ -143,8 +143,8 @@ def box_iou_xywh(boxes1: np.ndarray,
     union = b1[..., 2] * b1[..., 3] + b2[..., 2] * b2[..., 3] - inter
     with np.errstate(invalid='ignore', divide='ignore'):
         ious = np.clip(inter / (union + np.finfo(float).eps), 0.0, 1.0)
-    ious[bad] = 0.0
-    return ious
+    # np.where: also for a single (4,) pair, whose IoU is a numpy scalar
+    return np.where(bad, 0.0, ious)
 
 
 def success_curve(ious: ArrayLike,

@@ -184,7 +184,8 @@ class STPNViT(STPNBackboneMixin, BaseModule):
                     'globally over the joint template + search sequence; '
                     'window_block_indices must be empty, got '
                     f'{tuple(window_block_indices)}')
-        if patch_size != 16:
+        if patch_size != 16 and template_size is None:
+            # (a tracker backbone has no pyramid: any patch size)
             raise ValueError('STPNViT builds its pyramid from a stride-16 '
                              f'grid; patch_size must be 16, got {patch_size}')
         if embed_dims % 4:

@@ -86,6 +86,29 @@ def test_pair_sample_edge_cases():
         assert len(set(out['frame_id'][2:])) == 2  # no repeat when enough
 
 
+def test_pair_sample_fixed_template_frame():
+    """template_frame=0: the first frame is the template of every item (as
+    at test); a key_frame_id still wins; an invisible or missing template
+    frame is an error naming the sequence."""
+    t = SOTPairSample(frame_range=[0, 30], num_support=1, template_frame=0)
+    random.seed(2)
+    searches = set()
+    for _ in range(100):
+        fid = t(_video(12))['frame_id']
+        assert fid[0] == 0 and 1 <= fid[1] <= 11
+        searches.add(fid[1])
+    assert len(searches) > 5
+    assert t(dict(_video(12), key_frame_id=5))['frame_id'][0] == 5
+    with pytest.raises(ValueError, match=r"'seq': template frame 0 "
+                       r'\(template_frame\) is not visible'):
+        t(_video(5, invisible={0}))
+    with pytest.raises(ValueError, match="'seq': template_frame 7 is "
+                       'outside its 3 frames'):
+        SOTPairSample(template_frame=7)(_video(3))
+    with pytest.raises(ValueError, match='template_frame'):
+        SOTPairSample(template_frame=-1)
+
+
 @pytest.mark.parametrize('kw', [
     dict(frame_range=[1, 3]),
     dict(num_support=-1),

@@ -21,9 +21,10 @@ def naive_joint(model, template, search, prompts=None):
     """Plain joint ViT: [prompts, template + pos_t, search + pos_s], naive
     softmax attention, LN / FFN by hand; returns the search tokens."""
     w = model.patch_embed.projection
+    patch = w.weight.shape[-1]
 
     def embed(x, table):
-        t = F.conv2d(x, w.weight, w.bias, stride=16).flatten(2).transpose(
+        t = F.conv2d(x, w.weight, w.bias, stride=patch).flatten(2).transpose(
             1, 2)
         return t + table
 
@@ -46,7 +47,7 @@ def naive_joint(model, template, search, prompts=None):
         x = x + fc2(F.gelu(fc1(y)))
     x = F.layer_norm(x, (x.shape[-1], ), model.norm.weight, model.norm.bias,
                      1e-6)
-    return x[:, p + template.flatten(2).shape[-1] // 256:]
+    return x[:, p + template.flatten(2).shape[-1] // patch**2:]
 
 
 def test_num_prompts_0_is_a_plain_joint_vit(monkeypatch):
@@ -135,3 +136,19 @@ def test_template_table_is_resized_and_detection_vit_unchanged():
 def test_bad_tracker_config(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MODELS.build(dict(TINY_TRACKER_VIT, **kwargs))
+
+
+def test_tracker_backbone_with_patch_8():
+    """A tracker backbone (no pyramid) may use patch 8: template 32 -> 4x4,
+    search 64 -> 8x8 tokens, equal to the naive joint ViT at stride 8; a
+    detection STPNViT still needs patch 16."""
+    model = build(patch_size=8, num_prompts=0)
+    assert model.template_grid == 4 and model.pos_grid == 8
+    template, search = torch.randn(2, 3, 32, 32), torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        tokens, hw = model.forward_joint(template, search)
+        exp = naive_joint(model, template, search)
+    assert hw == (8, 8) and tokens.shape[1] == 64
+    torch.testing.assert_close(tokens, exp, atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match='patch_size must be 16'):
+        MODELS.build(dict(TINY_VIT, patch_size=8))

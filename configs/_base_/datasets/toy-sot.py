@@ -1,0 +1,74 @@
+# The toy deteriorated tracking set (tools/misc/toy_sot_generator.py,
+# written by tools/misc/toy_sot_experiment.py) in the GOT-10k layout:
+# 128x128 frames, a textured square target, a follower and wanderers of
+# other textures (same size and colour), ~30% isolated deteriorated frames.
+# Template: always frame 0 (the test protocol's given box); search: any
+# later frame; K=2 support crops on frames s-1, s-2 cropped around their own
+# boxes with the search jitter (what the online cache holds at test).
+dataset_type = 'GOT10kDataset'
+data_root = 'data/toy_sot/'
+backend_args = None
+
+num_support = 2
+support_stride = 1
+train_pipeline = [
+    dict(
+        type='SOTPairSample',
+        frame_range=[0, 100],
+        template_frame=0,
+        num_support=num_support,
+        support_range=num_support * support_stride,
+        stride=support_stride,
+        support_sampling='recent'),
+    dict(
+        type='TransformBroadcaster',
+        share_random_params=True,
+        transforms=[dict(type='LoadImageFromFile', backend_args=backend_args)
+                    ]),
+    dict(
+        type='SOTCropRegion',
+        template_factor=2.0,
+        template_size=32,
+        search_factor=4.0,
+        search_size=64,
+        template_jitter=(0.0, 0.0),
+        search_jitter=(0.25, 3.0),
+        support_region='own'),
+    dict(type='PackSOTInputs')
+]
+test_pipeline = [
+    dict(
+        type='TransformBroadcaster',
+        transforms=[dict(type='LoadImageFromFile', backend_args=backend_args)
+                    ]),
+    dict(
+        type='PackTrackInputs',
+        meta_keys=('video_name', 'bbox', 'cover', 'width', 'height'))
+]
+train_dataloader = dict(
+    batch_size=16,
+    num_workers=0,
+    persistent_workers=False,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='train/list.txt',
+        data_prefix=dict(img_path='train'),
+        filter_cfg=dict(min_visible=2),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1,  # online tracking: frames one by one, in order
+    num_workers=0,
+    persistent_workers=False,
+    sampler=dict(type='TrackImgSampler'),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='val/list.txt',
+        data_prefix=dict(img_path='val'),
+        test_mode=True,
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='GOT10kMetric')
+test_evaluator = val_evaluator

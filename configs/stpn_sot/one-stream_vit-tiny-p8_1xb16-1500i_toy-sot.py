@@ -1,0 +1,7 @@
+# Baseline of the toy tracking experiment: the same one-stream tracker
+# without prompts (num_prompts=0: no predictor, no support pass). The
+# pipeline is kept as it is (the support crops are loaded and ignored), so
+# that with one seed both trackers see exactly the same template / search
+# items.
+_base_ = ['./stpn_one-stream_vit-tiny-p8_1xb16-1500i_toy-sot.py']
+model = dict(backbone=dict(num_prompts=0))
