@@ -36,19 +36,12 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def vid_generator():
-    """The toy VID generator module (it may live in the library or in
-    tools/misc; imported lazily)."""
-    for name in ('mmstpn.datasets.synthetic.deteriorated_vid',
-                 'tools.misc.deteriorated_vid'):
-        try:
-            if REPO not in sys.path:
-                sys.path.insert(0, REPO)
-            return importlib.import_module(name)
-        except ImportError:
-            continue
-    raise ImportError('the toy VID generator (deteriorated_vid) was found '
-                      'neither in mmstpn.datasets.synthetic nor in '
-                      'tools/misc')
+    """The toy VID generator module (``tools/misc/toy_vid_generator.py``,
+    next to this file)."""
+    here = osp.dirname(osp.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    return importlib.import_module('toy_vid_generator')
 
 
 def _encode(mask: np.ndarray) -> dict:
