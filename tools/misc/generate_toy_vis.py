@@ -32,7 +32,6 @@ from typing import Dict, List
 import numpy as np
 import pycocotools.mask as mask_util
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def vid_generator():
