@@ -33,7 +33,6 @@ import numpy as np
 import pycocotools.mask as mask_util
 
 
-
 def vid_generator():
     """The toy VID generator module (``tools/misc/toy_vid_generator.py``,
     next to this file)."""
