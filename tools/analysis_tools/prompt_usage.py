@@ -40,7 +40,8 @@ from mmengine.runner import load_checkpoint
 
 import mmstpn  # noqa: F401  (registers mmstpn and allow-lists checkpoints)
 from mmstpn.engine import model_policy, stpn_backbones, support_samplers
-from mmstpn.structures import SupportPolicy
+from mmstpn.models.mot.frame_view import frame_view
+from mmstpn.structures import SupportPolicy, TrackClips
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -113,6 +114,25 @@ def frame_label(sample) -> int:
     return int(gt.labels[area.argmax()])
 
 
+def _frames(model, dataset, v: int, picks: Sequence[int]) -> tuple:
+    """(frame 0's ClipBatch, [(key frame, data sample) of each pick]) of
+    video ``v``: one item per frame ``(v, f)`` for detectors (ClipBatch
+    inputs); for trackers (``TrackClips`` inputs, VIS) the whole video as one
+    item, read with the trackers' frame view."""
+    first = model.data_preprocessor(pseudo_collate([dataset[(v, 0)]]), False)
+    if not isinstance(first['inputs'], TrackClips):
+        frames = []
+        for f in picks:
+            item = model.data_preprocessor(
+                pseudo_collate([dataset[(v, f)]]), False)
+            frames.append((item['inputs'].key_frames, item['data_samples'][0]))
+        return first['inputs'], frames
+    data = model.data_preprocessor(pseudo_collate([dataset[v]]), False)
+    view = frame_view(data['inputs'], 'prompt_usage')
+    samples = data['data_samples'][0].video_data_samples
+    return view[:, 0], [(view[:, f].key_frames, samples[f]) for f in picks]
+
+
 @torch.no_grad()
 def collect(model, dataset, max_videos: int, frames_per_video: int) -> dict:
     """Per video: prompts from its frame 0 clip (the model's offline
@@ -123,17 +143,11 @@ def collect(model, dataset, max_videos: int, frames_per_video: int) -> dict:
         num = dataset.get_len_per_video(v)
         picks = sorted({round(i * (num - 1) / max(frames_per_video - 1, 1))
                         for i in range(frames_per_video)})
-        data = model.data_preprocessor(pseudo_collate([dataset[(v, 0)]]),
-                                       False)
-        prompts = backbone.compute_prompts(data['inputs'])[0]
-        keys, labels = [], []
-        for f in picks:
-            item = model.data_preprocessor(
-                pseudo_collate([dataset[(v, f)]]), False)
-            keys.append(item['inputs'].key_frames)
-            labels.append(frame_label(item['data_samples'][0]))
-        videos.append(dict(prompts=prompts, keys=torch.cat(keys),
-                           labels=labels))
+        first, frames = _frames(model, dataset, v, picks)
+        prompts = backbone.compute_prompts(first)[0]
+        videos.append(dict(prompts=prompts,
+                           keys=torch.cat([k for k, _ in frames]),
+                           labels=[frame_label(s) for _, s in frames]))
     return videos
 
 

@@ -1,5 +1,5 @@
-"""ByteTrack with an STPN backbone."""
-from mmdet.models.mot import ByteTrack
+"""ByteTrack and OC-SORT with an STPN detector."""
+from mmdet.models.mot import OCSORT, ByteTrack
 from mmdet.registry import MODELS
 from mmdet.structures import TrackSampleList
 
@@ -7,9 +7,9 @@ from mmstpn.structures import TrackClips
 from .frame_view import frame_view
 
 
-@MODELS.register_module()
-class STPNByteTrack(ByteTrack):
-    """mmdet's ``ByteTrack`` on an STPN detector.
+class DetectorTrackerMixin:
+    """For trackers that train a plain detector and call
+    ``detector.predict`` per frame (ByteTrack, OC-SORT).
 
     Training is mmdet's (``detector.loss`` on the preprocessor's inputs):
     with ``TrackClipDataPreprocessor(use_det_processor=True)`` and
@@ -21,10 +21,10 @@ class STPNByteTrack(ByteTrack):
     """
 
     def loss(self, inputs, data_samples, **kwargs) -> dict:
-        """mmdet's ``ByteTrack.loss`` (the detector's loss)."""
+        """mmdet's ``loss`` (the detector's loss) on frames."""
         if isinstance(inputs, TrackClips):
             raise ValueError(
-                'STPNByteTrack trains its detector on frames: use '
+                f'{type(self).__name__} trains its detector on frames: use '
                 'TrackClipDataPreprocessor(use_det_processor=True) with '
                 'SupportFrameSample + PackClipInputs in the training '
                 'pipeline (got TrackClips from PackTrackClipInputs)')
@@ -32,6 +32,18 @@ class STPNByteTrack(ByteTrack):
 
     def predict(self, inputs, data_samples: TrackSampleList,
                 **kwargs) -> TrackSampleList:
-        """mmdet's ``ByteTrack.predict``, one ``ClipBatch`` per frame."""
+        """mmdet's ``predict``, one ``ClipBatch`` per frame."""
         return super().predict(
             frame_view(inputs, type(self).__name__), data_samples, **kwargs)
+
+
+@MODELS.register_module()
+class STPNByteTrack(DetectorTrackerMixin, ByteTrack):
+    """mmdet's ``ByteTrack`` on an STPN detector (see
+    :class:`DetectorTrackerMixin`)."""
+
+
+@MODELS.register_module()
+class STPNOCSORT(DetectorTrackerMixin, OCSORT):
+    """mmdet's ``OCSORT`` on an STPN detector (see
+    :class:`DetectorTrackerMixin`)."""
