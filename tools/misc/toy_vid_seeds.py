@@ -181,11 +181,21 @@ def main(argv: Sequence[str] = None) -> dict:
     runs = [(layout, seed) for layout in args.layouts for seed in args.seeds]
     all_results: Dict[str, Dict[int, dict]] = {}
     start = time.time()
+    durations: List[float] = []     # of the runs made (not read) here
     for i, (layout, seed) in enumerate(runs):
         elapsed = time.time() - start
+        eta = ''
+        if durations:
+            left = sum(durations) / len(durations) * (len(runs) - i)
+            eta = f', ~{left / 60:.0f} min to go'
         print(f'[seeds] run {i + 1}/{len(runs)}: layout {layout}, seed '
-              f'{seed} ({elapsed / 60:.1f} min so far)', flush=True)
+              f'{seed} ({elapsed / 60:.1f} min so far{eta})', flush=True)
+        t0 = time.time()
+        done = osp.exists(osp.join(run_dirs(args.out_dir, layout, seed)
+                                   ['run'], 'results.json'))
         all_results.setdefault(layout, {})[seed] = run_one(args, layout, seed)
+        if not done:
+            durations.append(time.time() - t0)
     table = seeds_table(all_results, args.out_dir)
     lines = markdown(table)
     print('\n'.join(['', 'AP50 (%), STPN offline vs baseline:', *lines, '']))
