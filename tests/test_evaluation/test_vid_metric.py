@@ -388,6 +388,52 @@ def test_subset_img_ids(tmp_path):
     assert res['bbox_mAP_50_first8'] != res['bbox_mAP_50']
 
 
+@pytest.mark.parametrize('with_ann_file', [True, False])
+def test_subset_complements(tmp_path, with_ann_file):
+    """``subset_complements=dict(clean='deteriorated')``: pycocotools over
+    the predicted frames whose flag is false (a frame without the field
+    counts as clean); a complement of an img-id subset too."""
+    data = make_cocovid(7, p_ignore=0.0)
+    for img in data['images'][::7]:     # no field: clean
+        del img['deteriorated']
+    preds = random_predictions(data, 7, p_missing_img=0.1)
+    ids = [i['id'] for i in data['images'] if i['frame_id'] < 8]
+    kw = dict(
+        subset_flags=['deteriorated'], subset_img_ids=dict(first8=ids),
+        subset_complements=dict(clean='deteriorated', late='first8'))
+    if with_ann_file:
+        res = _run(_metric(_write(tmp_path, data), **kw), data, preds)
+    else:
+        res = _run(_metric(None, **kw), data, preds, with_gt=True)
+    clean = [
+        i['id'] for i in data['images']
+        if not i.get('deteriorated', False) and i['id'] in preds
+    ]
+    late = [i['id'] for i in data['images']
+            if i['frame_id'] >= 8 and i['id'] in preds]
+    det = [i['id'] for i in data['images']
+           if i.get('deteriorated') and i['id'] in preds]
+    assert len(clean) > 20 and len(det) > 10
+    for key, img_ids in (('clean', clean), ('late', late),
+                         ('deteriorated', det)):
+        ref = reference_ap50(data, preds, img_ids=img_ids)[0]
+        assert res[f'bbox_mAP_50_{key}'] == pytest.approx(ref, abs=1e-12)
+    assert res['bbox_mAP_50_clean'] not in (res['bbox_mAP_50'],
+                                            res['bbox_mAP_50_deteriorated'])
+
+
+def test_subset_complements_bad_names():
+    with pytest.raises(ValueError, match='subset_complements'):
+        VIDMetric(subset_flags=['deteriorated'],
+                  subset_complements=dict(clean='blurred'))
+    with pytest.raises(ValueError, match='unique'):
+        VIDMetric(subset_flags=['deteriorated'],
+                  subset_complements=dict(deteriorated='deteriorated'))
+    with pytest.raises(ValueError, match='unique'):
+        VIDMetric(subset_flags=['deteriorated'],
+                  subset_complements=dict(fast='deteriorated'))
+
+
 def test_format_only(tmp_path):
     data = make_cocovid(8)
     preds = random_predictions(data, 8)

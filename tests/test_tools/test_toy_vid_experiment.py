@@ -81,8 +81,8 @@ def test_main_job_smoke(tiny_set, tmp_path):
         results = json.load(f)
     for row in ('baseline', 'stpn', 'stpn_online_k4_s1'):
         for key in ('bbox_mAP_50', 'bbox_mAP_50_deteriorated',
-                    'bbox_mAP_50_fast', 'bbox_mAP_50_medium',
-                    'bbox_mAP_50_slow'):
+                    'bbox_mAP_50_clean', 'bbox_mAP_50_fast',
+                    'bbox_mAP_50_medium', 'bbox_mAP_50_slow'):
             assert 0 <= results[row][key] <= 1 or results[row][key] == -1
     assert results['timings']['total_s'] > 0
     assert (out / 'ap50.png').stat().st_size > 1000
@@ -94,3 +94,64 @@ def test_main_job_smoke(tiny_set, tmp_path):
     assert (out / 'pretrain' / 'iter_2.pth').exists()
     assert (out / 'stpn' / 'iter_2.pth').exists()
     assert (out / 'baseline' / 'iter_2.pth').exists()
+
+
+def test_data_check_and_layout(tmp_path, capsys):
+    """The toy set is regenerated when the data dir holds one of other
+    sizes, seed or layout (read from the jsons' ``info``), reused
+    otherwise."""
+    exp = _load_script()
+    data = str(tmp_path / 'data')
+
+    def args(*extra):
+        return exp.parse_args(['--data-dir', data, '--num-train-videos', '3',
+                               '--num-val-videos', '2', *extra])
+
+    def info():
+        with open(osp.join(data, 'train.json')) as f:
+            return json.load(f)['info']
+
+    assert 'no ' in exp.data_mismatch(args())
+    assert exp.ensure_data(args()) is True
+    assert info()['seed'] == 0 and 'layout' not in info()   # 'single'
+    assert exp.ensure_data(args()) is False
+    assert 'using the toy set' in capsys.readouterr().out
+    assert exp.ensure_data(args('--toy-layout', 'multi')) is True
+    assert "layout 'single', not 'multi'" in capsys.readouterr().out
+    assert info()['layout'] == 'multi'
+    assert exp.ensure_data(args('--toy-layout', 'multi')) is False
+    # --seed sets the toy set's seed unless --data-seed is given
+    assert 'seed 0, not 1' in exp.data_mismatch(
+        args('--toy-layout', 'multi', '--seed', '1'))
+    assert exp.data_mismatch(
+        args('--toy-layout', 'multi', '--seed', '1', '--data-seed', '0')) \
+        == ''
+    assert 'videos 3, not 5' in exp.data_mismatch(
+        args('--toy-layout', 'multi', '--num-train-videos', '5'))
+    assert exp.ensure_data(args('--seed', '1')) is True
+    assert (info()['seed'], info().get('layout', 'single')) == (1, 'single')
+
+
+def test_stpn_cfg_options_reach_stpn_only(tmp_path):
+    exp = _load_script()
+    args = exp.parse_args([
+        '--out-dir', str(tmp_path), '--cfg-options',
+        'train_dataloader.batch_size=3', '--stpn-cfg-options',
+        'model.type=FasterRCNN', 'train_dataloader.batch_size=2'
+    ])
+    stpn = exp.load_cfg('stpn', args, 5, 'stpn')
+    base = exp.load_cfg('baseline', args, 5, 'baseline')
+    assert stpn.model.type == 'FasterRCNN'
+    assert stpn.train_dataloader.batch_size == 2
+    assert base.train_dataloader.batch_size == 3
+    assert exp.load_cfg('stpn', exp.parse_args([]), 5,
+                        'stpn').model.type != 'FasterRCNN'
+    # the toy configs report AP50 on the clean frames, and so does the table
+    assert stpn.test_evaluator.subset_complements == dict(
+        clean='deteriorated')
+    row = {k: 0.5 for _, k in exp.COLUMNS}
+    lines = exp.table(dict(baseline=row, stpn=dict(
+        row, bbox_mAP_50_clean=0.75), timings={}))
+    assert 'clean' in lines[0]
+    col = [c for c, _ in exp.COLUMNS].index('clean')
+    assert lines[-1].split()[3 + col] == '+25.0'

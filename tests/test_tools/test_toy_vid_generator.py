@@ -3,6 +3,7 @@
 (tools/misc/generate_toy_vid.py)."""
 import hashlib
 import json
+import math
 import os
 import os.path as osp
 from collections import Counter, defaultdict
@@ -16,9 +17,11 @@ from tests.test_evaluation.vid_test_utils import reference_motion_ious
 from tests.test_tools.tool_helpers import load_tool, tool_dir_on_path
 
 tool_dir_on_path('misc')
+import toy_vid_generator  # noqa: E402
 from toy_vid_generator import (DETERIORATION_KINDS,  # noqa: E402
-                               TEXTURE_CLASSES, generate_deteriorated_vid,
-                               generate_split, render_texture)
+                               DISTRACTOR_TEXTURES, TEXTURE_CLASSES,
+                               generate_deteriorated_vid, generate_split,
+                               render_texture)
 
 SMALL = dict(num_train_videos=4, num_val_videos=3, frames_per_video=8,
              img_size=(64, 80))
@@ -94,7 +97,7 @@ def test_frames_on_disk(small_set):
             assert ('is_vid_train_frame' in img) == (split == 'train')
 
 
-def _check_consistency(data, img_hw, all_cats_used=True):
+def _check_consistency(data, img_hw, all_cats_used=True, layout='single'):
     h, w = img_hw
     cats = {c['id']: c['name'] for c in data['categories']}
     videos = {v['id']: v['name'] for v in data['videos']}
@@ -131,18 +134,26 @@ def _check_consistency(data, img_hw, all_cats_used=True):
         # an instance id belongs to one video
         assert inst_video.setdefault(a['instance_id'],
                                      a['video_id']) == a['video_id']
-    # one class per video, every video annotated, every category used
-    assert all(len(c) == 1 for c in video_cls.values())
+    # every video annotated, every category used; 'single': one class per
+    # video, 1-2 objects; 'multi': 2-3 objects of different classes
     assert set(video_cls) == set(videos)
-    used = {next(iter(c)) for c in video_cls.values()}
+    used = set().union(*video_cls.values())
     assert used == set(cats) if all_cats_used else used <= set(cats)
     # every instance is annotated in every frame of its video
     frames_per_video = Counter(i['video_id'] for i in data['images'])
     per_inst = Counter(a['instance_id'] for a in data['annotations'])
+    inst_cls = {a['instance_id']: a['category_id']
+                for a in data['annotations']}
+    per_video = defaultdict(list)
     for iid, n in per_inst.items():
         assert n == frames_per_video[inst_video[iid]]
-        assert 1 <= len([i for i in per_inst
-                         if inst_video[i] == inst_video[iid]]) <= 2
+        per_video[inst_video[iid]].append(inst_cls[iid])
+    for vid, classes in per_video.items():
+        if layout == 'single':
+            assert 1 <= len(classes) <= 2 and len(set(classes)) == 1
+        else:
+            assert 2 <= len(classes) <= 3
+            assert len(set(classes)) == len(classes), (vid, classes)
 
 
 def test_json_consistency(default_set, small_set):
@@ -156,6 +167,138 @@ def test_json_consistency(default_set, small_set):
         _check_consistency(
             _load(paths[f'{split}_ann']), SMALL['img_size'],
             all_cats_used=False)
+
+
+SMALL_DIGESTS = dict(
+    # md5 of train.json / val.json / the frames (sorted (path, md5) list) of
+    # generate_deteriorated_vid(root, seed=5, num_train_videos=6,
+    # num_val_videos=3, frames_per_video=8, img_size=(64, 80)), computed
+    # with the generator before layouts existed: the default ('single')
+    # layout must stay byte-identical (the frames' digest also depends on
+    # OpenCV's JPEG encoder: if only it fails after an OpenCV upgrade,
+    # compare the decoded pixels instead)
+    train='19a2361d2b3b36b183653f3367e06481',
+    val='8557ca3c84b1563cc600609cca42e137',
+    frames='f527b056bc2b9636fae8619b9eb33c0e')
+
+
+def test_single_layout_unchanged(tmp_path):
+    paths = generate_deteriorated_vid(
+        str(tmp_path / 'a'), seed=5, num_train_videos=6, num_val_videos=3,
+        frames_per_video=8, img_size=(64, 80))
+    for split in ('train', 'val'):
+        with open(paths[f'{split}_ann'], 'rb') as f:
+            assert hashlib.md5(f.read()).hexdigest() == SMALL_DIGESTS[split]
+    frames = sorted(
+        (osp.join('frames', k), v)
+        for k, v in _tree_digest(paths['img_prefix']).items())
+    assert hashlib.md5(json.dumps(frames).encode()).hexdigest() == \
+        SMALL_DIGESTS['frames']
+    # layout='single' is the default; its json does not name a layout
+    explicit = generate_deteriorated_vid(
+        str(tmp_path / 'b'), seed=5, num_train_videos=6, num_val_videos=3,
+        frames_per_video=8, img_size=(64, 80), layout='single',
+        write_images=False)
+    for split in ('train', 'val'):
+        assert _load(explicit[f'{split}_ann']) == _load(paths[f'{split}_ann'])
+        assert 'layout' not in _load(paths[f'{split}_ann'])['info']
+
+
+@pytest.fixture(scope='module')
+def multi_set(tmp_path_factory):
+    """The default sizes in the 'multi' layout, annotations only."""
+    root = str(tmp_path_factory.mktemp('toy_multi'))
+    paths = generate_deteriorated_vid(root, write_images=False, seed=2,
+                                      layout='multi')
+    return {s: _load(paths[f'{s}_ann']) for s in ('train', 'val')}
+
+
+def test_multi_layout_json(multi_set, default_set):
+    for split, data in multi_set.items():
+        _check_consistency(data, (128, 128), layout='multi')
+        assert data['info']['layout'] == 'multi'
+        assert data['info']['distractor_texture'] == 'rings'
+        per_video = defaultdict(set)
+        for a in data['annotations']:
+            per_video[a['video_id']].add(a['category_id'])
+        sizes = Counter(len(c) for c in per_video.values())
+        distractors = Counter(v['num_distractors'] for v in data['videos'])
+        assert set(sizes) == {2, 3} and set(distractors) == {0, 1, 2}
+        if split == 'train':
+            # every class in about (2.5 / 4) of the videos
+            per_cls = Counter(c for cs in per_video.values() for c in cs)
+            assert min(per_cls.values()) > 0.5 * len(per_video)
+            assert sizes[3] > 0.4 * len(per_video)
+            assert min(distractors.values()) > 0.25 * len(per_video)
+        # deteriorated frames as in the 'single' layout
+        flags = [i['deteriorated'] for i in data['images']]
+        assert np.mean(flags) == pytest.approx(0.3, abs=0.04)
+    # smaller objects than in the 'single' layout
+    side = [math.sqrt(a['area']) for a in multi_set['train']['annotations']]
+    side0 = [math.sqrt(a['area'])
+             for a in default_set['train']['annotations']]
+    assert np.mean(side) < 0.85 * np.mean(side0)
+
+
+def test_multi_objects_apart_and_distractors():
+    """All objects of a 'multi' video, distractors included, are apart in
+    every frame; the distractors come last, unlabelled, with their
+    texture."""
+    from toy_vid_generator import _multi_objects, _overlap
+    seen = Counter()
+    for i in range(40):
+        rng = np.random.default_rng([9, i])
+        tier = ('slow', 'medium', 'fast')[i % 3]
+        objs = _multi_objects(rng, f'v{i}', TEXTURE_CLASSES, 'checker',
+                              'plain' if i % 2 else 'rings', tier, 16,
+                              (128, 128), bool(i % 2))
+        lab = [o for o in objs if o['labelled']]
+        dis = [o for o in objs if not o['labelled']]
+        assert objs == lab + dis and lab[0]['cls_name'] == 'checker'
+        assert len({o['cls_name'] for o in lab}) == len(lab) >= 2
+        assert all(o['cls_name'] == ('plain' if i % 2 else 'rings')
+                   for o in dis)
+        for j, a in enumerate(objs):
+            for b in objs[j + 1:]:
+                assert not _overlap(a['boxes'], b['boxes']).any()
+        seen[(len(lab), len(dis))] += 1
+    assert {n for n, _ in seen} == {2, 3} and {d for _, d in seen} == \
+        {0, 1, 2}
+
+
+def test_multi_frames_show_unlabelled_distractors(tmp_path):
+    """In a clean frame, outside the labelled boxes there is texture (the
+    rings) exactly in the videos that have distractors."""
+    paths = generate_deteriorated_vid(
+        str(tmp_path), num_train_videos=12, num_val_videos=0, seed=3,
+        layout='multi')
+    data = _load(paths['train_ann'])
+    boxes = defaultdict(list)
+    for a in data['annotations']:
+        boxes[a['image_id']].append(a['bbox'])
+    videos = {v['id']: v for v in data['videos']}
+    checked = Counter()
+    for img in data['images']:
+        if img['deteriorated'] or img['frame_id'] % 5:
+            continue
+        frame = cv2.imread(osp.join(paths['img_prefix'], img['file_name']))
+        grey = frame.astype(np.float32).mean(2)
+        hp = grey - cv2.GaussianBlur(grey, (0, 0), 3.0)
+        mask = np.ones(hp.shape, bool)
+        for x, y, w, h in boxes[img['id']]:
+            mask[max(int(y) - 3, 0):int(y + h) + 4,
+                 max(int(x) - 3, 0):int(x + w) + 4] = False
+        # 8x8 blocks entirely outside the labelled boxes
+        e = (hp**2 * mask).reshape(16, 8, 16, 8).sum((1, 3))
+        inside = mask.reshape(16, 8, 16, 8).all((1, 3))
+        textured = int(((e / 64 > 150) & inside).sum())
+        n_dis = videos[img['video_id']]['num_distractors']
+        if n_dis:
+            assert textured >= 2 * n_dis, (img['file_name'], textured)
+        else:
+            assert textured == 0, (img['file_name'], textured)
+        checked[n_dis > 0] += 1
+    assert checked[True] and checked[False]
 
 
 def test_loads_in_cocovid_dataset(small_set):
@@ -252,9 +395,26 @@ def test_textures_differ_only_in_orientation():
     np.testing.assert_allclose(energies, 0.5, atol=0.03)
     with pytest.raises(ValueError, match='unknown texture'):
         render_texture('dots', xx, yy, 4.0, (0, 0))
+    # the distractors' rings: same radial frequency and energy, but spread
+    # over all orientations (none of the classes' structures)
+    rings = render_texture('rings', xx - 32, yy - 32, 4.0, (0.3, 1.2))
+    assert abs(rings.mean()) < 0.02
+    assert (rings**2).mean() == pytest.approx(0.5, abs=0.03)
+    spec = np.abs(np.fft.fft2(rings))**2
+    spec[0, 0] = 0
+    fy, fx = np.meshgrid(np.fft.fftfreq(64), np.fft.fftfreq(64),
+                         indexing='ij')
+    band = np.abs(np.hypot(fx, fy) - 0.25) < 0.04
+    assert spec[band].sum() > 0.6 * spec.sum()
+    angle = np.mod(np.degrees(np.arctan2(fy, fx)), 180)
+    sectors = [spec[band & (np.abs(angle - a) < 22.5)].sum()
+               for a in (22.5, 67.5, 112.5, 157.5)]
+    assert max(sectors) < 1.5 * min(sectors), sectors
+    assert not render_texture('plain', xx, yy, 4.0, (0, 0)).any()
+    assert set(DISTRACTOR_TEXTURES).isdisjoint(TEXTURE_CLASSES)
 
 
-def test_bad_arguments(tmp_path):
+def test_bad_arguments(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match='deteriorated_ratio'):
         generate_deteriorated_vid(str(tmp_path), deteriorated_ratio=0.6,
                                   write_images=False)
@@ -264,6 +424,21 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match='deterioration_kinds'):
         generate_deteriorated_vid(str(tmp_path), deterioration_kinds=['fog'],
                                   write_images=False)
+    with pytest.raises(ValueError, match='layout'):
+        generate_deteriorated_vid(str(tmp_path), layout='crowd',
+                                  write_images=False)
+    with pytest.raises(ValueError, match='num_classes >= 2'):
+        generate_deteriorated_vid(str(tmp_path), layout='multi',
+                                  num_classes=1, write_images=False)
+    with pytest.raises(ValueError, match='distractor_texture'):
+        generate_deteriorated_vid(str(tmp_path), layout='multi',
+                                  distractor_texture='dots',
+                                  write_images=False)
+    # objects wider than half the frame cannot be apart: a clear error
+    monkeypatch.setattr(toy_vid_generator, '_MULTI_OBJECT_SIZE', (0.6, 0.7))
+    with pytest.raises(RuntimeError, match='train_0000: could not place 2'):
+        generate_split(str(tmp_path), 'train', 3, 4, (64, 64),
+                       layout='multi', write_images=False)
 
 
 def test_cli(tmp_path, capsys):
@@ -277,3 +452,11 @@ def test_cli(tmp_path, capsys):
     assert 'motion split' in text and 'class probe' in text
     sheet = cv2.imread(osp.join(out, 'preview.png'))
     assert sheet is not None and sheet.shape[0] > 3 * 128
+    cli.main([str(tmp_path / 'multi'), '--num-train-videos', '6',
+              '--num-val-videos', '0', '--layout', 'multi',
+              '--distractor-texture', 'plain', '--no-preview'])
+    text = capsys.readouterr().out
+    assert 'layout multi: videos with N classes: 2: ' in text
+    assert 'distractors (plain)' in text
+    info = _load(str(tmp_path / 'multi' / 'train.json'))['info']
+    assert (info['layout'], info['distractor_texture']) == ('multi', 'plain')

@@ -8,6 +8,10 @@ objects and boxes per class, deteriorated fraction and kinds, and the
 FGFA/MEGA motion split of the boxes (mean IoU with the same instance over
 frames t-10..t+10: slow > 0.9, medium 0.7-0.9, fast < 0.7).
 
+``--layout multi`` makes the harder set: 2-3 labelled objects of different
+classes plus 0-2 never-labelled distractors (ring texture, or
+``--distractor-texture plain``) per video, see ``toy_vid_generator``.
+
 ``--probe`` adds a sanity check of the class signal: a softmax regression on
 oriented Gabor energies of each box crop, trained on train boxes and tested
 on val boxes, clean vs deteriorated (chance = 1 / number of classes).
@@ -35,7 +39,8 @@ sys.path[:0] = [osp.dirname(osp.dirname(HERE)), HERE]
 from mmstpn.evaluation.functional import (  # noqa: E402
     compute_motion_ious, motion_split_masks)
 from toy_vid_generator import (  # noqa: E402
-    DETERIORATION_KINDS, generate_deteriorated_vid)
+    DETERIORATION_KINDS, DISTRACTOR_TEXTURES, LAYOUTS,
+    generate_deteriorated_vid)
 
 
 def parse_args(argv=None):
@@ -53,7 +58,15 @@ def parse_args(argv=None):
     p.add_argument('--kinds', nargs='+', default=list(DETERIORATION_KINDS),
                    choices=DETERIORATION_KINDS,
                    help='deterioration kinds to draw from')
-    p.add_argument('--two-object-prob', type=float, default=0.35)
+    p.add_argument('--two-object-prob', type=float, default=0.35,
+                   help="'single' layout: probability of a second object")
+    p.add_argument('--layout', default='single', choices=LAYOUTS,
+                   help="'single': 1-2 objects of one class per video; "
+                   "'multi': 2-3 objects of different classes plus 0-2 "
+                   'never-labelled distractors')
+    p.add_argument('--distractor-texture', default='rings',
+                   choices=DISTRACTOR_TEXTURES,
+                   help="texture of the 'multi' layout's distractors")
     p.add_argument('--no-preview', action='store_true',
                    help='do not write preview.png')
     p.add_argument('--probe', action='store_true',
@@ -91,10 +104,10 @@ def motion_split_names(mious):
 def summarise(data, split):
     cats = {c['id']: c['name'] for c in data['categories']}
     imgs = {i['id']: i for i in data['images']}
-    vid_cls = {}
+    vid_cls = defaultdict(set)
     inst_cls = {}
     for ann in data['annotations']:
-        vid_cls[ann['video_id']] = ann['category_id']
+        vid_cls[ann['video_id']].add(ann['category_id'])
         inst_cls[(ann['video_id'], ann['instance_id'])] = ann['category_id']
     n_det = sum(i['deteriorated'] for i in data['images'])
     kinds = Counter(i['deterioration'] for i in data['images']
@@ -109,8 +122,18 @@ def summarise(data, split):
              f'{len(data["annotations"])} boxes, '
              f'{100.0 * n_det / max(len(data["images"]), 1):.1f}% '
              f'deteriorated frames ({n_det})']
+    layout = data.get('info', {}).get('layout', 'single')
+    if layout != 'single':
+        per_video = Counter(len(v) for v in vid_cls.values())
+        dis = Counter(v.get('num_distractors', 0) for v in data['videos'])
+        lines.append(
+            f'  layout {layout}: videos with N classes: ' + ', '.join(
+                f'{n}: {per_video[n]}' for n in sorted(per_video)) +
+            '; with N distractors (' +
+            data['info'].get('distractor_texture', '?') + '): ' +
+            ', '.join(f'{n}: {dis[n]}' for n in sorted(dis)))
     lines.append('  per class: ' + ', '.join(
-        f'{name}: {sum(v == cid for v in vid_cls.values())} videos / '
+        f'{name}: {sum(cid in v for v in vid_cls.values())} videos / '
         f'{sum(v == cid for v in inst_cls.values())} objects / '
         f'{sum(a["category_id"] == cid for a in data["annotations"])} boxes'
         for cid, name in cats.items()))
@@ -292,7 +315,9 @@ def main(argv=None):
         num_classes=args.num_classes,
         deteriorated_ratio=args.deteriorated_ratio,
         deterioration_kinds=args.kinds,
-        two_object_prob=args.two_object_prob)
+        two_object_prob=args.two_object_prob,
+        layout=args.layout,
+        distractor_texture=args.distractor_texture)
     print(f'wrote {paths["train_ann"]}, {paths["val_ann"]} and frames under '
           f'{paths["img_prefix"]} in {time.time() - t0:.1f} s')
     data = {}

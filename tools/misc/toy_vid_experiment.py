@@ -3,9 +3,15 @@ deteriorated-video set.
 
 Generates the CocoVID toy set (once), trains the single-frame baseline and
 STPN with the same backbone, data, schedule and seed, evaluates both with
-``VIDMetric`` (AP50 overall, on deteriorated frames, fast/medium/slow) and,
+``VIDMetric`` (AP50 overall, on deteriorated frames, on clean frames,
+fast/medium/slow) and,
 for STPN, both the offline (released) and the online (causal) test modes,
 then prints a table, saves ``results.json`` and a bar plot.
+
+``--toy-layout multi`` uses the harder toy set (2-3 objects of different
+classes plus never-labelled distractors per video; see
+``toy_vid_generator``). ``tools/misc/toy_vid_seeds.py`` runs this job over
+several seeds and layouts and tabulates the results.
 
 Example::
 
@@ -30,7 +36,8 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmstpn  # noqa: E402,F401
-from toy_vid_generator import generate_deteriorated_vid  # noqa: E402
+from toy_vid_generator import (  # noqa: E402
+    LAYOUTS, generate_deteriorated_vid)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = {
@@ -41,6 +48,7 @@ CONFIGS = {
 }
 COLUMNS = [('all', 'bbox_mAP_50'),
            ('deteriorated', 'bbox_mAP_50_deteriorated'),
+           ('clean', 'bbox_mAP_50_clean'),
            ('fast', 'bbox_mAP_50_fast'), ('medium', 'bbox_mAP_50_medium'),
            ('slow', 'bbox_mAP_50_slow')]
 
@@ -70,6 +78,15 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='training iterations of each model after the '
                         'warm start')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--data-seed', type=int, default=None,
+                        help='seed of the generated toy set (default: '
+                        '--seed); a --data-dir holding a set of another '
+                        'seed or layout is regenerated')
+    parser.add_argument('--toy-layout', default='single', choices=LAYOUTS,
+                        help="layout of the generated toy set: 'single' "
+                        "(1-2 objects of one class per video) or 'multi' "
+                        '(2-3 objects of different classes plus 0-2 '
+                        'never-labelled distractors)')
     parser.add_argument('--online-k', type=int, default=4,
                         help='K of the extra online (causal) STPN test')
     parser.add_argument('--online-stride', type=int, default=1)
@@ -77,6 +94,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--cfg-options', nargs='+', action=DictAction, default={},
         help='override settings of both configs (and of the warm start), '
         'as in tools/train.py')
+    parser.add_argument(
+        '--stpn-cfg-options', nargs='+', action=DictAction, default={},
+        help='override settings of the STPN config only (after '
+        '--cfg-options), e.g. model.type=FasterRCNN for the paper '
+        'objective')
     # internal: one model per process (see run())
     parser.add_argument('--worker', choices=sorted(CONFIGS) + ['pretrain'],
                         help=argparse.SUPPRESS)
@@ -84,26 +106,52 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def data_seed(args: argparse.Namespace) -> int:
+    """Seed of the toy set: ``--data-seed``, default ``--seed``."""
+    return args.seed if args.data_seed is None else args.data_seed
+
+
+def data_mismatch(args: argparse.Namespace) -> str:
+    """Why ``args.data_dir`` does not hold the requested toy set (numbers
+    of videos, seed and layout, read from the jsons and their ``info``; a
+    json without ``info.layout`` is a 'single' set); '' when it does."""
+    want = dict(train=args.num_train_videos, val=args.num_val_videos)
+    for split, num in want.items():
+        path = osp.join(args.data_dir, f'{split}.json')
+        if not osp.exists(path):
+            return f'no {path}'
+        with open(path) as f:
+            data = json.load(f)
+        info = data.get('info', {})
+        found = dict(
+            videos=len(data['videos']),
+            seed=info.get('seed'),
+            layout=info.get('layout', 'single'))
+        wanted = dict(videos=num, seed=data_seed(args),
+                      layout=args.toy_layout)
+        for key, value in wanted.items():
+            if found[key] != value:
+                return f'{path} has {key} {found[key]!r}, not {value!r}'
+    return ''
+
+
 def ensure_data(args: argparse.Namespace) -> bool:
     """Generate the toy set unless ``args.data_dir`` already holds one with
-    the requested numbers of videos; True when it was (re)generated."""
-    sizes = dict(train=args.num_train_videos, val=args.num_val_videos)
-    found = {}
-    for split in sizes:
-        path = osp.join(args.data_dir, f'{split}.json')
-        if osp.exists(path):
-            with open(path) as f:
-                found[split] = len(json.load(f)['videos'])
-    if found == sizes:
+    the requested numbers of videos, seed and layout; True when it was
+    (re)generated."""
+    reason = data_mismatch(args)
+    if not reason:
         print(f'[main job] using the toy set in {args.data_dir}', flush=True)
         return False
-    print(f'[main job] generating the toy set in {args.data_dir} '
-          f'({sizes["train"]} train / {sizes["val"]} val videos)', flush=True)
+    print(f'[main job] generating the {args.toy_layout!r} toy set (seed '
+          f'{data_seed(args)}) in {args.data_dir} ({args.num_train_videos} '
+          f'train / {args.num_val_videos} val videos): {reason}', flush=True)
     generate_deteriorated_vid(
         args.data_dir,
-        num_train_videos=sizes['train'],
-        num_val_videos=sizes['val'],
-        seed=args.seed)
+        num_train_videos=args.num_train_videos,
+        num_val_videos=args.num_val_videos,
+        seed=data_seed(args),
+        layout=args.toy_layout)
     return True
 
 
@@ -131,6 +179,8 @@ def load_cfg(name: str, args: argparse.Namespace, iters: int,
     cfg.load_from = load_from
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if name == 'stpn' and args.stpn_cfg_options:
+        cfg.merge_from_dict(args.stpn_cfg_options)
     return cfg
 
 
@@ -320,9 +370,13 @@ def _spawn_and_collect(args: argparse.Namespace,
             str(args.num_train_videos), '--num-val-videos',
             str(args.num_val_videos)
         ]
-        if args.cfg_options:
-            cmd += ['--cfg-options'] + [
-                f'{k}={v}' for k, v in args.cfg_options.items()]
+        if args.data_seed is not None:
+            cmd += ['--data-seed', str(args.data_seed)]
+        cmd += ['--toy-layout', args.toy_layout]
+        for flag, opts in (('--cfg-options', args.cfg_options),
+                           ('--stpn-cfg-options', args.stpn_cfg_options)):
+            if opts:
+                cmd += [flag] + [f'{k}={v}' for k, v in opts.items()]
         procs[name] = (subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, env=env, cwd=REPO), out)

@@ -83,8 +83,9 @@ import cv2
 import numpy as np
 
 __all__ = [
-    'TEXTURE_CLASSES', 'DETERIORATION_KINDS', 'generate_deteriorated_vid',
-    'generate_split', 'render_texture'
+    'TEXTURE_CLASSES', 'DETERIORATION_KINDS', 'LAYOUTS',
+    'DISTRACTOR_TEXTURES', 'generate_deteriorated_vid', 'generate_split',
+    'render_texture'
 ]
 
 #: Class names, in label order (``num_classes=3`` uses the first three).
@@ -93,6 +94,13 @@ TEXTURE_CLASSES = ('hstripes', 'vstripes', 'checker', 'dstripes')
 DETERIORATION_KINDS = ('motion_blur', 'defocus', 'noise', 'occlusion',
                        'low_res')
 MOTION_TIERS = ('slow', 'medium', 'fast')
+#: Video layouts: ``'single'`` (1-2 objects of one class per video) and
+#: ``'multi'`` (2-3 objects of different classes plus 0-2 distractors).
+LAYOUTS = ('single', 'multi')
+#: Textures of the never-labelled distractors of the ``'multi'`` layout:
+#: concentric rings at the classes' radial frequency (isotropic, so none of
+#: the classes' orientation structures; same energy) or no texture.
+DISTRACTOR_TEXTURES = ('rings', 'plain')
 
 # Speed (px / frame) as a fraction of the object's size sqrt(w * h), per
 # tier; with 16-20 frames these land in the motion split of the same name
@@ -107,6 +115,12 @@ _TEXTURE_PERIOD = (6.0, 7.5)   # px, measured across the stripes
 # grating: scaled with the period so the texture is gone just as well.
 _STRENGTH = 6.75 / 3.7
 _OBJECT_SIZE = (0.2, 0.36)     # side as a fraction of min(H, W)
+# 'multi' layout: up to 5 objects that never overlap in any frame need a
+# smaller size range and more placement attempts
+_MULTI_OBJECT_SIZE = (0.16, 0.28)
+_PLACE_ATTEMPTS = dict(single=30, multi=200)
+_MULTI_OBJECTS = (2, 3)        # labelled objects per video (inclusive)
+_MULTI_DISTRACTORS = (0, 2)    # never-labelled distractors per video
 _MAX_ASPECT = 1.6
 _CLEAN_NOISE = 2.5
 _SPLIT_CODES = dict(train=0, val=1, test=2)
@@ -166,7 +180,8 @@ def render_texture(cls_name: str, u: np.ndarray, v: np.ndarray,
     only the orientation structure differs.
 
     Args:
-        cls_name: One of :data:`TEXTURE_CLASSES`.
+        cls_name: One of :data:`TEXTURE_CLASSES` or of
+            :data:`DISTRACTOR_TEXTURES` (never labelled).
         u, v: Coordinates (px) relative to the object's centre.
         period: Period across the stripes (px).
         phase: Two phases (rad).
@@ -185,8 +200,12 @@ def render_texture(cls_name: str, u: np.ndarray, v: np.ndarray,
     if cls_name == 'checker':
         kk = k / math.sqrt(2)
         return math.sqrt(2) * np.sin(kk * u + p0) * np.sin(kk * v + p1)
+    if cls_name == 'rings':       # distractors only: isotropic
+        return np.sin(k * np.hypot(u, v) + p0)
+    if cls_name == 'plain':       # distractors only: no texture
+        return np.zeros_like(u)
     raise ValueError(f'unknown texture class {cls_name!r}; expected one of '
-                     f'{TEXTURE_CLASSES}')
+                     f'{TEXTURE_CLASSES + DISTRACTOR_TEXTURES}')
 
 
 def _background(rng: np.random.Generator, img_hw: Tuple[int, int],
@@ -322,16 +341,27 @@ def _balanced(seed: int, code: int, salt: int, num: int,
     return out[:num]
 
 
-def _make_objects(rng: np.random.Generator, num_objects: int, cls_name: str,
+def _make_objects(rng: np.random.Generator, textures: Sequence[str],
                   tier: str, num_frames: int, img_hw: Tuple[int, int],
-                  dark_bg: bool) -> List[dict]:
-    """Objects of one video: shape, texture, colour and path per frame."""
+                  dark_bg: bool,
+                  size_range: Tuple[float, float] = _OBJECT_SIZE,
+                  attempts: int = 30,
+                  labelled: Optional[int] = None) -> List[dict]:
+    """Objects of one video: shape, texture, colour and path per frame.
+
+    ``textures`` holds one texture (class name or distractor texture) per
+    object, in drawing order; the first ``labelled`` (default: all) are
+    labelled objects, the others distractors. Each object gets ``attempts``
+    tries to be placed apart from the earlier ones in every frame; when one
+    cannot be placed, it and the later ones are left out.
+    """
     h, w = img_hw
     side = min(h, w)
+    labelled = len(textures) if labelled is None else labelled
     objects: List[dict] = []
-    for _ in range(num_objects):
-        for _attempt in range(30):
-            s = rng.uniform(*_OBJECT_SIZE) * side
+    for index, cls_name in enumerate(textures):
+        for _attempt in range(attempts):
+            s = rng.uniform(*size_range) * side
             aspect = math.exp(rng.uniform(-math.log(_MAX_ASPECT),
                                           math.log(_MAX_ASPECT)))
             root = math.sqrt(aspect)
@@ -351,6 +381,7 @@ def _make_objects(rng: np.random.Generator, num_objects: int, cls_name: str,
         objects.append(
             dict(
                 cls_name=cls_name,
+                labelled=index < labelled,
                 half=half,
                 centres=centres,
                 boxes=boxes,
@@ -361,6 +392,37 @@ def _make_objects(rng: np.random.Generator, num_objects: int, cls_name: str,
                 colour=rng.uniform(lo, hi, 3).astype(np.float32),
                 motion=np.concatenate([motion, motion[-1:]], 0)
                 if num_frames > 1 else np.zeros((1, 2))))
+    return objects
+
+
+def _multi_objects(rng: np.random.Generator, name: str,
+                   classes: Sequence[str], first_cls: str,
+                   distractor_texture: str, tier: str, num_frames: int,
+                   img_hw: Tuple[int, int], dark_bg: bool) -> List[dict]:
+    """Objects of one video of the ``'multi'`` layout: 2-3 labelled objects
+    of different classes (the first is ``first_cls``, the balanced one; the
+    others are drawn from the remaining classes), then 0-2 never-labelled
+    distractors with ``distractor_texture``. The size range is smaller than
+    in the ``'single'`` layout and each object gets more placement attempts
+    (``_MULTI_OBJECT_SIZE``, ``_PLACE_ATTEMPTS``); a labelled object that
+    cannot be placed drops it and the distractors, fewer than 2 labelled
+    objects is an error."""
+    lo, hi = _MULTI_OBJECTS
+    num = min(int(rng.integers(lo, hi + 1)), len(classes))
+    others = [c for c in classes if c != first_cls]
+    picked = [others[int(i)] for i in
+              rng.choice(len(others), num - 1, replace=False)]
+    num_dis = int(rng.integers(_MULTI_DISTRACTORS[0],
+                               _MULTI_DISTRACTORS[1] + 1))
+    objects = _make_objects(
+        rng, [first_cls] + picked + [distractor_texture] * num_dis, tier,
+        num_frames, img_hw, dark_bg, _MULTI_OBJECT_SIZE,
+        _PLACE_ATTEMPTS['multi'], labelled=num)
+    if sum(o['labelled'] for o in objects) < 2:
+        raise RuntimeError(
+            f'video {name}: could not place 2 labelled objects apart in '
+            f'{_PLACE_ATTEMPTS["multi"]} attempts (img_size {img_hw} too '
+            'small?)')
     return objects
 
 
@@ -395,7 +457,9 @@ def generate_split(out_dir: str,
                    deterioration_kinds: Sequence[str] = DETERIORATION_KINDS,
                    two_object_prob: float = 0.35,
                    jpeg_quality: int = 92,
-                   write_images: bool = True) -> dict:
+                   write_images: bool = True,
+                   layout: str = 'single',
+                   distractor_texture: str = 'rings') -> dict:
     """Generate one split; write its frames and return its CocoVID dict.
 
     See :func:`generate_deteriorated_vid` for the arguments. The json is
@@ -417,6 +481,14 @@ def generate_split(out_dir: str,
     h, w = int(img_size[0]), int(img_size[1])
     if min(h, w) < 32:
         raise ValueError(f'img_size {img_size} is too small (min 32)')
+    if layout not in LAYOUTS:
+        raise ValueError(f'layout must be one of {LAYOUTS}, got {layout!r}')
+    if layout == 'multi' and num_classes < 2:
+        raise ValueError("layout='multi' needs objects of different "
+                         f'classes: num_classes >= 2, got {num_classes}')
+    if distractor_texture not in DISTRACTOR_TEXTURES:
+        raise ValueError('distractor_texture must be one of '
+                         f'{DISTRACTOR_TEXTURES}, got {distractor_texture!r}')
     classes = TEXTURE_CLASSES[:num_classes]
     code = _SPLIT_CODES.get(split, sum(map(ord, split)) + 3)
 
@@ -436,15 +508,28 @@ def generate_split(out_dir: str,
             two_object_prob=two_object_prob, jpeg_quality=jpeg_quality),
         categories=[dict(id=i + 1, name=c) for i, c in enumerate(classes)],
         videos=[], images=[], annotations=[])
+    if layout != 'single':
+        # absent means 'single': the default layout's json stays
+        # byte-identical to the generator's before layouts existed
+        out['info'].update(
+            layout=layout, distractor_texture=distractor_texture,
+            num_labelled_objects=list(_MULTI_OBJECTS),
+            num_distractors=list(_MULTI_DISTRACTORS),
+            object_size=list(_MULTI_OBJECT_SIZE))
     img_id = ann_id = inst_id = 0
     for vi in range(num_videos):
         rng = np.random.default_rng([seed, code, vi])
         cls_name = classes[video_cls[vi]]
         tier = MOTION_TIERS[video_tier[vi]]
         dark_bg = bool(rng.random() < 0.5)
-        num_obj = 2 if rng.random() < two_object_prob else 1
-        objects = _make_objects(rng, num_obj, cls_name, tier,
-                                frames_per_video, (h, w), dark_bg)
+        if layout == 'single':
+            num_obj = 2 if rng.random() < two_object_prob else 1
+            objects = _make_objects(rng, [cls_name] * num_obj, tier,
+                                    frames_per_video, (h, w), dark_bg)
+        else:
+            objects = _multi_objects(rng, f'{split}_{vi:04d}', classes,
+                                     cls_name, distractor_texture, tier,
+                                     frames_per_video, (h, w), dark_bg)
         det_frames = _isolated_frames(rng, frames_per_video,
                                       deteriorated_ratio)
         deteriorated = {
@@ -452,14 +537,19 @@ def generate_split(out_dir: str,
         }
         name = f'{split}_{vi:04d}'
         video_id = vi + 1
-        out['videos'].append(dict(id=video_id, name=name))
+        video = dict(id=video_id, name=name)
+        if layout != 'single':
+            video['num_distractors'] = sum(not o['labelled']
+                                           for o in objects)
+        out['videos'].append(video)
         frames = _render_video(rng, objects, frames_per_video, (h, w),
                                dark_bg, deteriorated) if write_images else None
         if write_images:
             vdir = osp.join(out_dir, 'frames', split, name)
             os.makedirs(vdir, exist_ok=True)
-        inst_ids = list(range(inst_id + 1, inst_id + 1 + len(objects)))
-        inst_id += len(objects)
+        labelled = [o for o in objects if o['labelled']]
+        inst_ids = list(range(inst_id + 1, inst_id + 1 + len(labelled)))
+        inst_id += len(labelled)
         for t in range(frames_per_video):
             img_id += 1
             file_name = f'{split}/{name}/{t:06d}.jpg'
@@ -479,7 +569,7 @@ def generate_split(out_dir: str,
                 deteriorated=t in deteriorated,
                 deterioration=deteriorated.get(t))
             out['images'].append(image)
-            for obj, iid in zip(objects, inst_ids):
+            for obj, iid in zip(labelled, inst_ids):
                 x1, y1, x2, y2 = (float(c) for c in obj['boxes'][t])
                 x1, y1 = max(x1, 0.0), max(y1, 0.0)
                 x2, y2 = min(x2, float(w)), min(y2, float(h))
@@ -489,7 +579,7 @@ def generate_split(out_dir: str,
                     dict(
                         id=ann_id, image_id=img_id, video_id=video_id,
                         instance_id=iid,
-                        category_id=classes.index(cls_name) + 1,
+                        category_id=classes.index(obj['cls_name']) + 1,
                         bbox=[round(x1, 2), round(y1, 2), bw, bh],
                         area=round(bw * bh, 2), iscrowd=0,
                         occluded=deteriorated.get(t) == 'occlusion'))
@@ -509,7 +599,9 @@ def generate_deteriorated_vid(
         two_object_prob: float = 0.35,
         jpeg_quality: int = 92,
         val_seed: Optional[int] = None,
-        write_images: bool = True) -> Dict[str, str]:
+        write_images: bool = True,
+        layout: str = 'single',
+        distractor_texture: str = 'rings') -> Dict[str, str]:
     """Write the synthetic deteriorated-video data set (CocoVID + JPEGs).
 
     Args:
@@ -535,6 +627,14 @@ def generate_deteriorated_vid(
         val_seed: Seed of the val split (default: ``seed``; the splits
             never share videos, their generators differ by split).
         write_images: False writes only the json files (for quick tests).
+        layout: ``'single'`` (default: 1-2 objects of one class per video,
+            ``two_object_prob``) or ``'multi'`` (2-3 labelled objects of
+            different classes plus 0-2 never-labelled distractors per video,
+            smaller objects; ``two_object_prob`` unused; needs
+            ``num_classes >= 2``). See the module docstring.
+        distractor_texture: Texture of the ``'multi'`` layout's distractors:
+            ``'rings'`` (default) or ``'plain'``, see
+            :data:`DISTRACTOR_TEXTURES`.
 
     Returns:
         dict: ``root`` (out_dir), ``train_ann`` / ``val_ann`` (json paths),
@@ -547,7 +647,8 @@ def generate_deteriorated_vid(
         num_classes=num_classes, deteriorated_ratio=deteriorated_ratio,
         deterioration_kinds=deterioration_kinds,
         two_object_prob=two_object_prob, jpeg_quality=jpeg_quality,
-        write_images=write_images)
+        write_images=write_images, layout=layout,
+        distractor_texture=distractor_texture)
     paths = dict(root=out_dir, img_prefix=osp.join(out_dir, 'frames'))
     for split, num, s in (('train', num_train_videos, seed),
                           ('val', num_val_videos,

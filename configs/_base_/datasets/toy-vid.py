@@ -74,5 +74,7 @@ val_evaluator = dict(
     type='VIDMetric',
     ann_file=data_root + 'val.json',
     subset_flags=['deteriorated'],
+    # AP50 on the frames that are not deteriorated: bbox_mAP_50_clean
+    subset_complements=dict(clean='deteriorated'),
     classwise=True)
 test_evaluator = val_evaluator

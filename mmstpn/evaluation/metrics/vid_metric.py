@@ -70,7 +70,8 @@ class VIDMetric(BaseMetric):
       rule), which is what "ignore the other splits' GTs" means elsewhere
       in OpenMMLab.
     * ``bbox_mAP_50_<name>`` for every image subset (``subset_img_ids``,
-      ``subset_flags``): all-motion AP over only the frames of the subset.
+      ``subset_flags``, ``subset_complements``): all-motion AP over only the
+      frames of the subset.
     * ``bbox_AP50_<class>`` for every class when ``classwise=True`` (NaN for
       a class without GT), and a per-class table in the log.
 
@@ -139,6 +140,11 @@ class VIDMetric(BaseMetric):
             keys of the samples); reports ``bbox_mAP_50_<field>`` over the
             frames whose field is true. A frame without the field is not in
             the subset.
+        subset_complements (dict[str, str], optional): name -> name of a
+            subset of ``subset_img_ids`` / ``subset_flags``; reports
+            ``bbox_mAP_50_<name>`` over the evaluated frames that are NOT in
+            that subset, e.g. ``dict(clean='deteriorated')`` (a frame
+            without the field counts as clean).
         format_only (bool): Only dump the results to
             ``<outfile_prefix>.bbox.json`` and return ``{}``.
         outfile_prefix (str, optional): Dump the results (COCO results
@@ -162,6 +168,7 @@ class VIDMetric(BaseMetric):
                  no_neighbour_motion_iou: float = 0.0,
                  subset_img_ids: Optional[Dict[str, Iterable]] = None,
                  subset_flags: Optional[Sequence[str]] = None,
+                 subset_complements: Optional[Dict[str, str]] = None,
                  format_only: bool = False,
                  outfile_prefix: Optional[str] = None,
                  backend_args: Optional[dict] = None,
@@ -190,7 +197,21 @@ class VIDMetric(BaseMetric):
             for k, v in (subset_img_ids or {}).items()
         }
         self.subset_flags = [str(f) for f in (subset_flags or [])]
-        names = list(self.subset_img_ids) + self.subset_flags
+        self.subset_complements = {
+            str(k): str(v)
+            for k, v in (subset_complements or {}).items()
+        }
+        base_names = list(self.subset_img_ids) + self.subset_flags
+        unknown = {
+            k: v
+            for k, v in self.subset_complements.items()
+            if v not in base_names
+        }
+        if unknown:
+            raise ValueError(
+                f'subset_complements {unknown}: each value must name a '
+                f'subset of subset_img_ids / subset_flags ({base_names})')
+        names = base_names + list(self.subset_complements)
         bad = [n for n in names if n in MOTION_SPLITS]
         if bad or len(set(names)) != len(names):
             raise ValueError('subset names must be unique and differ from '
@@ -544,6 +565,8 @@ class VIDMetric(BaseMetric):
             for name, img_set in self.subset_img_ids.items()
         }
         subsets.update(flags)
+        for name, ref in self.subset_complements.items():
+            subsets[name] = ~subsets[ref]
         for name, mask in subsets.items():
             sub_aps = evaluator.average_precision(status, gt_ignore, mask)
             eval_results[f'bbox_mAP_50_{name}'] = mean_ap(sub_aps)
