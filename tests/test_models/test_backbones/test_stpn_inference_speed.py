@@ -173,3 +173,17 @@ def test_bad_compile_option(value, match):
 def test_compile_off_by_default_and_true_means_defaults():
     assert build('vit').compile_options is None
     assert build('vit', compile=True).compile_options == {}
+
+
+def test_clip_batch_select_views_consecutive_items():
+    """select() of consecutive items is a view (an offline frame 0's K
+    support frames are not copied), other selections copy; both keep the
+    identities."""
+    frames = torch.randn(3, 4, 3, 8, 8)
+    batch = ClipBatch(frames, [ClipMeta(v, 0, 3) for v in 'abc'])
+    run = batch.select([1, 2])
+    assert run.frames.data_ptr() == frames[1].data_ptr()
+    assert [m.video_key for m in run.metas] == ['b', 'c']
+    picked = batch.select([2, 0])
+    assert torch.equal(picked.frames, frames[[2, 0]])
+    assert [m.video_key for m in picked.metas] == ['c', 'a']
