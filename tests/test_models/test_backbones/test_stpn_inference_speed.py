@@ -145,20 +145,23 @@ def test_compile_does_not_recompile_per_frame():
     compiled = build('swin', compile=dict(backend=counter), **kwargs)
     compiled.load_state_dict(eager.state_dict())
     graphs = []
-    with torch.no_grad():
-        for key in ('a', 'b'):
-            video = torch.randn(4, 3, 40, 56)
-            for t in range(4):
-                clip = frame0(video, key) if t == 0 else ClipBatch(
-                    video[t:t + 1, None], [ClipMeta(key, t, 0)])
-                assert max_diff(compiled(clip), eager(clip)) < 1e-5
-                graphs.append(counter.graphs)
-    # support_embeddings + forward_prompted at frame 0, nothing after
-    assert graphs == [2] * 8
-    # training stays eager
-    compiled.train()
-    compiled(torch.randn(1, 2, 3, 40, 56))
-    assert counter.graphs == 2
+    try:
+        with torch.no_grad():
+            for key in ('a', 'b'):
+                video = torch.randn(4, 3, 40, 56)
+                for t in range(4):
+                    clip = frame0(video, key) if t == 0 else ClipBatch(
+                        video[t:t + 1, None], [ClipMeta(key, t, 0)])
+                    assert max_diff(compiled(clip), eager(clip)) < 1e-5
+                    graphs.append(counter.graphs)
+        # support_embeddings + forward_prompted at frame 0, nothing after
+        assert graphs == [2] * 8
+        # training stays eager
+        compiled.train()
+        compiled(torch.randn(1, 2, 3, 40, 56))
+        assert counter.graphs == 2
+    finally:
+        torch._dynamo.reset()
 
 
 @pytest.mark.parametrize('value,match', [
