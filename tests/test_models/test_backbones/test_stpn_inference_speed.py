@@ -132,23 +132,28 @@ class CountingBackend:
         return gm.forward
 
 
-def test_compile_does_not_recompile_per_frame():
+SMALL = {'swin': dict(depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 2)),
+         'vit': {}}
+
+
+@pytest.mark.parametrize('name', sorted(BACKBONES))
+def test_compile_does_not_recompile_per_frame(name):
     """compile=dict(backend=...): two videos of a fixed frame size compile
     the support pass and the prompted pass once each (frame 0 and later
     frames alike: no recompilation per frame or per video), and the outputs
     equal eager ones."""
     torch._dynamo.reset()
     counter = CountingBackend()
-    kwargs = dict(depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 2),
+    kwargs = dict(SMALL[name],
                   test_support=dict(mode='offline', num_support=K))
-    eager = build('swin', **kwargs)
-    compiled = build('swin', compile=dict(backend=counter), **kwargs)
+    eager = build(name, **kwargs)
+    compiled = build(name, compile=dict(backend=counter), **kwargs)
     compiled.load_state_dict(eager.state_dict())
     graphs = []
     try:
         with torch.no_grad():
             for key in ('a', 'b'):
-                video = torch.randn(4, 3, 40, 56)
+                video = torch.randn(4, 3, 48, 64)
                 for t in range(4):
                     clip = frame0(video, key) if t == 0 else ClipBatch(
                         video[t:t + 1, None], [ClipMeta(key, t, 0)])
@@ -158,7 +163,7 @@ def test_compile_does_not_recompile_per_frame():
         assert graphs == [2] * 8
         # training stays eager
         compiled.train()
-        compiled(torch.randn(1, 2, 3, 40, 56))
+        compiled(torch.randn(1, 2, 3, 48, 64))
         assert counter.graphs == 2
     finally:
         torch._dynamo.reset()
