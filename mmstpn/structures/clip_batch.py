@@ -94,12 +94,18 @@ class ClipBatch:
         return ClipBatch(self.frames.to(*args, **kwargs), self.metas)
 
     def select(self, indices: Sequence[int]) -> 'ClipBatch':
-        """The items ``indices`` (frames and identities)."""
+        """The items ``indices`` (frames and identities). A run of
+        consecutive items is a view of the frames (no copy: an offline frame
+        0 carries K support frames)."""
         indices = list(indices)
         metas = None if self.metas is None else [
             self.metas[i] for i in indices
         ]
-        return ClipBatch(self.frames[indices], metas)
+        if indices and indices == list(range(indices[0], indices[-1] + 1)):
+            frames = self.frames[indices[0]:indices[-1] + 1]
+        else:
+            frames = self.frames[indices]
+        return ClipBatch(frames, metas)
 
     @staticmethod
     def from_frames(key_frames: Tensor,

@@ -378,3 +378,68 @@ def test_cli_smoke(tmp_path):
     # the text report renders from the JSON alone
     assert 'offline L=3' in format_report(res)
     assert 'operator calls' in format_report(res)
+
+
+# ------------------------------------------- batched inference and compile
+def test_batched_offline_predictions_equal_frame_by_frame(tiny_pair):
+    """The throughput mode's batches (later frames of one video, prompts
+    from the cache) predict the same boxes and scores as frame by frame,
+    for the STPN detector and its baseline."""
+    from benchmark_utils.throughput import batch_schedule
+    assert batch_schedule(3, 4) == [[1, 2, 3], [4, 5, 6]]
+    video = SyntheticVideo((64, 96), 32)
+    for model in tiny_pair:
+        stream = FrameStream(model, video, 'offline', 8, 3, 2, 'bv')
+        with torch.no_grad():
+            model.predict(*stream.inputs(0))
+            single = [model.predict(*stream.inputs(t))[0] for t in (1, 2, 3)]
+            x, samples = stream.batch_inputs([1, 2, 3])
+            batched = model.predict(x, samples)
+        for a, b in zip(batched, single):
+            pa, pb = a.pred_instances, b.pred_instances
+            assert len(pa) == len(pb) > 0
+            assert torch.allclose(pa.bboxes, pb.bboxes, atol=1e-3)
+            assert torch.allclose(pa.scores, pb.scores, atol=1e-5)
+            assert torch.equal(pa.labels, pb.labels)
+        assert a.metainfo['frame_id'] == 3
+    with pytest.raises(ValueError, match='later frames'):
+        stream.batch_inputs([0, 1])
+
+
+def test_cli_throughput_and_compile_smoke(tmp_path):
+    """--throughput and --compile (eager backend: no C++ build) run, write
+    their figures and ratios, and a fixed frame size compiles nothing
+    during the timed frames."""
+    out = tmp_path / 'bench.json'
+    cmd = [
+        sys.executable, TOOL, TINY, '--baseline-from-config', '--img-size',
+        '64', '96', '--video-lengths', '5', '--mode', 'offline',
+        '--num-support', '2', '--warmup', '0', '--repeats', '1',
+        '--frame-cap', '2', '--no-flops', '--no-memory', '--threads', '1',
+        '--throughput', '1', '2', '--throughput-frames', '2', '--compile',
+        '--compile-backend', 'eager', '--compile-frames', '3', '--json',
+        str(out)
+    ]
+    proc = subprocess.run(
+        cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'offline batch 2 frames/s' in proc.stdout
+    assert 'torch.compile' in proc.stdout
+    res = json.loads(out.read_text())
+    for name in ('main', 'baseline'):
+        tp = res['models'][name]['throughput']
+        assert set(tp) == {'1', '2'}
+        assert tp['2']['timed_frames'] == 2 and tp['2']['fps'] > 0
+        assert tp['1']['speedup_over_batch_1'] == pytest.approx(1.)
+    for key in ('batched_latency@1', 'batched_latency@2'):
+        assert res['ratios'][key] > 0
+    comp = res['compile']
+    assert comp['options'] == {'backend': 'eager'}
+    assert comp['graphs_compiled_during_timed_frames'] == 0
+    assert set(comp['models']) == {'main', 'main+compile', 'baseline',
+                                   'baseline+compile'}
+    assert comp['models']['main']['difference']['max_abs'] < 1e-5
+    for key in ('main_compiled_over_eager@5', 'compiled_offline_latency@5',
+                'eager_later_frame'):
+        assert comp['ratios'][key] > 0
+    assert 'offline batch 2 frames/s' in format_report(res)

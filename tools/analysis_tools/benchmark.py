@@ -17,7 +17,12 @@ With ``--compare OTHER_CONFIG`` or ``--baseline-from-config`` (the same
 config with ``model.backbone.num_prompts=0``) both detectors are built in
 one process and measured ALTERNATELY frame by frame on the same frames, and
 the ratios (first / second) are printed with PASS/FAIL against the goals of
-issue 4 (never enforced: the exit code does not depend on them).
+issues 4 and 13 (never enforced: the exit code does not depend on them).
+
+``--throughput 1 4 8`` adds batched offline inference (the later frames of
+a video in batches of B, prompts from the cache: frames/s per batch size);
+``--compile`` adds eager vs ``torch.compile`` d backbone passes of every
+model (compile time, compiled-vs-eager difference, ratios).
 
 Reported per model and mode: per-frame latency (median-based, with the
 p10/median/p90 of the frame times and the per-repeat range of the ratios),
@@ -156,6 +161,40 @@ def parse_args(argv=None):
         '--no-flops', action='store_true', help='skip the FLOP count')
     p.add_argument(
         '--no-memory', action='store_true', help='skip peak memory')
+    p.add_argument(
+        '--throughput',
+        type=int,
+        nargs='+',
+        metavar='BATCH',
+        help='also measure batched offline inference: frames/s with the '
+        'later frames of a video in batches of each size (e.g. 1 4 8; '
+        'frame 0 runs alone and computes the prompts)')
+    p.add_argument(
+        '--throughput-frames',
+        type=int,
+        default=16,
+        help='timed later frames per batch size (rounded up to whole '
+        'batches; one warm-up batch before)')
+    p.add_argument(
+        '--compile',
+        action='store_true',
+        help='also measure every model with its backbone passes under '
+        'torch.compile (eager vs compiled, alternating; includes the '
+        'compilation time and the compiled-vs-eager difference)')
+    p.add_argument(
+        '--compile-backend',
+        default='inductor',
+        help='torch.compile backend for --compile')
+    p.add_argument(
+        '--compile-mode',
+        help='torch.compile mode for --compile (e.g. max-autotune, '
+        'reduce-overhead on CUDA)')
+    p.add_argument(
+        '--compile-frames',
+        type=int,
+        default=6,
+        help='frames per offline video (frame 0 included) per repeat in '
+        'the --compile phase')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--json', metavar='FILE', help='write every figure')
     p.add_argument(
@@ -174,6 +213,12 @@ def parse_args(argv=None):
             p.error(f'--{name.replace("_", "-")} must be >= 1')
     if args.warmup < 0 or args.train_steps < 0:
         p.error('--warmup and --train-steps must be >= 0')
+    if args.throughput and min(args.throughput) < 1:
+        p.error('--throughput batch sizes must be >= 1')
+    if args.throughput_frames < 1:
+        p.error('--throughput-frames must be >= 1')
+    if args.compile_frames < 2:
+        p.error('--compile-frames must be >= 2 (frame 0 and a later one)')
     if args.frame_cap is not None and args.frame_cap < 1:
         p.error('--frame-cap must be >= 1')
     if min(args.video_lengths) < 1:
@@ -227,6 +272,16 @@ def pad_divisor(cfg, given=None):
     return pre.get('pad_size_divisor') or 32
 
 
+def compile_options(args):
+    """``torch.compile`` arguments of ``--compile`` (None without it)."""
+    if not args.compile:
+        return None
+    options = dict(backend=args.compile_backend)
+    if args.compile_mode:
+        options['mode'] = args.compile_mode
+    return options
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.threads:
@@ -270,6 +325,10 @@ def main(argv=None):
         train_batch_size=args.train_batch_size,
         train_steps=args.train_steps,
         seed=args.seed,
+        throughput_batches=tuple(args.throughput or ()),
+        throughput_frames=args.throughput_frames,
+        compile=compile_options(args),
+        compile_frames=args.compile_frames,
         extra=dict(
             config=args.config,
             compare=args.compare,

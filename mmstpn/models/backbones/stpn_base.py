@@ -1,5 +1,7 @@
 from contextlib import contextmanager
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from functools import partial
+from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
 
 import torch
 from mmdet.registry import MODELS
@@ -8,6 +10,21 @@ from torch import Tensor
 from mmstpn.structures import (BackboneInput, ClipBatch, ClipMeta,
                                SupportPolicy, as_clip_batch)
 from .support_cache import SupportCache
+
+
+def _canonical(x: Tensor) -> Tensor:
+    """``x`` with row-major strides (also on size-1 dims): frame 0's key
+    frame is a view of its clip with the clip's batch stride, later frames'
+    are not, and dynamo guards on strides (one recompile per kind of frame
+    otherwise). No copy when the strides already are row-major."""
+    stride, strides = 1, []
+    for size in reversed(x.shape):
+        strides.append(stride)
+        stride *= size
+    if x.stride() == tuple(reversed(strides)):
+        return x
+    out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    return out.copy_(x)
 
 
 class STPNBackboneMixin:
@@ -42,21 +59,34 @@ class STPNBackboneMixin:
                   num_prompts: int,
                   support_grad: bool,
                   test_support: Union[None, dict, SupportPolicy] = None,
-                  support_chunk: int = 4,
-                  support_eval: bool = False) -> None:
+                  support_chunk: int = 1,
+                  support_eval: bool = False,
+                  train_support_chunk: int = 4,
+                  compile: Union[bool, dict, None] = False) -> None:
         """Build the predictor and the test-time policy.
 
         ``num_prompts=0`` gives the same backbone without prompts (the
         single-frame baseline): no predictor, no support pass, support frames
         in the input are ignored. ``test_support``: see
         :class:`~mmstpn.structures.SupportPolicy` (default: the released
-        offline policy, K=14 over the video). ``support_chunk``: the no-grad
-        support pass runs at most this many frames at once (same result,
-        bounded peak memory when an offline video's first frame carries K=14
-        support frames; 0: no limit). ``support_eval``: run the no-grad
-        support pass of training without drop-path / dropout (the released
-        model runs it in training mode; see docs/toy_vid.md)."""
+        offline policy, K=14 over the video). ``support_chunk``: at test
+        time the (no-grad) support pass runs at most this many frames at
+        once, keeping only their last-stage tokens (same result; 1, the
+        default, keeps the peak memory of an offline video's frame 0, which
+        carries K=14 support frames, near that of one frame; 0: no limit).
+        ``train_support_chunk``: the same for the no-grad support pass of
+        training (default 4). ``support_eval``: run the no-grad support pass
+        of training without drop-path / dropout (the released model runs it
+        in training mode; see docs/toy_vid.md). ``compile``: see
+        :meth:`set_compile`."""
+        for name, value in (('support_chunk', support_chunk),
+                            ('train_support_chunk', train_support_chunk)):
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f'model.backbone.{name} must be an int >= 0 '
+                                 f'(0: no limit), got {value!r}')
         self.support_chunk = support_chunk
+        self.train_support_chunk = train_support_chunk
+        self.set_compile(compile)
         self.support_eval = support_eval
         self.num_prompts = num_prompts
         self.prompt_dims = prompt_dims
@@ -97,6 +127,61 @@ class STPNBackboneMixin:
     def forward_prompted(self, x: Tensor, prompts: Tensor) -> Tuple[Tensor]:
         """Prompted pass of key frames (N, C, H, W) with prompts (N, P, d)."""
         raise NotImplementedError
+
+    # ------------------------------------------------------------ compile
+    COMPILE_KEYS = ('backend', 'mode', 'options', 'dynamic', 'fullgraph')
+
+    def set_compile(self, compile: Union[bool, dict, None]) -> None:
+        """Run the hot passes (:meth:`forward_prompted` and
+        :meth:`support_embeddings`: patch embedding and every stage) through
+        ``torch.compile`` at test time.
+
+        Args:
+            compile (bool | dict | None): False / None (default): eager.
+                True: ``torch.compile`` with its defaults (inductor). A dict:
+                keyword arguments of ``torch.compile`` (``backend``,
+                ``mode``, ``options``, ``dynamic``, ``fullgraph``).
+
+        The input handling, the support policy, the cache and the predictor
+        stay eager Python around the compiled passes, so a fixed frame size
+        compiles each pass once (a new batch or frame size recompiles).
+        Training stays eager. Compiled functions are made on first use.
+        """
+        if compile is None or compile is False:
+            options = None
+        elif compile is True:
+            options = {}
+        elif isinstance(compile, dict):
+            bad = sorted(set(compile) - set(self.COMPILE_KEYS))
+            if bad:
+                raise ValueError(
+                    f'model.backbone.compile: unknown key(s) {bad}; allowed: '
+                    f'{list(self.COMPILE_KEYS)} (torch.compile arguments)')
+            options = dict(compile)
+        else:
+            raise ValueError('model.backbone.compile must be a bool or a dict '
+                             f'of torch.compile arguments, got {compile!r}')
+        self.compile_options: Optional[Dict[str, Any]] = options
+        self._compiled_passes: Dict[str, Callable] = {}
+
+    def hot_pass(self, name: str) -> Callable:
+        """``self.<name>`` (``'forward_prompted'`` or
+        ``'support_embeddings'``), compiled when :meth:`set_compile` asked
+        for it and the model is in eval mode."""
+        if self.compile_options is None or self.training or \
+                name in self.__dict__:  # (an instance override: eager)
+            return getattr(self, name)
+        fn = self._compiled_passes.get(name)
+        if fn is None:
+            # the unbound function, compiled once per backbone (the module
+            # is an argument, so a deepcopy gets working passes too)
+            fn = torch.compile(getattr(type(self), name),
+                               **self.compile_options)
+            self._compiled_passes[name] = fn
+        return partial(self._call_compiled, fn)
+
+    def _call_compiled(self, fn: Callable, *args: Tensor) -> Any:
+        return fn(self, *(_canonical(a) for a in args))
 
     # ------------------------------------------------------------ public API
     def check_inputs(self, x: Tensor) -> None:
@@ -191,11 +276,12 @@ class STPNBackboneMixin:
         batch = as_clip_batch(x)
         self.check_inputs(batch.frames)
         key = batch.key_frames
+        prompted = self.hot_pass('forward_prompted')
         if self.predictor is None:  # no prompts: a single-frame backbone
-            return self.forward_prompted(
+            return prompted(
                 key, key.new_zeros(key.shape[0], 0, self.prompt_dims)), None
         prompts = self.prompts_for(batch, still)
-        return self.forward_prompted(key, prompts), prompts
+        return prompted(key, prompts), prompts
 
     def prompts_for(self, batch: ClipBatch, still: bool = False) -> Tensor:
         """The prompts of each item: from its carried support frames in
@@ -221,12 +307,17 @@ class STPNBackboneMixin:
     # ------------------------------------------------------------ internals
     def _support_tokens(self,
                         frames: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+        embed = self.hot_pass('support_embeddings')
         if self.support_grad:
-            return self.support_embeddings(frames)
-        chunk = self.support_chunk or frames.shape[0]
+            return embed(frames)
+        chunk = (self.train_support_chunk if self.training else
+                 self.support_chunk) or frames.shape[0]
         with torch.no_grad(), self._support_pass_mode():
+            if chunk >= frames.shape[0]:
+                return embed(frames)
+            # one chunk at a time; only the last-stage tokens are kept
             parts = [
-                self.support_embeddings(frames[i:i + chunk])
+                embed(frames[i:i + chunk])
                 for i in range(0, frames.shape[0], chunk)
             ]
         return torch.cat([t for t, _ in parts]), parts[0][1]

@@ -1,4 +1,4 @@
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.utils.checkpoint as cp
@@ -47,6 +47,16 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
             Defaults to the released offline policy.
         support_eval (bool): Run the no-grad support pass of training
             without drop-path / dropout. Defaults to False (released).
+        support_chunk (int): Test-time support frames per unprompted pass
+            (0: all at once). Defaults to 1: an offline video's frame 0
+            (K=14 support frames) peaks near one frame's memory; same
+            result.
+        train_support_chunk (int): The same for the no-grad support pass of
+            training. Defaults to 4.
+        compile (bool | dict): ``torch.compile`` the prompted and the
+            support passes at test time (a dict: ``torch.compile``
+            arguments, e.g. ``dict(backend='inductor', mode=None)``).
+            Defaults to False (eager).
         **kwargs: ``SwinTransformer`` arguments.
     """
 
@@ -57,6 +67,9 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
                  prompt_merge: str = 'repeat',
                  test_support: Optional[dict] = None,
                  support_eval: bool = False,
+                 support_chunk: int = 1,
+                 train_support_chunk: int = 4,
+                 compile: Union[bool, dict] = False,
                  in_channels: int = 3,
                  init_cfg: Optional[dict] = None,
                  **kwargs) -> None:
@@ -71,7 +84,10 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
         self.prompt_merge = prompt_merge
         self.init_stpn(predictor, self.num_features[-1], self.num_features[0],
                        num_prompts, support_grad, test_support,
-                       support_eval=support_eval)
+                       support_chunk=support_chunk,
+                       support_eval=support_eval,
+                       train_support_chunk=train_support_chunk,
+                       compile=compile)
 
     def init_weights(self) -> None:
         """Swin weights as mmdet does, and the predictor's own

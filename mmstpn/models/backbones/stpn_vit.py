@@ -1,4 +1,4 @@
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -130,6 +130,11 @@ class STPNViT(STPNBackboneMixin, BaseModule):
         test_support (dict, optional): The test-time support policy
             (:class:`~mmstpn.structures.SupportPolicy`); default offline.
         support_eval (bool): No drop-path in the training support pass.
+        support_chunk (int): Test-time support frames per unprompted pass
+            (0: all at once); default 1 (see STPNSwin).
+        train_support_chunk (int): The same in training; default 4.
+        compile (bool | dict): ``torch.compile`` the hot passes at test
+            time (see ``STPNBackboneMixin.set_compile``); default False.
         with_cp (bool): Gradient checkpointing of the blocks.
         init_cfg (dict, optional): Initialisation config.
         template_size (int, optional): Side of the template crop of a
@@ -170,9 +175,17 @@ class STPNViT(STPNBackboneMixin, BaseModule):
                  test_support: Optional[dict] = None,
                  support_eval: bool = False,
                  with_cp: bool = False,
+                 support_chunk: int = 1,
+                 train_support_chunk: int = 4,
+                 compile: Union[bool, dict] = False,
                  init_cfg: Optional[dict] = None,
                  template_size: Optional[int] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        stpn_options = dict(
+            support_eval=support_eval,
+            support_chunk=support_chunk,
+            train_support_chunk=train_support_chunk,
+            compile=compile)
         if template_size is not None:
             if template_size < patch_size:
                 raise ValueError(
@@ -227,7 +240,7 @@ class STPNViT(STPNBackboneMixin, BaseModule):
             self.out_channels = (d, )
             self.init_stpn(predictor, embed_dims, embed_dims, num_prompts,
                            support_grad, test_support,
-                           support_eval=support_eval)
+                           **stpn_options)
             return
         self.pyramid = ModuleList([
             nn.Sequential(
@@ -239,7 +252,7 @@ class STPNViT(STPNBackboneMixin, BaseModule):
         ])
         self.init_stpn(predictor, embed_dims, embed_dims, num_prompts,
                        support_grad, test_support,
-                       support_eval=support_eval)
+                       **stpn_options)
 
     def init_weights(self) -> None:
         super().init_weights()

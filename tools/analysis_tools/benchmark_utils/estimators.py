@@ -43,8 +43,8 @@ def phase_latency(frame_times: Sequence[float], stride: int) -> float:
     return sum(meds) / len(meds)
 
 
-# Cost goals of issue 4 (ratios STPN / baseline on the same backbone, input
-# size and machine, in one run).
+# Cost goals of issues 4 and 13 (ratios STPN / baseline on the same
+# backbone, input size and machine, in one run).
 GOALS = (
     dict(
         key='offline_latency@317',
@@ -59,6 +59,15 @@ GOALS = (
         key='train_peak_memory',
         limit=1.25,
         text='peak training memory, K=2'),
+    dict(
+        key='offline_peak_memory',
+        limit=1.25,
+        text='offline peak inference memory, frame 0 with K support '
+        'frames (issue 13)'),
+    dict(
+        key='backbone_operator_calls',
+        limit=1.10,
+        text='backbone aten operator calls, one pass (issue 13)'),
 )
 
 

@@ -45,6 +45,10 @@ class BenchSettings:
     train_steps: int = 5
     train_lr: float = 2.5e-5
     seed: int = 0
+    throughput_batches: Sequence[int] = ()
+    throughput_frames: int = 16
+    compile: Optional[Dict[str, Any]] = None
+    compile_frames: int = 6
     extra: Dict[str, Any] = field(default_factory=dict)
 
 

@@ -116,6 +116,13 @@ def format_report(results: Dict[str, Any]) -> str:
             add('train peak memory (MiB)',
                 [t['memory']['peak_bytes'] for t in tr], 'train_peak_memory',
                 _mib)
+    tp = [models[n].get('throughput') for n in names]
+    if all(tp):
+        for size in tp[0]:
+            figs = [t.get(size, {}) for t in tp]
+            add(f'offline batch {size} frames/s',
+                [f.get('fps') for f in figs], f'batched_latency@{size}',
+                lambda v: _num(v, '{:.2f}'))
     widths = [
         max(len(r[i]) for r in rows + [header]) for i in range(len(header))
     ]
@@ -131,6 +138,12 @@ def format_report(results: Dict[str, Any]) -> str:
         for g in results.get('goals', []):
             lines.append(f"  {g['status']:4s} {g['text']}: "
                          f"{_num(g['ratio'])} (goal <= {g['limit']:.2f})")
+    if all(tp):
+        lines.append('  (batched rows: the ratio is per-frame time first / '
+                     'second = frames/s second / first)')
+    if 'compile' in results:
+        lines.extend(_compile_lines(results['compile'],
+                                    max(int(v) for v in s['video_lengths'])))
     lines.append('')
     lines.append('notes:')
     lines.extend(f'  - {n}' for n in results.get('notes', []))
@@ -154,6 +167,27 @@ def format_report(results: Dict[str, Any]) -> str:
                      f'state for training) + peak extra measured as '
                      f'{mem_method}, one model at a time')
     return '\n'.join(lines)
+
+
+def _compile_lines(c: Dict[str, Any], length: int) -> List[str]:
+    lines = ['', f'torch.compile {c["options"]} (alternating with eager; '
+             f'graphs compiled during the timed frames: '
+             f'{c["graphs_compiled_during_timed_frames"]}):']
+    for name, f in c['models'].items():
+        extra = ''
+        if 'compile_s' in f:
+            d = f['difference']
+            firsts = '/'.join(f'{t:.1f}' for t in f['compile_s'])
+            extra = (f'; first two frames {firsts} s'
+                     f'; max |compiled - eager| {d["max_abs"]:.2e} '
+                     f'(rel {_num(d["max_rel"], "{:.1e}")})')
+        lines.append(f'  {name}: later frame {_ms(f["later_frame_s"])} ms, '
+                     f'offline L={length} '
+                     f'{_ms(f["offline"][str(length)]["per_frame_s"])} '
+                     f'ms/frame{extra}')
+    for key, v in c['ratios'].items():
+        lines.append(f'  {key}: {_num(v)}')
+    return lines
 
 
 def write_json(results: Dict[str, Any], path: str) -> None:

@@ -9,10 +9,12 @@ import torch
 from torch import nn
 
 from mmstpn.utils.benchmark import COUNTING_RULES, median, paired_ratios, ratio
+from .compiled import measure_compiled
 from .estimators import check_goals
 from .measure import (BenchSettings, count_backbone_ops, measure_flops,
                       measure_inference, measure_inference_memory,
                       measure_training)
+from .throughput import measure_throughput, throughput_ratios
 from .video import SyntheticVideo, uses_prompts
 
 
@@ -124,6 +126,16 @@ def run_benchmark(models: Dict[str, nn.Module],
         tr = measure_training(models, video, s, log)
         for name in models:
             results['models'][name]['train'] = tr[name]
+    if s.throughput_batches:
+        log('batched offline throughput (alternating)')
+        tp = measure_throughput(models, video, s, s.throughput_batches,
+                                s.throughput_frames, log)
+        for name in models:
+            results['models'][name]['throughput'] = tp[name]
+    if s.compile is not None:
+        log('eager vs torch.compile (alternating)')
+        results['compile'] = measure_compiled(models, video, s, s.compile,
+                                              s.compile_frames, log)
     try:
         results['settings']['loadavg_at_end'] = list(os.getloadavg())
     except (AttributeError, OSError):
@@ -193,6 +205,8 @@ def compute_ratios(a: Dict[str, Any], b: Dict[str, Any]
         if mode in mem_a and mode in mem_b:
             r[f'{mode}_peak_memory'] = ratio(
                 mem_a[mode]['peak_bytes'], mem_b[mode]['peak_bytes'])
+    if 'throughput' in a and 'throughput' in b:
+        r.update(throughput_ratios(a['throughput'], b['throughput']))
     tr_a, tr_b = a.get('train'), b.get('train')
     if tr_a and tr_b:
         r['train_step_time'] = ratio(tr_a['step_s'], tr_b['step_s'])

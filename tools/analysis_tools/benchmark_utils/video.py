@@ -185,7 +185,9 @@ class SyntheticVideo:
 
 
 class FrameStream:
-    """One video fed to one detector, one frame (batch of 1) at a time.
+    """One video fed to one detector, one frame (batch of 1) at a time
+    (:meth:`inputs`), or later offline frames in batches
+    (:meth:`batch_inputs`).
 
     A prompted model gets :func:`frame_inputs` (offline: frame 0 with the K
     support frames spread over the video, later frames alone; online: key
@@ -232,6 +234,25 @@ class FrameStream:
         ``t``."""
         return (self.attach(self.raw_inputs(t), t),
                 [self.video.data_sample(self.video_key, t)])
+
+    def batch_inputs(self, ts: Sequence[int]
+                     ) -> Tuple[object, List[DetDataSample]]:
+        """One batch of the LATER frames ``ts`` (all > 0) of an offline
+        stream: ``(B, 1, C, H, W)`` key frames with one ClipMeta each (they
+        share the video's cached prompts) for a prompted model, ``(B, C, H,
+        W)`` otherwise; and their data samples."""
+        if self.mode != 'offline' or min(ts) < 1:
+            raise ValueError('batch_inputs: later frames (t > 0) of an '
+                             f'offline stream, got {self.mode} {list(ts)}')
+        keys = self.video.frames(ts)
+        samples = [self.video.data_sample(self.video_key, t) for t in ts]
+        if not self.prompted:
+            return keys, samples
+        self.model.backbone.test_support = SupportPolicy(
+            'offline', self.num_support, self.stride)
+        return ClipBatch(keys[:, None],
+                         [ClipMeta(self.video_key, t, 0)
+                          for t in ts]), samples
 
     def predict_fn(self, t: int):
         """``fn(model, x)`` that runs frame ``t`` through ``model.predict``
