@@ -39,6 +39,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 import mmstpn  # noqa: F401  (registers mmstpn and allow-lists checkpoints)
+from mmstpn.datasets.transforms import VideoSupportFrameSample
 from mmstpn.engine import model_policy, stpn_backbones, support_samplers
 from mmstpn.models.mot.frame_view import frame_view
 from mmstpn.structures import SupportPolicy, TrackClips
@@ -119,8 +120,9 @@ def _frames(model, dataset, v: int, picks: Sequence[int]) -> tuple:
     video ``v``: one item per frame ``(v, f)`` for detectors (ClipBatch
     inputs); for trackers (``TrackClips`` inputs, VIS) the whole video as one
     item, read with the trackers' frame view."""
-    first = model.data_preprocessor(pseudo_collate([dataset[(v, 0)]]), False)
-    if not isinstance(first['inputs'], TrackClips):
+    if not _video_items(dataset):
+        first = model.data_preprocessor(
+            pseudo_collate([dataset[(v, 0)]]), False)
         frames = []
         for f in picks:
             item = model.data_preprocessor(
@@ -128,9 +130,20 @@ def _frames(model, dataset, v: int, picks: Sequence[int]) -> tuple:
             frames.append((item['inputs'].key_frames, item['data_samples'][0]))
         return first['inputs'], frames
     data = model.data_preprocessor(pseudo_collate([dataset[v]]), False)
+    if not isinstance(data['inputs'], TrackClips):
+        raise ValueError('a test pipeline with VideoSupportFrameSample must '
+                         'be preprocessed into TrackClips '
+                         '(TrackClipDataPreprocessor)')
     view = frame_view(data['inputs'], 'prompt_usage')
     samples = data['data_samples'][0].video_data_samples
     return view[:, 0], [(view[:, f].key_frames, samples[f]) for f in picks]
+
+
+def _video_items(dataset) -> bool:
+    """Whether test items are whole videos (VideoSupportFrameSample in the
+    pipeline: the trackers' video-level test) rather than frames."""
+    return any(isinstance(t, VideoSupportFrameSample)
+               for t in support_samplers(dataset))
 
 
 @torch.no_grad()

@@ -13,9 +13,8 @@ from mmdet.registry import MODELS, TASK_UTILS
 from mmstpn.models.mot import KeyFrameTracker
 from mmstpn.models.mot.frame_view import frame_view
 from mmstpn.structures import ClipBatch
-from tests.test_models.test_trackers.test_stpn_trackers import (  # noqa: F401
-    LENGTHS, build, check_support_positions, load, mot, run_video,
-    spy_backbone)
+from tests.test_models.test_trackers.test_stpn_trackers import (
+    LENGTHS, build, check_support_positions, load, run_video, spy_backbone)
 
 
 @MODELS.register_module(name='TinyTestReID', force=True)

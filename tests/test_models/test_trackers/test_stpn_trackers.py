@@ -13,12 +13,11 @@ from mmengine.optim import OptimWrapper
 from mmdet.registry import DATASETS, MODELS
 from mmdet.utils import register_all_modules
 from mmstpn.structures import ClipBatch, SupportPolicy
-from tests.test_models.test_trackers.fake_vis import (decode_marker,
-                                                      make_vis, marker)
+from tests.test_models.test_trackers.fake_vis import (LENGTHS, decode_marker,
+                                                      marker)
 
 CONFIGS = osp.join(osp.dirname(osp.dirname(osp.dirname(__file__))), 'data',
                    'configs')
-LENGTHS = (6, 5, 1)  # video 3 has one frame
 SIZE = 48
 
 
@@ -69,18 +68,6 @@ def spy_backbone(model):
 
     backbone.forward = forward
     return calls
-
-
-@pytest.fixture(scope='module')
-def vis(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('vis'))
-    return root, make_vis(root, LENGTHS)
-
-
-@pytest.fixture(scope='module')
-def mot(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('mot'))
-    return root, make_vis(root, LENGTHS, mot=True)
 
 
 def check_support_positions(model, batch: ClipBatch, videos, keys):
