@@ -28,11 +28,17 @@ class RefMemory:
         proposals (list[InstanceData]): Their F RPN proposal lists.
         frame_ids (list[int]): Online mode: the frame of each reference (in
             order); offline: empty (frame 0's carried frames).
+        states (list[Tensor]): Their F box-head reference states
+            (``SelsaRoIHead.ref_states``: RoI Align of the proposals and the
+            reference branch of every shared FC, which do not depend on the
+            key frame), computed when the frame enters the memory and reused
+            by every later key frame of the video. Empty: not computed.
     """
 
     feats: Tuple[Tensor, ...]
     proposals: InstanceList
     frame_ids: List[int] = field(default_factory=list)
+    states: List[Tensor] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.proposals)
@@ -43,7 +49,8 @@ class RefMemory:
         return RefMemory(
             tuple(f[indices] for f in self.feats),
             [self.proposals[i] for i in indices],
-            [self.frame_ids[i] for i in indices] if self.frame_ids else [])
+            [self.frame_ids[i] for i in indices] if self.frame_ids else [],
+            [self.states[i] for i in indices] if self.states else [])
 
 
 def unpack_clips(batch_inputs: BackboneInput
@@ -280,6 +287,10 @@ class SELSA(TwoStageDetector):
         ]
         proposals = self.rpn_head.predict(feats, samples, rescale=False)
         x = tuple(f[:num_imgs] for f in feats)
+        # the box head's reference states of every frame of this pass (the
+        # key frames are their own references; carried frames enter the
+        # memory): once, here; kept frames are never recomputed
+        states = self.roi_head.ref_states(feats, proposals)
 
         if cached:
             self.support_cache.keep_only(m.video_key for m in metas)
@@ -288,7 +299,7 @@ class SELSA(TwoStageDetector):
         for i, k in enumerate(counts):
             own = RefMemory(
                 tuple(f[start:start + k].clone() for f in feats),
-                proposals[start:start + k])
+                proposals[start:start + k], [], states[start:start + k])
             start += k
             if not cached:
                 memories.append(own)
@@ -298,17 +309,17 @@ class SELSA(TwoStageDetector):
                 memories.append(
                     self._online_memory(metas[i], policy,
                                         tuple(f[i:i + 1] for f in x),
-                                        proposals[i]))
+                                        proposals[i], states[i]))
 
         ref_x = tuple(
             torch.cat([
                 t for i, mem in enumerate(memories)
                 for t in (mem.feats[lvl], x[lvl][i:i + 1])
             ]) for lvl in range(len(x)))
-        ref_proposals = [
-            p for i, mem in enumerate(memories)
-            for p in list(mem.proposals) + [proposals[i]]
-        ]
+        ref_proposals, ref_states = [], []
+        for i, mem in enumerate(memories):
+            ref_proposals += list(mem.proposals) + [proposals[i]]
+            ref_states += (list(mem.states) or [None] * len(mem)) + [states[i]]
         results = self.roi_head.predict(
             x,
             ref_x,
@@ -316,7 +327,8 @@ class SELSA(TwoStageDetector):
             ref_proposals,
             batch_data_samples,
             rescale=rescale,
-            num_ref_frames=[len(mem) + 1 for mem in memories])
+            num_ref_frames=[len(mem) + 1 for mem in memories],
+            ref_states=ref_states)
         return self.add_pred_to_datasample(batch_data_samples, results)
 
     def _offline_memory(self, meta: ClipMeta, own: RefMemory) -> RefMemory:
@@ -338,8 +350,8 @@ class SELSA(TwoStageDetector):
         return memory
 
     def _online_memory(self, meta: ClipMeta, policy: SupportPolicy,
-                       key_feats: Tuple[Tensor, ...],
-                       key_proposals) -> RefMemory:
+                       key_feats: Tuple[Tensor, ...], key_proposals,
+                       key_states: Tensor) -> RefMemory:
         """The K latest kept frames before ``meta``'s; then keep this frame
         when it lies on the stride grid."""
         store = self.support_cache.memory
@@ -348,7 +360,7 @@ class SELSA(TwoStageDetector):
         memory = store.get(meta.video_key)
         if not isinstance(memory, RefMemory) or \
                 len(memory.frame_ids) != len(memory):  # none / not online
-            memory = RefMemory(tuple(f[:0] for f in key_feats), [], [])
+            memory = RefMemory(tuple(f[:0] for f in key_feats), [], [], [])
         if memory.frame_ids and meta.frame_id < memory.frame_ids[-1]:
             raise ValueError(self._error(
                 meta, f'arrived after frame {memory.frame_ids[-1]}; online '
@@ -368,7 +380,8 @@ class SELSA(TwoStageDetector):
                     torch.cat([m, k.clone()])
                     for m, k in zip(keep.feats, key_feats)),
                 list(keep.proposals) + [key_proposals],
-                keep.frame_ids + [meta.frame_id])
+                keep.frame_ids + [meta.frame_id],
+                list(keep.states) + [key_states])
         return refs
 
     def _error(self, meta: ClipMeta, what: str) -> str:
