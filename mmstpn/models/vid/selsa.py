@@ -115,6 +115,13 @@ class SELSA(TwoStageDetector):
             (``model.test_support``). None: the STPN backbone's policy, else
             ``SupportPolicy()`` (offline, K=14). With an STPN backbone both
             must be the same policy.
+        num_ref_proposals (int, optional): Reference RoIs per reference
+            frame: the top-scored ``num_ref_proposals`` of its RPN proposals
+            (training and test; the key frame as its own reference too).
+            None (default, MMTracking's recipe): all of them
+            (``test_cfg.rpn.max_per_img``, 300 in the zoo). A speed knob
+            for small experiments (the toy configs); key frames always use
+            all their proposals.
         Others: as ``TwoStageDetector``; ``roi_head`` must be a
             ``SelsaRoIHead``.
     """
@@ -122,8 +129,13 @@ class SELSA(TwoStageDetector):
     def __init__(self,
                  *args,
                  test_support: Union[None, dict, SupportPolicy] = None,
+                 num_ref_proposals: Optional[int] = None,
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if num_ref_proposals is not None and num_ref_proposals < 1:
+            raise ValueError('SELSA: model.num_ref_proposals must be None '
+                             f'or >= 1, got {num_ref_proposals}')
+        self.num_ref_proposals = num_ref_proposals
         if not isinstance(self.roi_head, SelsaRoIHead) or not self.with_rpn:
             raise ValueError(
                 'SELSA needs an rpn_head and a SelsaRoIHead roi_head, got '
@@ -201,6 +213,13 @@ class SELSA(TwoStageDetector):
         # map (e.g. STPNViT's pyramid, kept by convs) gives wrong RoI features
         return tuple(m.contiguous() for m in maps)
 
+    def _as_refs(self, proposals: InstanceList) -> InstanceList:
+        """Each frame's reference RoIs: its top ``num_ref_proposals``
+        proposals (mmdet's RPN returns them sorted by score)."""
+        if self.num_ref_proposals is None:
+            return list(proposals)
+        return [p[:self.num_ref_proposals] for p in proposals]
+
     # ------------------------------------------------------------ loss
     def loss(self, batch_inputs: BackboneInput,
              batch_data_samples: SampleList) -> dict:
@@ -241,8 +260,8 @@ class SELSA(TwoStageDetector):
             for s in self._ref_samples(batch_data_samples[i], k)
         ]
         with torch.no_grad():
-            ref_rpn_results = self.rpn_head.predict(
-                ref_x, ref_samples, rescale=False)
+            ref_rpn_results = self._as_refs(
+                self.rpn_head.predict(ref_x, ref_samples, rescale=False))
         losses.update(
             self.roi_head.loss(
                 x,
@@ -290,7 +309,8 @@ class SELSA(TwoStageDetector):
         # the box head's reference states of every frame of this pass (the
         # key frames are their own references; carried frames enter the
         # memory): once, here; kept frames are never recomputed
-        states = self.roi_head.ref_states(feats, proposals)
+        refs = self._as_refs(proposals)
+        states = self.roi_head.ref_states(feats, refs)
 
         if cached:
             self.support_cache.keep_only(m.video_key for m in metas)
@@ -299,7 +319,7 @@ class SELSA(TwoStageDetector):
         for i, k in enumerate(counts):
             own = RefMemory(
                 tuple(f[start:start + k].clone() for f in feats),
-                proposals[start:start + k], [], states[start:start + k])
+                refs[start:start + k], [], states[start:start + k])
             start += k
             if not cached:
                 memories.append(own)
@@ -309,7 +329,7 @@ class SELSA(TwoStageDetector):
                 memories.append(
                     self._online_memory(metas[i], policy,
                                         tuple(f[i:i + 1] for f in x),
-                                        proposals[i], states[i]))
+                                        refs[i], states[i]))
 
         ref_x = tuple(
             torch.cat([
@@ -318,7 +338,7 @@ class SELSA(TwoStageDetector):
             ]) for lvl in range(len(x)))
         ref_proposals, ref_states = [], []
         for i, mem in enumerate(memories):
-            ref_proposals += list(mem.proposals) + [proposals[i]]
+            ref_proposals += list(mem.proposals) + [refs[i]]
             ref_states += (list(mem.states) or [None] * len(mem)) + [states[i]]
         results = self.roi_head.predict(
             x,

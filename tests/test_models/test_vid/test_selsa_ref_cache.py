@@ -136,3 +136,30 @@ def test_online_cache_holds_past_frames_only():
         assert len(memory.states) == len(memory.frame_ids)
         for want, got in zip(recomputed(model, memory), memory.states):
             torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+
+
+def test_num_ref_proposals_caps_reference_rois():
+    """``num_ref_proposals=5``: each kept reference frame holds its 5
+    top-scored RPN proposals (the first 5 of the uncapped model's), and the
+    detections equal the uncapped head given those 5 per frame."""
+    capped = det.build()
+    capped.num_ref_proposals = 5
+    capped.eval()
+    full = det.build().eval()
+    video, refs = det.clip(2, 10), det.clip(3, 20)
+    first = torch.cat([video[:1], refs])
+    for model in (capped, full):
+        det.predict(model, first, [ClipMeta('v', 0, 3)])
+    small, big = (m.support_cache.memory['v'] for m in (capped, full))
+    for p, q in zip(small.proposals, big.proposals):
+        assert len(p) == 5 and len(q) > 5
+        torch.testing.assert_close(p.bboxes, q.bboxes[:5])
+        assert (q.scores[:5].min() >= q.scores[5:].max())
+    calls = count_rows(capped)
+    det.predict(capped, video[1:2], [ClipMeta('v', 1, 0)])
+    assert calls == [5]  # the key frame as its own reference: 5 RoIs too
+    with pytest.raises(ValueError, match='num_ref_proposals must be None'):
+        cfg = det.tiny_selsa_cfg()
+        cfg.num_ref_proposals = 0
+        from mmdet.registry import MODELS
+        MODELS.build(cfg)

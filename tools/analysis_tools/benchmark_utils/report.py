@@ -131,6 +131,16 @@ def format_report(results: Dict[str, Any]) -> str:
         for g in results.get('goals', []):
             lines.append(f"  {g['status']:4s} {g['text']}: "
                          f"{_num(g['ratio'])} (goal <= {g['limit']:.2f})")
+    vs = results.get('latency_vs_baseline')
+    if vs:
+        lines.append('')
+        lines.append('per-frame latency / baseline (one run, models '
+                     'alternating frame by frame; reference / support work '
+                     'and memory included):')
+        for name, row in vs.items():
+            cells = ', '.join(f'{k} {_num(v, "{:.2f}")}'
+                              for k, v in row.items())
+            lines.append(f'  {name}: {cells}')
     lines.append('')
     lines.append('notes:')
     lines.extend(f'  - {n}' for n in results.get('notes', []))
