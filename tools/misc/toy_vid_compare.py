@@ -21,7 +21,10 @@ Example::
 
 Options are those of ``toy_vid_experiment.py`` (``--iters``,
 ``--pretrain-iters``, ``--cfg-options`` ...). An existing warm start in
-``OUT_DIR/pretrain`` is reused.
+``OUT_DIR/pretrain`` is reused. ``--reuse-trained`` resumes an interrupted
+run in the same OUT_DIR: a model whose worker finished (``NAME.json`` and
+its checkpoint) keeps its results, a model with a checkpoint but no
+results is only tested, the others are trained.
 """
 import json
 import os
@@ -43,10 +46,14 @@ EXTRA = {
     'stpn_selsa': 'configs/selsa/stpn-selsa_' + TOY,
 }
 main_job.CONFIGS.update(EXTRA)
+# also show the test progress (the SELSA-type test passes take minutes)
+main_job.PROGRESS_KEYS = main_job.PROGRESS_KEYS + ('Iter(test)', )
+# --reuse-trained (passed to the workers through the environment)
+REUSE_ENV = 'TOY_VID_COMPARE_REUSE'
 MODELS_ORDER = ('baseline', 'stpn', 'selsa', 'troi', 'stpn_selsa')
 # two single-threaded workers at a time on 2 cores, the slowest first; a
 # worker starts as soon as one finishes
-SCHEDULE = ('troi', 'selsa', 'stpn_selsa', 'stpn', 'baseline')
+SCHEDULE = ('troi', 'stpn_selsa', 'selsa', 'stpn', 'baseline')
 # the compare's iteration budget (the main job's is 800): the SELSA-type
 # models train ~4x slower per iteration than the baseline on CPU
 DEFAULT_ITERS = 300
@@ -54,6 +61,39 @@ DEFAULT_ITERS = 300
 
 def checkpoint(args, name: str) -> str:
     return osp.join(args.out_dir, name, f'iter_{args.iters}.pth')
+
+
+def test_only(name: str, args) -> Dict[str, dict]:
+    """Test ``name`` from its existing ``iter_{iters}.pth`` (what the
+    main job's worker does after training, incl. STPN's online test)."""
+    from mmengine.runner import Runner
+    cfg = main_job.load_cfg(name, args, args.iters, name,
+                            checkpoint(args, name))
+    print(f'[{name}] reusing {checkpoint(args, name)} (no training)',
+          flush=True)
+    start = time.time()
+    results = {name: main_job.strip_prefix(Runner.from_cfg(cfg).test())}
+    if name == 'stpn':
+        online = main_job.online_variant(cfg, args.online_k,
+                                         args.online_stride)
+        key = f'stpn_online_k{args.online_k}_s{args.online_stride}'
+        results[key] = main_job.strip_prefix(Runner.from_cfg(online).test())
+    results[f'{name}_timings'] = dict(test_s=time.time() - start)
+    return results
+
+
+def reused_results(args, name: str):
+    """With --reuse-trained: the results json a finished worker of ``name``
+    wrote to OUT_DIR (same iteration budget), else None."""
+    path = osp.join(args.out_dir, f'{name}.json')
+    if not os.environ.get(REUSE_ENV) or not osp.exists(path):
+        return None
+    with open(path) as f:
+        got = json.load(f)
+    if name not in got or not osp.exists(checkpoint(args, name)):
+        return None
+    print(f'[compare] reusing the results of {name} in {path}', flush=True)
+    return got
 
 
 def train_all(args, script: str) -> Dict[str, dict]:
@@ -69,10 +109,16 @@ def train_all(args, script: str) -> Dict[str, dict]:
                 if not todo or errors:
                     return
                 name = todo.pop(0)
-            print(f'[compare] training {name} ({args.iters} iterations)',
-                  flush=True)
             try:
-                got = main_job._spawn_and_collect(args, (name, ), script)
+                got = reused_results(args, name)
+                if got is not None:
+                    got = dict(got, timings={
+                        f'{name}_{k}': v
+                        for k, v in got.pop(f'{name}_timings', {}).items()})
+                else:
+                    print(f'[compare] training {name} ({args.iters} '
+                          'iterations)', flush=True)
+                    got = main_job._spawn_and_collect(args, (name, ), script)
             except BaseException as err:  # reported after both slots end
                 with lock:
                     errors.append(err)
@@ -152,19 +198,30 @@ def latency_lines(latency: Dict[str, float]) -> List[str]:
 
 
 def main(argv=None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if '--reuse-trained' in argv:
+        argv.remove('--reuse-trained')
+        os.environ[REUSE_ENV] = '1'
     args = main_job.parse_args(argv)
-    if '--iters' not in (sys.argv[1:] if argv is None else argv):
+    if '--iters' not in argv:
         args.iters = DEFAULT_ITERS
     if args.worker:
-        results = main_job.run_worker(args.worker, args)
+        if os.environ.get(REUSE_ENV) and osp.exists(
+                checkpoint(args, args.worker)):
+            results = test_only(args.worker, args)
+        else:
+            results = main_job.run_worker(args.worker, args)
         with open(args.worker_out, 'w') as f:
             json.dump(results, f)
         return
     os.makedirs(args.out_dir, exist_ok=True)
     # each worker evaluates once (runner.test), not also at the end of
-    # training: the SELSA-type models' test passes dominate the run time
+    # training (mmengine's loop validates at max_iters whatever the
+    # interval: val_begin past the end stops it): the SELSA-type models'
+    # test passes dominate the run time
     args.cfg_options = {
         'train_cfg.val_interval': args.iters + 1,
+        'train_cfg.val_begin': args.iters + 1,
         **args.cfg_options
     }
     start = time.time()
