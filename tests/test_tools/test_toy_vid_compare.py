@@ -54,6 +54,12 @@ def test_compare_worker_and_latency(tiny_set, tmp_path):
     results = tool.main_job.run_worker('stpn_selsa', args)
     assert 0 <= results['stpn_selsa']['bbox_mAP_50'] <= 1
     assert osp.exists(tool.checkpoint(args, 'stpn_selsa'))
+    # --reuse-trained: a checkpoint without results is tested only; results
+    # are reused only when asked (environment) and the json exists
+    again = tool.test_only('stpn_selsa', args)
+    for _, key in tool.main_job.COLUMNS:  # (per-class APs may be nan)
+        assert again['stpn_selsa'][key] == results['stpn_selsa'][key]
+    assert tool.reused_results(args, 'stpn_selsa') is None
     # the models alternate (the untrained baseline from its config)
     latency = tool.frame_latency(args, num_frames=3,
                                  names=('baseline', 'stpn_selsa'))
