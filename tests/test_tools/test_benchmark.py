@@ -443,3 +443,99 @@ def test_cli_throughput_and_compile_smoke(tmp_path):
                 'eager_later_frame'):
         assert comp['ratios'][key] > 0
     assert 'offline batch 2 frames/s' in format_report(res)
+
+
+
+
+# ------------------------------------------- SELSA-type detectors (issue 11)
+TINY_SELSA = osp.join(REPO, 'tests', 'data', 'configs',
+                      'tiny_selsa_faster_rcnn.py')
+TINY_TROI = osp.join(REPO, 'tests', 'data', 'configs',
+                     'tiny_troi_faster_rcnn.py')
+
+
+def test_selsa_streams_feed_reference_frames():
+    """Offline: frame 0 carries the K frames spread over the video and
+    fills SELSA's memory (their proposals and head states); later frames
+    carry none and reuse it. Online: nothing carried; the prefill runs the
+    K grid frames so that the memory holds K past frames."""
+    from benchmark_utils import prefill_online_cache, uses_references
+    from mmstpn.models.vid.selsa import RefMemory
+    tool = _load_tool()
+    model = tool.build_detector(tool.load_config(TINY_SELSA))
+    assert uses_references(model) and not uses_prompts(model)
+    video = SyntheticVideo((64, 96), 32)
+    off = FrameStream(model, video, 'offline', 20, 3, 2, 'v')
+    x0, s0 = off.inputs(0)
+    assert x0.frames.shape == (1, 4, 3, 64, 96)
+    assert torch.equal(x0.frames[0, 1:], video.frames(
+        support_indices(20, 3)))
+    assert model.test_support == SupportPolicy('offline', 3, 2)
+    assert model.backbone.test_support == model.test_support
+    with torch.no_grad():
+        model.predict(x0, s0)
+        memory = model.support_cache.memory['v']
+        assert isinstance(memory, RefMemory) and len(memory.states) == 3
+        x1, s1 = off.inputs(1)
+        assert x1.frames.shape == (1, 1, 3, 64, 96)
+        model.predict(x1, s1)
+    assert model.support_cache.memory['v'] is memory  # reused
+    on = FrameStream(model, video, 'online', 20, 3, 2, 'w')
+    assert on.inputs(5)[0].metas[0].num_support == 0
+    prefill_online_cache(model, 'w', on.raw_inputs(0)[:, 0], 3, 2)
+    assert model.support_cache.memory['w'].frame_ids == [0, 2, 4]
+
+
+def test_latency_vs_baseline_ratios():
+    def fig(per_frame, raw):
+        return dict(latency=dict(offline={'4': dict(
+            per_frame_s=per_frame, raw_s=raw)}))
+
+    figures = dict(
+        baseline=fig(0.1, [[0.4, 0.1, 0.1, 0.1]]),
+        selsa=fig(0.5, [[2.0, 0.3, 0.6, 0.3]]))
+    from benchmark_utils import latency_vs_baseline
+    got = latency_vs_baseline(figures)
+    assert got['selsa']['offline@4'] == pytest.approx(5.0)
+    # later frames run back to back: ratios 3, 6, 3 -> median 3
+    assert got['selsa']['offline_later_frame_paired'] == pytest.approx(3.0)
+    assert set(got) == {'selsa'}
+
+
+def test_cli_smoke_with_selsa_and_troi(tmp_path):
+    """STPN vs its baseline plus SELSA and TRoI in one run: every model's
+    per-frame latency, FLOPs per frame in both modes, and the latency ratio
+    of each to the baseline."""
+    out = tmp_path / 'bench.json'
+    cmd = [
+        sys.executable, TOOL, TINY, '--baseline-from-config', '--also',
+        f'selsa={TINY_SELSA}', '--also', f'troi={TINY_TROI}', '--img-size',
+        '64', '96', '--video-lengths', '3', '--online-length', '3',
+        '--num-support', '2', '--stride', '1', '--warmup', '0', '--repeats',
+        '1', '--no-memory', '--threads', '1', '--json',
+        str(out)
+    ]
+    proc = subprocess.run(
+        cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'per-frame latency / baseline' in proc.stdout
+    res = json.loads(out.read_text())
+    assert list(res['models']) == ['main', 'baseline', 'selsa', 'troi']
+    assert res['models']['selsa']['references']
+    assert not res['models']['baseline']['references']
+    for name in ('main', 'selsa', 'troi'):
+        row = res['latency_vs_baseline'][name]
+        assert row['offline@3'] > 0 and row['online'] > 0
+    for name in ('selsa', 'troi'):
+        flops = res['models'][name]['flops']
+        # frame 0 also runs the 2 reference frames: more work than later
+        first = flops['offline']['frames']['first']['total']
+        later = flops['offline']['frames']['later']['total']
+        assert first > later > 0
+        assert flops['online']['per_frame']['3'] > 0
+    # main / baseline ratios and goals are still those of the first two
+    assert res['ratio_of'] == 'main / baseline'
+    bad = subprocess.run(
+        [sys.executable, TOOL, TINY, '--also', 'x'], cwd=REPO,
+        capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and 'expected NAME=VALUE' in bad.stderr

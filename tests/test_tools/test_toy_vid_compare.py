@@ -38,8 +38,7 @@ def test_compare_worker_and_latency(tiny_set, tmp_path):
     tool = _load_script()
     for name in tool.MODELS_ORDER:
         assert osp.exists(osp.join(REPO, tool.main_job.CONFIGS[name]))
-    assert sorted(n for r in tool.ROUNDS for n in r) == sorted(
-        tool.MODELS_ORDER)
+    assert sorted(tool.SCHEDULE) == sorted(tool.MODELS_ORDER)
     args = tool.main_job.parse_args([
         '--out-dir', str(tmp_path), '--data-dir', tiny_set,
         '--pretrain-iters', '0', '--iters', '2', '--worker', 'stpn_selsa',
@@ -55,7 +54,17 @@ def test_compare_worker_and_latency(tiny_set, tmp_path):
     results = tool.main_job.run_worker('stpn_selsa', args)
     assert 0 <= results['stpn_selsa']['bbox_mAP_50'] <= 1
     assert osp.exists(tool.checkpoint(args, 'stpn_selsa'))
-    sec = tool.frame_latency(args, 'stpn_selsa', num_frames=3)
-    assert sec > 0
+    # --reuse-trained: a checkpoint without results is tested only; results
+    # are reused only when asked (environment) and the json exists
+    again = tool.test_only('stpn_selsa', args)
+    for _, key in tool.main_job.COLUMNS:  # (per-class APs may be nan)
+        assert again['stpn_selsa'][key] == results['stpn_selsa'][key]
+    assert tool.reused_results(args, 'stpn_selsa') is None
+    # the models alternate (the untrained baseline from its config)
+    latency = tool.frame_latency(args, num_frames=3,
+                                 names=('baseline', 'stpn_selsa'))
+    assert set(latency) == {'baseline', 'stpn_selsa'}
+    assert all(v > 0 for v in latency.values())
+    sec = latency['stpn_selsa']
     lines = tool.latency_lines({'baseline': sec / 2, 'stpn_selsa': sec})
     assert 'x2.00 vs baseline' in lines[-1]

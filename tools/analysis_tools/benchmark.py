@@ -24,6 +24,16 @@ a video in batches of B, prompts from the cache: frames/s per batch size);
 ``--compile`` adds eager vs ``torch.compile`` d backbone passes of every
 model (compile time, compiled-vs-eager difference, ratios).
 
+``--also NAME=CONFIG`` (repeatable) adds detectors to the same alternating
+run, e.g. SELSA / Temporal RoI Align / STPN + SELSA next to STPN and the
+single-frame baseline at the same backbone and input. SELSA-type detectors
+get their reference frames like STPN its support frames: offline, frame 0
+carries the K frames spread over the video (their backbone pass, RPN
+proposals and reference head states are computed there and kept in the
+model's memory), later frames reuse the memory; online, the model keeps
+its past key frames. Their per-frame latency (reference work and memory
+included) is reported as a ratio to the baseline (``latency_vs_baseline``).
+
 Reported per model and mode: per-frame latency (median-based, with the
 p10/median/p90 of the frame times and the per-repeat range of the ratios),
 FPS, parameters (total, predictor), FLOPs per frame of the whole detector
@@ -45,6 +55,14 @@ Examples::
         configs/_base_/models/stpn_faster-rcnn_swin-t-p4-w7_fpn.py \\
         --baseline-from-config --img-size 320 512 --frame-cap 30 \\
         --online-length 60 --threads 1 --train-step --json bench.json
+
+    # STPN, SELSA and TRoI against the single-frame baseline (toy configs,
+    # T=faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid.py)
+    python tools/analysis_tools/benchmark.py configs/stpn/stpn_$T \
+        --compare configs/stpn/$T --also selsa=configs/selsa/selsa_$T \
+        --also troi=configs/temporal_roi_align/troi_$T \
+        --img-size 128 128 --video-lengths 16 --mode offline --threads 1 \
+        --no-flops --no-memory
 
     # two configs, full ImageNet VID mean-length videos, on a GPU
     python tools/analysis_tools/benchmark.py STPN_CFG --compare BASE_CFG \\
@@ -87,6 +105,23 @@ def parse_args(argv=None):
         action='store_true',
         help='baseline = CONFIG with model.backbone.num_prompts=0')
     p.add_argument('--compare-checkpoint', help='weights of the baseline')
+    p.add_argument(
+        '--also',
+        metavar='NAME=CONFIG',
+        action='append',
+        default=[],
+        help='one more detector measured in the same run (repeatable; '
+        'e.g. selsa=configs/selsa/...): SELSA-type detectors get their '
+        'reference frames as STPN gets its support frames; its per-frame '
+        'latency is reported as a ratio to the baseline')
+    p.add_argument(
+        '--also-checkpoint',
+        metavar='NAME=CHECKPOINT',
+        action='append',
+        default=[],
+        help='weights of an --also model (default: the main model\'s '
+        'weights wherever names and shapes match, unless '
+        '--no-share-weights)')
     p.add_argument(
         '--no-share-weights',
         action='store_true',
@@ -219,11 +254,34 @@ def parse_args(argv=None):
         p.error('--throughput-frames must be >= 1')
     if args.compile_frames < 2:
         p.error('--compile-frames must be >= 2 (frame 0 and a later one)')
+    args.also = _named(p, '--also', args.also)
+    args.also_checkpoint = _named(p, '--also-checkpoint',
+                                  args.also_checkpoint)
+    for name in args.also_checkpoint:
+        if name not in args.also:
+            p.error(f'--also-checkpoint {name}=...: no --also {name}=...')
+    if args.also and not (args.compare or args.baseline_from_config):
+        p.error('--also needs a baseline (--compare or '
+                '--baseline-from-config) for its latency ratios')
     if args.frame_cap is not None and args.frame_cap < 1:
         p.error('--frame-cap must be >= 1')
     if min(args.video_lengths) < 1:
         p.error('--video-lengths must be >= 1')
     return args
+
+
+def _named(parser, flag, items):
+    """``['a=x', 'b=y']`` -> ``{'a': 'x', 'b': 'y'}`` (errors name the flag
+    and the item)."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition('=')
+        if not sep or not name or not value:
+            parser.error(f'{flag} {item!r}: expected NAME=VALUE')
+        if name in out or name in ('main', 'baseline'):
+            parser.error(f'{flag} {item!r}: the name {name!r} is taken')
+        out[name] = value
+    return out
 
 
 def strip_init(cfg):
@@ -305,6 +363,14 @@ def main(argv=None):
             copied, total = share_weights(models['main'], models['baseline'])
             labels['baseline'] += (f' [{copied}/{total} tensors shared '
                                    'with main]')
+    for name, path in args.also.items():
+        models[name] = build_detector(
+            load_config(path, args.cfg_options),
+            args.also_checkpoint.get(name), args.device)
+        labels[name] = osp.basename(path)
+        if not args.no_share_weights and name not in args.also_checkpoint:
+            copied, total = share_weights(models['main'], models[name])
+            labels[name] += f' [{copied}/{total} tensors shared with main]'
     settings = BenchSettings(
         img_size=tuple(args.img_size),
         pad_divisor=pad_divisor(cfg, args.pad_divisor),
@@ -335,6 +401,8 @@ def main(argv=None):
             baseline_from_config=args.baseline_from_config,
             checkpoint=args.checkpoint,
             compare_checkpoint=args.compare_checkpoint,
+            also=args.also,
+            also_checkpoint=args.also_checkpoint,
             cfg_options=dict(args.cfg_options or {})))
 
     def log(msg):

@@ -28,11 +28,17 @@ class RefMemory:
         proposals (list[InstanceData]): Their F RPN proposal lists.
         frame_ids (list[int]): Online mode: the frame of each reference (in
             order); offline: empty (frame 0's carried frames).
+        states (list[Tensor]): Their F box-head reference states
+            (``SelsaRoIHead.ref_states``: RoI Align of the proposals and the
+            reference branch of every shared FC, which do not depend on the
+            key frame), computed when the frame enters the memory and reused
+            by every later key frame of the video. Empty: not computed.
     """
 
     feats: Tuple[Tensor, ...]
     proposals: InstanceList
     frame_ids: List[int] = field(default_factory=list)
+    states: List[Tensor] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.proposals)
@@ -43,7 +49,8 @@ class RefMemory:
         return RefMemory(
             tuple(f[indices] for f in self.feats),
             [self.proposals[i] for i in indices],
-            [self.frame_ids[i] for i in indices] if self.frame_ids else [])
+            [self.frame_ids[i] for i in indices] if self.frame_ids else [],
+            [self.states[i] for i in indices] if self.states else [])
 
 
 def unpack_clips(batch_inputs: BackboneInput
@@ -108,6 +115,13 @@ class SELSA(TwoStageDetector):
             (``model.test_support``). None: the STPN backbone's policy, else
             ``SupportPolicy()`` (offline, K=14). With an STPN backbone both
             must be the same policy.
+        num_ref_proposals (int, optional): Reference RoIs per reference
+            frame: the top-scored ``num_ref_proposals`` of its RPN proposals
+            (training and test; the key frame as its own reference too).
+            None (default, MMTracking's recipe): all of them
+            (``test_cfg.rpn.max_per_img``, 300 in the zoo). A speed knob
+            for small experiments (the toy configs); key frames always use
+            all their proposals.
         Others: as ``TwoStageDetector``; ``roi_head`` must be a
             ``SelsaRoIHead``.
     """
@@ -115,8 +129,13 @@ class SELSA(TwoStageDetector):
     def __init__(self,
                  *args,
                  test_support: Union[None, dict, SupportPolicy] = None,
+                 num_ref_proposals: Optional[int] = None,
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if num_ref_proposals is not None and num_ref_proposals < 1:
+            raise ValueError('SELSA: model.num_ref_proposals must be None '
+                             f'or >= 1, got {num_ref_proposals}')
+        self.num_ref_proposals = num_ref_proposals
         if not isinstance(self.roi_head, SelsaRoIHead) or not self.with_rpn:
             raise ValueError(
                 'SELSA needs an rpn_head and a SelsaRoIHead roi_head, got '
@@ -194,6 +213,13 @@ class SELSA(TwoStageDetector):
         # map (e.g. STPNViT's pyramid, kept by convs) gives wrong RoI features
         return tuple(m.contiguous() for m in maps)
 
+    def _as_refs(self, proposals: InstanceList) -> InstanceList:
+        """Each frame's reference RoIs: its top ``num_ref_proposals``
+        proposals (mmdet's RPN returns them sorted by score)."""
+        if self.num_ref_proposals is None:
+            return list(proposals)
+        return [p[:self.num_ref_proposals] for p in proposals]
+
     # ------------------------------------------------------------ loss
     def loss(self, batch_inputs: BackboneInput,
              batch_data_samples: SampleList) -> dict:
@@ -234,8 +260,8 @@ class SELSA(TwoStageDetector):
             for s in self._ref_samples(batch_data_samples[i], k)
         ]
         with torch.no_grad():
-            ref_rpn_results = self.rpn_head.predict(
-                ref_x, ref_samples, rescale=False)
+            ref_rpn_results = self._as_refs(
+                self.rpn_head.predict(ref_x, ref_samples, rescale=False))
         losses.update(
             self.roi_head.loss(
                 x,
@@ -280,6 +306,11 @@ class SELSA(TwoStageDetector):
         ]
         proposals = self.rpn_head.predict(feats, samples, rescale=False)
         x = tuple(f[:num_imgs] for f in feats)
+        # the box head's reference states of every frame of this pass (the
+        # key frames are their own references; carried frames enter the
+        # memory): once, here; kept frames are never recomputed
+        refs = self._as_refs(proposals)
+        states = self.roi_head.ref_states(feats, refs)
 
         if cached:
             self.support_cache.keep_only(m.video_key for m in metas)
@@ -288,7 +319,7 @@ class SELSA(TwoStageDetector):
         for i, k in enumerate(counts):
             own = RefMemory(
                 tuple(f[start:start + k].clone() for f in feats),
-                proposals[start:start + k])
+                refs[start:start + k], [], states[start:start + k])
             start += k
             if not cached:
                 memories.append(own)
@@ -298,17 +329,17 @@ class SELSA(TwoStageDetector):
                 memories.append(
                     self._online_memory(metas[i], policy,
                                         tuple(f[i:i + 1] for f in x),
-                                        proposals[i]))
+                                        refs[i], states[i]))
 
         ref_x = tuple(
             torch.cat([
                 t for i, mem in enumerate(memories)
                 for t in (mem.feats[lvl], x[lvl][i:i + 1])
             ]) for lvl in range(len(x)))
-        ref_proposals = [
-            p for i, mem in enumerate(memories)
-            for p in list(mem.proposals) + [proposals[i]]
-        ]
+        ref_proposals, ref_states = [], []
+        for i, mem in enumerate(memories):
+            ref_proposals += list(mem.proposals) + [refs[i]]
+            ref_states += (list(mem.states) or [None] * len(mem)) + [states[i]]
         results = self.roi_head.predict(
             x,
             ref_x,
@@ -316,7 +347,8 @@ class SELSA(TwoStageDetector):
             ref_proposals,
             batch_data_samples,
             rescale=rescale,
-            num_ref_frames=[len(mem) + 1 for mem in memories])
+            num_ref_frames=[len(mem) + 1 for mem in memories],
+            ref_states=ref_states)
         return self.add_pred_to_datasample(batch_data_samples, results)
 
     def _offline_memory(self, meta: ClipMeta, own: RefMemory) -> RefMemory:
@@ -338,8 +370,8 @@ class SELSA(TwoStageDetector):
         return memory
 
     def _online_memory(self, meta: ClipMeta, policy: SupportPolicy,
-                       key_feats: Tuple[Tensor, ...],
-                       key_proposals) -> RefMemory:
+                       key_feats: Tuple[Tensor, ...], key_proposals,
+                       key_states: Tensor) -> RefMemory:
         """The K latest kept frames before ``meta``'s; then keep this frame
         when it lies on the stride grid."""
         store = self.support_cache.memory
@@ -348,7 +380,7 @@ class SELSA(TwoStageDetector):
         memory = store.get(meta.video_key)
         if not isinstance(memory, RefMemory) or \
                 len(memory.frame_ids) != len(memory):  # none / not online
-            memory = RefMemory(tuple(f[:0] for f in key_feats), [], [])
+            memory = RefMemory(tuple(f[:0] for f in key_feats), [], [], [])
         if memory.frame_ids and meta.frame_id < memory.frame_ids[-1]:
             raise ValueError(self._error(
                 meta, f'arrived after frame {memory.frame_ids[-1]}; online '
@@ -368,7 +400,8 @@ class SELSA(TwoStageDetector):
                     torch.cat([m, k.clone()])
                     for m, k in zip(keep.feats, key_feats)),
                 list(keep.proposals) + [key_proposals],
-                keep.frame_ids + [meta.frame_id])
+                keep.frame_ids + [meta.frame_id],
+                list(keep.states) + [key_states])
         return refs
 
     def _error(self, meta: ClipMeta, what: str) -> str:

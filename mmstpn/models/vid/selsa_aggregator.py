@@ -59,30 +59,60 @@ class SelsaAggregator(BaseModule):
         Returns:
             Tensor: Aggregated features, shape (N, C) (to be added to ``x``).
         """
-        if x.dim() != 2 or ref_x.dim() != 2 or \
-                x.size(1) != self.in_channels or \
-                ref_x.size(1) != self.in_channels:
+        return self.attend(x, self.project_ref(ref_x))
+
+    def project_ref(self, ref_x: Tensor) -> Tensor:
+        """The key-frame-independent part: keys and values of reference RoIs.
+
+        Row ``m`` depends on ``ref_x[m]`` only, so the projections of a
+        reference frame can be computed once and reused for every key frame
+        (and rows of several frames concatenated).
+
+        Args:
+            ref_x (Tensor): Reference RoI features, shape (M, C).
+
+        Returns:
+            Tensor: (M, 2C): ``ref_fc_embed(ref_x)`` then ``ref_fc(ref_x)``.
+        """
+        if ref_x.dim() != 2 or ref_x.size(1) != self.in_channels:
             raise ValueError(
-                f'SelsaAggregator expects x (N, {self.in_channels}) and '
-                f'ref_x (M, {self.in_channels}), got {tuple(x.shape)} and '
+                f'SelsaAggregator expects ref_x (M, {self.in_channels}), got '
                 f'{tuple(ref_x.shape)}')
-        if ref_x.size(0) == 0:
+        return torch.cat([self.ref_fc_embed(ref_x), self.ref_fc(ref_x)], 1)
+
+    def attend(self, x: Tensor, ref_kv: Tensor) -> Tensor:
+        """Aggregate projected reference RoIs (:meth:`project_ref`).
+
+        Args:
+            x (Tensor): Key RoI features, shape (N, C).
+            ref_kv (Tensor): (M, 2C) keys and values, M >= 1.
+
+        Returns:
+            Tensor: Aggregated features, shape (N, C).
+        """
+        channels = self.in_channels
+        if x.dim() != 2 or x.size(1) != channels or ref_kv.dim() != 2 or \
+                ref_kv.size(1) != 2 * channels:
+            raise ValueError(
+                f'SelsaAggregator expects x (N, {channels}) and reference '
+                f'keys / values (M, {2 * channels}), got {tuple(x.shape)} '
+                f'and {tuple(ref_kv.shape)}')
+        if ref_kv.size(0) == 0:
             raise ValueError('SelsaAggregator: ref_x holds no reference RoI '
                              '(M=0); the softmax over reference RoIs needs '
                              'at least one')
-        num_rois, channels = x.shape
-        num_ref = ref_x.size(0)
+        num_rois, num_ref = x.size(0), ref_kv.size(0)
         groups = self.num_attention_blocks
         group_dim = channels // groups
-        # (G, N, C/G) and (G, C/G, M)
-        query = self.fc_embed(x).view(num_rois, groups,
-                                      group_dim).transpose(0, 1)
-        key = self.ref_fc_embed(ref_x).view(num_ref, groups,
-                                            group_dim).permute(1, 2, 0)
-        weights = torch.bmm(query, key) / group_dim**0.5  # (G, N, M)
-        weights = weights.softmax(dim=2)
-        value = self.ref_fc(ref_x).view(num_ref, groups,
-                                        group_dim).transpose(0, 1)
+        # (G, N, C/G), scaled here (N x C) rather than on the (G, N, M)
+        # products; and (G, C/G, M)
+        query = (self.fc_embed(x) / group_dim**0.5).view(
+            num_rois, groups, group_dim).transpose(0, 1)
+        key = ref_kv[:, :channels].reshape(num_ref, groups,
+                                           group_dim).permute(1, 2, 0)
+        weights = torch.bmm(query, key).softmax(dim=2)  # (G, N, M)
+        value = ref_kv[:, channels:].reshape(num_ref, groups,
+                                             group_dim).transpose(0, 1)
         out = torch.bmm(weights, value)  # (G, N, C/G)
         out = out.transpose(0, 1).reshape(num_rois, channels)
         return self.fc(out)

@@ -25,6 +25,11 @@ class SelsaBBoxHead(ConvFCBBoxHead):
     sample and each sample's key RoIs attend to that sample's reference
     RoIs only, so a batch gives the same result as its samples one by one.
 
+    The reference branch does not depend on the key RoIs: :meth:`ref_states`
+    (after every shared FC, the aggregator's reference keys and values) can
+    be computed once per reference frame and passed as ``ref_states``
+    instead of ``ref_x`` (SELSA's test-time memory does).
+
     Args:
         aggregator (dict): Config of one aggregator (e.g.
             ``dict(type='SelsaAggregator', in_channels=1024)``); one is built
@@ -54,39 +59,77 @@ class SelsaBBoxHead(ConvFCBBoxHead):
 
     def forward(self,
                 x: Tensor,
-                ref_x: Tensor,
+                ref_x: Optional[Tensor] = None,
                 num_rois: Optional[Sequence[int]] = None,
-                num_ref_rois: Optional[Sequence[int]] = None
+                num_ref_rois: Optional[Sequence[int]] = None,
+                ref_states: Optional[Tensor] = None
                 ) -> Tuple[Tensor, Tensor]:
         """Class scores and box deltas of the key RoIs.
 
         Args:
             x (Tensor): Key RoI features, (N, C, h, w).
-            ref_x (Tensor): Reference RoI features, (M, C, h, w).
+            ref_x (Tensor, optional): Reference RoI features, (M, C, h, w).
             num_rois (Sequence[int], optional): Key RoIs per sample (sum N).
             num_ref_rois (Sequence[int], optional): Reference RoIs per
                 sample (sum M). Both or neither; neither: one sample.
+            ref_states (Tensor, optional): Instead of ``ref_x``: the
+                reference RoIs' :meth:`ref_states` (M, num_shared_fcs, 2C'),
+                e.g. kept from earlier key frames of the same video. Give
+                exactly one of ``ref_x`` and ``ref_states``.
 
         Returns:
             tuple[Tensor, Tensor]: ``cls_score`` (N, num_classes + 1) and
             ``bbox_pred`` (N, 4 or 4 * num_classes).
         """
-        splits = self._check_splits(x, ref_x, num_rois, num_ref_rois)
+        if (ref_x is None) == (ref_states is None):
+            raise ValueError('SelsaBBoxHead.forward: give exactly one of '
+                             'ref_x and ref_states')
+        if ref_states is None:
+            ref_states = self.ref_states(ref_x)
+        elif ref_states.dim() != 3 or \
+                ref_states.size(1) != self.num_shared_fcs:
+            raise ValueError(
+                'SelsaBBoxHead.forward: ref_states must be (M, '
+                f'{self.num_shared_fcs}, 2C), got {tuple(ref_states.shape)}')
+        splits = self._check_splits(x, ref_states, num_rois, num_ref_rois)
+        x = self._flat_input(x)
+        for i, (fc, aggregator) in enumerate(
+                zip(self.shared_fcs, self.aggregator)):
+            x = fc(x)
+            x = x + self._aggregate(aggregator, x, ref_states[:, i], splits)
+            x = F.relu(x)
+        return self._branches(x)
+
+    def ref_states(self, ref_x: Tensor) -> Tensor:
+        """What the shared FCs need of the reference RoIs: after every shared
+        FC, the aggregator's keys and values (``project_ref``).
+
+        The reference branch does not depend on the key frame and row ``m``
+        depends on ``ref_x[m]`` only: the states of one reference frame can
+        be kept and reused for every key frame of its video, and states of
+        several frames concatenated (what ``SELSA`` does at test time).
+
+        Args:
+            ref_x (Tensor): Reference RoI features, (M, C, h, w).
+
+        Returns:
+            Tensor: (M, num_shared_fcs, 2 * fc_out_channels).
+        """
+        ref_x = self._flat_input(ref_x)
+        states = []
+        for fc, aggregator in zip(self.shared_fcs, self.aggregator):
+            ref_x = fc(ref_x)
+            states.append(aggregator.project_ref(ref_x))
+            ref_x = F.relu(ref_x)
+        return torch.stack(states, dim=1)
+
+    def _flat_input(self, x: Tensor) -> Tensor:
+        """Shared convs and average pooling, flattened to (n, C)."""
         for conv in self.shared_convs:
             x = conv(x)
-            ref_x = conv(ref_x)
         if self.with_avg_pool:
             x = self.avg_pool(x)
-            ref_x = self.avg_pool(ref_x)
-        x = x.flatten(1)
-        ref_x = ref_x.flatten(1)
-        for fc, aggregator in zip(self.shared_fcs, self.aggregator):
-            x = fc(x)
-            ref_x = fc(ref_x)
-            x = x + self._aggregate(aggregator, x, ref_x, splits)
-            x = F.relu(x)
-            ref_x = F.relu(ref_x)
-        return self._branches(x)
+        return x.flatten(1)
 
     @staticmethod
     def _check_splits(x: Tensor, ref_x: Tensor,
@@ -115,15 +158,15 @@ class SelsaBBoxHead(ConvFCBBoxHead):
         return list(zip(num_rois, num_ref_rois))
 
     @staticmethod
-    def _aggregate(aggregator: nn.Module, x: Tensor, ref_x: Tensor,
+    def _aggregate(aggregator: nn.Module, x: Tensor, ref_kv: Tensor,
                    splits: List[Tuple[int, int]]) -> Tensor:
-        """Run ``aggregator`` sample by sample."""
+        """Run ``aggregator.attend`` sample by sample."""
         if len(splits) == 1:
-            return aggregator(x, ref_x)
+            return aggregator.attend(x, ref_kv)
         xs = x.split([n for n, _ in splits])
-        refs = ref_x.split([m for _, m in splits])
+        refs = ref_kv.split([m for _, m in splits])
         return torch.cat([
-            aggregator(xi, ri) if xi.size(0) else xi
+            aggregator.attend(xi, ri) if xi.size(0) else xi
             for xi, ri in zip(xs, refs)
         ])
 

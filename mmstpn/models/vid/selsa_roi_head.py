@@ -1,6 +1,7 @@
 """SELSA's RoI head: mmdet's StandardRoIHead with reference RoI features."""
 from typing import List, Optional, Sequence, Tuple
 
+import torch
 from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.models.utils import empty_instances, unpack_gt_instances
 from mmdet.registry import MODELS
@@ -70,11 +71,42 @@ class SelsaRoIHead(StandardRoIHead):
         ref_rois = bbox2roi([res.bboxes for res in ref_rpn_results_list])
         return ref_rois, num_ref_frames, num_ref_rois
 
+    def ref_states(self, ref_x: Tuple[Tensor],
+                   ref_rpn_results_list: InstanceList) -> List[Tensor]:
+        """The box head's states (``SelsaBBoxHead.ref_states``) of each
+        reference frame's proposals, for reuse across key frames.
+
+        Args:
+            ref_x (tuple[Tensor]): Maps of F frames, each (F, C, H, W).
+            ref_rpn_results_list (list[InstanceData]): Their F proposals.
+
+        Returns:
+            list[Tensor]: F tensors (n_f, num_shared_fcs, 2C'), one per
+            frame (its proposals in order).
+        """
+        if len(ref_rpn_results_list) != ref_x[0].size(0):
+            raise ValueError(
+                f'SelsaRoIHead.ref_states: {len(ref_rpn_results_list)} '
+                f'proposal lists for {ref_x[0].size(0)} frames in ref_x')
+        if not ref_rpn_results_list:
+            return []
+        ref_rois = bbox2roi([res.bboxes for res in ref_rpn_results_list])
+        levels = self.bbox_roi_extractor.num_inputs
+        # the reference RoIs get plain RoI Align (also with TemporalRoIAlign)
+        feats = self.bbox_roi_extractor(ref_x[:levels], ref_rois)
+        if self.with_shared_head:
+            feats = self.shared_head(feats)
+        states = self.bbox_head.ref_states(feats)
+        return list(states.split([len(r) for r in ref_rpn_results_list]))
+
     def _bbox_forward(self, x: Tuple[Tensor], rois: Tensor,
                       ref_x: Tuple[Tensor], ref_rois: Tensor,
                       num_rois: List[int], num_ref_frames: List[int],
-                      num_ref_rois: List[int]) -> dict:
-        """Box head forward on key RoIs with reference RoIs.
+                      num_ref_rois: List[int],
+                      ref_states: Optional[Tensor] = None) -> dict:
+        """Box head forward on key RoIs with reference RoIs (their
+        ``ref_states`` (M, L, 2C') when given, else extracted from ``ref_x``
+        at ``ref_rois``).
 
         Returns:
             dict: ``cls_score``, ``bbox_pred``, ``bbox_feats`` (key RoIs).
@@ -89,15 +121,18 @@ class SelsaRoIHead(StandardRoIHead):
                 num_ref_frames=num_ref_frames)
         else:
             bbox_feats = extractor(x[:levels], rois)
-        ref_bbox_feats = extractor(ref_x[:levels], ref_rois)
         if self.with_shared_head:
             bbox_feats = self.shared_head(bbox_feats)
-            ref_bbox_feats = self.shared_head(ref_bbox_feats)
+        if ref_states is None:
+            ref_bbox_feats = extractor(ref_x[:levels], ref_rois)
+            if self.with_shared_head:
+                ref_bbox_feats = self.shared_head(ref_bbox_feats)
+            ref_states = self.bbox_head.ref_states(ref_bbox_feats)
         cls_score, bbox_pred = self.bbox_head(
             bbox_feats,
-            ref_bbox_feats,
             num_rois=num_rois,
-            num_ref_rois=num_ref_rois)
+            num_ref_rois=num_ref_rois,
+            ref_states=ref_states)
         return dict(
             cls_score=cls_score, bbox_pred=bbox_pred, bbox_feats=bbox_feats)
 
@@ -162,9 +197,17 @@ class SelsaRoIHead(StandardRoIHead):
                 ref_rpn_results_list: InstanceList,
                 batch_data_samples: SampleList,
                 rescale: bool = False,
-                num_ref_frames: Optional[Sequence[int]] = None
+                num_ref_frames: Optional[Sequence[int]] = None,
+                ref_states: Optional[Sequence[Optional[Tensor]]] = None
                 ) -> InstanceList:
         """Detections of the key frames (arguments as :meth:`loss`).
+
+        ``ref_states`` (optional, one entry per reference frame, aligned with
+        ``ref_rpn_results_list``): that frame's :meth:`ref_states` kept from
+        an earlier key frame, or None to compute it here. The result is the
+        same as without them (the reference branch does not depend on the
+        key frame); SELSA's test memory passes them so that a video's
+        reference frames go through RoI Align and the shared FCs once.
 
         Returns:
             list[InstanceData]: ``bboxes``, ``scores``, ``labels`` per key
@@ -189,8 +232,13 @@ class SelsaRoIHead(StandardRoIHead):
                 num_classes=self.bbox_head.num_classes,
                 score_per_cls=self.test_cfg is None)
         num_rois = [len(p) for p in proposals]
+        states = None
+        if ref_states is not None:
+            states = self._fill_states(ref_x, ref_rpn_results_list,
+                                       list(ref_states))
         bbox_results = self._bbox_forward(x, rois, ref_x, ref_rois, num_rois,
-                                          num_ref_frames, num_ref_rois)
+                                          num_ref_frames, num_ref_rois,
+                                          states)
         bbox_preds = bbox_results['bbox_pred']
         return self.bbox_head.predict_by_feat(
             rois=rois.split(num_rois),
@@ -200,6 +248,31 @@ class SelsaRoIHead(StandardRoIHead):
             batch_img_metas=batch_img_metas,
             rcnn_test_cfg=self.test_cfg,
             rescale=rescale)
+
+    def _fill_states(self, ref_x: Tuple[Tensor],
+                     ref_rpn_results_list: InstanceList,
+                     ref_states: List[Optional[Tensor]]) -> Tensor:
+        """All F frames' states concatenated (M, L, 2C'), computing the
+        missing (None) ones in one pass."""
+        if len(ref_states) != len(ref_rpn_results_list):
+            raise ValueError(
+                f'SelsaRoIHead.predict: {len(ref_states)} ref_states for '
+                f'{len(ref_rpn_results_list)} reference frames')
+        missing = [f for f, s in enumerate(ref_states) if s is None]
+        if missing:
+            new = self.ref_states(
+                tuple(lvl[missing] for lvl in ref_x),
+                [ref_rpn_results_list[f] for f in missing])
+            for f, state in zip(missing, new):
+                ref_states[f] = state
+        for f, (state, res) in enumerate(
+                zip(ref_states, ref_rpn_results_list)):
+            if state.size(0) != len(res):
+                raise ValueError(
+                    f'SelsaRoIHead.predict: ref_states[{f}] holds '
+                    f'{state.size(0)} RoIs, reference frame {f} has '
+                    f'{len(res)} proposals')
+        return torch.cat(ref_states)
 
     def forward(self, *args, **kwargs):
         """Not used: SELSA needs reference features (see :meth:`predict`)."""

@@ -102,11 +102,9 @@ class TemporalRoIAlign(SingleRoIExtractor):
             if inds.numel() == 0:
                 continue
             key = roi_feats[inds]
-            refs = [
-                self.most_similar_roi_align(key, ref_map[f])
-                for f in range(start, start + count)
-            ]
-            out[inds] = self.aggregate(key, torch.stack(refs))
+            refs = self.most_similar_roi_align(
+                key, ref_map[start:start + count])  # all frames at once
+            out[inds] = self.aggregate(key, refs)
         return out
 
     @staticmethod
@@ -136,25 +134,31 @@ class TemporalRoIAlign(SingleRoIExtractor):
 
     def most_similar_roi_align(self, roi_feats: Tensor,
                                ref_map: Tensor) -> Tensor:
-        """Most similar features of one reference frame.
+        """Most similar features of one or several reference frames.
 
         Args:
             roi_feats (Tensor): (n, C, h, w) key RoI features.
-            ref_map (Tensor): (C, H, W) one reference frame's map.
+            ref_map (Tensor): (C, H, W) one reference frame's map, or
+                (F, C, H, W) F frames' maps (each searched on its own).
 
         Returns:
-            Tensor: (n, C, h, w) weighted sums of the top-k points.
+            Tensor: (n, C, h, w) weighted sums of the top-k points (of each
+            frame: (F, n, C, h, w)).
         """
+        if ref_map.dim() == 3:
+            return self.most_similar_roi_align(roi_feats, ref_map[None])[0]
         n, c, h, w = roi_feats.shape
-        cells = roi_feats.permute(0, 2, 3, 1).reshape(-1, c)  # (n*h*w, C)
-        points = ref_map.flatten(1).t()  # (H*W, C)
-        sim = F.normalize(cells, dim=1) @ F.normalize(points, dim=1).t()
-        k = min(self.num_most_similar_points, points.size(0))
-        values, indices = sim.topk(k, dim=1)  # (n*h*w, k)
-        weights = values.softmax(dim=1)
-        picked = points[indices]  # (n*h*w, k, C)
-        out = (picked * weights.unsqueeze(-1)).sum(dim=1)
-        return out.view(n, h, w, c).permute(0, 3, 1, 2)
+        cells = F.normalize(roi_feats.permute(0, 2, 3, 1).reshape(-1, c),
+                            dim=1)  # (n*h*w, C), once for all frames
+        points = ref_map.flatten(2).transpose(1, 2)  # (F, H*W, C)
+        sim = torch.matmul(cells, F.normalize(points, dim=2).transpose(1, 2))
+        k = min(self.num_most_similar_points, points.size(1))
+        values, indices = sim.topk(k, dim=2)  # (F, n*h*w, k)
+        weights = values.softmax(dim=2)
+        frames = torch.arange(points.size(0), device=points.device)
+        picked = points[frames[:, None, None], indices]  # (F, n*h*w, k, C)
+        out = (picked * weights.unsqueeze(-1)).sum(dim=2)
+        return out.view(-1, n, h, w, c).permute(0, 1, 4, 2, 3)
 
     def aggregate(self, roi_feats: Tensor, ref_roi_feats: Tensor) -> Tensor:
         """Temporal attentional feature aggregation.

@@ -20,7 +20,7 @@ from mmstpn.utils.benchmark import (PeakMemory, Timer, alternating,
                                     optimizer_state_bytes, summarize)
 from .estimators import amortized_latency, offline_latency, phase_latency
 from .video import (FrameStream, SyntheticVideo, prefill_online_cache,
-                    reset_video_cache, uses_prompts)
+                    reset_video_cache, uses_prompts, uses_references)
 
 
 @dataclass
@@ -184,7 +184,7 @@ def measure_flops(model: nn.Module, video: SyntheticVideo,
     """
     model.eval()
     out: Dict[str, Any] = {}
-    if not uses_prompts(model):
+    if not uses_references(model):
         stream = FrameStream(model, video, 'offline', 1, s.num_support,
                              s.stride, 'flops')
         one = flops_of_call(model, stream.predict_fn(0),
@@ -293,7 +293,7 @@ def _memory_figures(mem: PeakMemory, state: int, frames: int) -> dict:
 
 def _train_batch(model: nn.Module, video: SyntheticVideo, s: BenchSettings,
                  step: int):
-    prompted = uses_prompts(model)
+    prompted = uses_references(model)
     n, k = s.train_batch_size, s.train_num_support
     num_classes = getattr(
         getattr(getattr(model, 'roi_head', None), 'bbox_head', None),
@@ -359,7 +359,8 @@ def measure_training(models: Dict[str, nn.Module], video: SyntheticVideo,
             step_s=median(times[name]) if times[name] else None,
             steps=summarize(times[name]) if times[name] else None,
             losses=losses[name],
-            num_support=s.train_num_support if uses_prompts(model) else 0,
+            num_support=s.train_num_support if uses_references(model)
+            else 0,
             batch_size=s.train_batch_size)
         if s.memory:
             x, samples = _train_batch(model, video, s, warm + s.train_steps)

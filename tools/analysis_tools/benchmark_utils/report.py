@@ -144,6 +144,16 @@ def format_report(results: Dict[str, Any]) -> str:
     if 'compile' in results:
         lines.extend(_compile_lines(results['compile'],
                                     max(int(v) for v in s['video_lengths'])))
+    vs = results.get('latency_vs_baseline')
+    if vs:
+        lines.append('')
+        lines.append('per-frame latency / baseline (one run, models '
+                     'alternating frame by frame; reference / support work '
+                     'and memory included):')
+        for name, row in vs.items():
+            cells = ', '.join(f'{k} {_num(v, "{:.2f}")}'
+                              for k, v in row.items())
+            lines.append(f'  {name}: {cells}')
     lines.append('')
     lines.append('notes:')
     lines.extend(f'  - {n}' for n in results.get('notes', []))

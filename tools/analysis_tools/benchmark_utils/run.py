@@ -15,7 +15,7 @@ from .measure import (BenchSettings, count_backbone_ops, measure_flops,
                       measure_inference, measure_inference_memory,
                       measure_training)
 from .throughput import measure_throughput, throughput_ratios
-from .video import SyntheticVideo, uses_prompts
+from .video import SyntheticVideo, uses_prompts, uses_references
 
 
 def count_params(model: nn.Module) -> Dict[str, int]:
@@ -67,10 +67,14 @@ def run_benchmark(models: Dict[str, nn.Module],
                   s: BenchSettings,
                   labels: Optional[Dict[str, str]] = None,
                   log=print) -> Dict[str, Any]:
-    """Measure ``models`` (1 or 2; with 2 the ratios are first / second)
-    and return every figure (JSON-serialisable)."""
-    if not 1 <= len(models) <= 2:
-        raise ValueError('run_benchmark compares one or two models')
+    """Measure ``models`` and return every figure (JSON-serialisable).
+
+    With two or more, ``ratios`` are first / second (the main model and its
+    baseline, with the issue-4 goals); with a model named ``'baseline'``,
+    ``latency_vs_baseline`` holds every model's per-frame latency ratio to
+    it (all measured in this run, alternating frame by frame)."""
+    if not models:
+        raise ValueError('run_benchmark needs at least one model')
     torch.manual_seed(s.seed)
     video = SyntheticVideo(s.img_size, s.pad_divisor, seed=s.seed,
                            device=s.device)
@@ -83,6 +87,7 @@ def run_benchmark(models: Dict[str, nn.Module],
             name: dict(
                 label=(labels or {}).get(name, name),
                 prompted=uses_prompts(m),
+                references=uses_references(m),
                 params=count_params(m))
             for name, m in models.items()
         })
@@ -140,13 +145,45 @@ def run_benchmark(models: Dict[str, nn.Module],
         results['settings']['loadavg_at_end'] = list(os.getloadavg())
     except (AttributeError, OSError):
         pass
-    if len(models) == 2:
-        a, b = list(models)
+    if 'baseline' in models and len(models) > 1 and s.modes:
+        results['latency_vs_baseline'] = latency_vs_baseline(
+            results['models'])
+    if len(models) >= 2:
+        a, b = list(models)[:2]
         results['ratios'], results['ratio_spread'] = compute_ratios(
             results['models'][a], results['models'][b])
         results['ratio_of'] = f'{a} / {b}'
         results['goals'] = check_goals(results['ratios'])
     return results
+
+
+def latency_vs_baseline(figures: Dict[str, Any]
+                        ) -> Dict[str, Dict[str, Optional[float]]]:
+    """Per-frame latency of every model / that of ``'baseline'``:
+    ``{model: {'offline@L' | 'online': ratio, 'offline_later_frame_paired':
+    median ratio of later frames run back to back}}``."""
+    base = figures['baseline'].get('latency', {})
+    out: Dict[str, Dict[str, Optional[float]]] = {}
+    for name, fig in figures.items():
+        if name == 'baseline':
+            continue
+        row: Dict[str, Optional[float]] = {}
+        for mode, per_length in fig.get('latency', {}).items():
+            for length, fa in per_length.items():
+                fb = base.get(mode, {}).get(length)
+                if fb is None:
+                    continue
+                key = f'offline@{length}' if mode == 'offline' else 'online'
+                row[key] = ratio(fa['per_frame_s'], fb['per_frame_s'])
+                if mode == 'offline':
+                    later = [
+                        x for ra, rb in zip(fa['raw_s'], fb['raw_s'])
+                        for x in paired_ratios(ra, rb)[1:]
+                    ]
+                    if later:
+                        row['offline_later_frame_paired'] = median(later)
+        out[name] = row
+    return out
 
 
 def compute_ratios(a: Dict[str, Any], b: Dict[str, Any]

@@ -6,7 +6,12 @@ Everything that depends on how the backbone receives its video context
 (its ``test_support`` policy, the ClipBatch of a frame, its support cache)
 is in the four functions of the first section: :func:`frame_inputs`,
 :func:`prefill_online_cache`, :func:`reset_video_cache` and
-:func:`cached_embeddings`.
+:func:`cached_embeddings`. SELSA-type detectors (``SELSA``: SELSA, Temporal
+RoI Align, STPN + SELSA) get their reference frames the same way: offline,
+frame 0 carries the K frames spread over the video (their features,
+proposals and head states are computed there and kept in the model's
+memory), later frames carry none; online, frames carry nothing and the
+model keeps its past key frames.
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -15,6 +20,8 @@ from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
+from mmstpn.models.backbones import STPNBackboneMixin
+from mmstpn.models.vid import SELSA
 from mmstpn.structures import ClipBatch, ClipMeta, SupportPolicy
 
 MODES = ('offline', 'online')
@@ -45,7 +52,11 @@ def frame_inputs(model: nn.Module, frames: Tensor, mode: str,
     Returns:
         ClipBatch: ``frames`` with the frame's ClipMeta.
     """
-    model.backbone.test_support = SupportPolicy(mode, num_support, stride)
+    policy = SupportPolicy(mode, num_support, stride)
+    if isinstance(model.backbone, STPNBackboneMixin):
+        model.backbone.test_support = policy
+    if isinstance(model, SELSA):  # SELSA's policy (== its backbone's)
+        model.test_support = policy
     return ClipBatch(frames, [ClipMeta(video_key, t, frames.shape[1] - 1)])
 
 
@@ -53,7 +64,20 @@ def prefill_online_cache(model: nn.Module, video_key: str, frame: Tensor,
                          num_support: int, stride: int) -> None:
     """Put the online cache of ``video_key`` in its steady state without
     streaming K*S frames: K copies of ``frame``'s (1, C, H, W) unprompted
-    embedding at frames 0, S, ..., (K-1)*S."""
+    embedding at frames 0, S, ..., (K-1)*S. A SELSA-type detector runs its
+    real ``predict`` on those K grid frames (one frame each) instead, which
+    fills its memory (and its STPN backbone's cache)."""
+    if isinstance(model, SELSA):
+        video = SyntheticVideo(frame.shape[-2:], 1, frame.shape[1],
+                               device=frame.device)
+        reset_video_cache(model, video_key)
+        with torch.no_grad():
+            for i in range(num_support):
+                model.predict(
+                    frame_inputs(model, frame[None], 'online', video_key,
+                                 i * stride, num_support, stride),
+                    [video.data_sample(video_key, i * stride)])
+        return
     backbone = model.backbone
     with torch.no_grad():
         tokens, hw = backbone.support_embeddings(frame)
@@ -65,8 +89,10 @@ def prefill_online_cache(model: nn.Module, video_key: str, frame: Tensor,
 
 
 def reset_video_cache(model: nn.Module, video_key: str) -> None:
-    """Forget what the backbone cached for ``video_key``."""
-    model.backbone.support_cache.reset_video(video_key)
+    """Forget what the model (SELSA) / backbone cached for ``video_key``."""
+    cache = getattr(model, 'support_cache', None) or \
+        model.backbone.support_cache
+    cache.reset_video(video_key)
 
 
 def cached_embeddings(model: nn.Module, video_key: str,
@@ -85,6 +111,12 @@ def uses_prompts(model: nn.Module) -> bool:
     DVP predictor). ``num_prompts=0`` and stock backbones: False."""
     backbone = getattr(model, 'backbone', model)
     return getattr(backbone, 'predictor', None) is not None
+
+
+def uses_references(model: nn.Module) -> bool:
+    """Whether a detector reads support / reference frames at test time: a
+    prompted STPN backbone or a SELSA-type detector."""
+    return uses_prompts(model) or isinstance(model, SELSA)
 
 
 def support_indices(length: int, num_support: int) -> List[int]:
@@ -189,11 +221,11 @@ class FrameStream:
     (:meth:`inputs`), or later offline frames in batches
     (:meth:`batch_inputs`).
 
-    A prompted model gets :func:`frame_inputs` (offline: frame 0 with the K
-    support frames spread over the video, later frames alone; online: key
-    frames alone) and the stream's policy as its ``test_support``; a model
-    without prompts gets plain ``(1, C, H, W)`` key frames (the same
-    frames).
+    A prompted or SELSA-type model (:func:`uses_references`) gets
+    :func:`frame_inputs` (offline: frame 0 with the K support / reference
+    frames spread over the video, later frames alone; online: key frames
+    alone) and the stream's policy as its ``test_support``; a single-frame
+    model gets plain ``(1, C, H, W)`` key frames (the same frames).
     """
 
     def __init__(self, model: nn.Module, video: SyntheticVideo, mode: str,
@@ -208,7 +240,7 @@ class FrameStream:
         self.num_support = num_support
         self.stride = stride
         self.video_key = video_key
-        self.prompted = uses_prompts(model)
+        self.prompted = uses_references(model)
 
     def raw_inputs(self, t: int) -> Tensor:
         """The input tensor of frame ``t`` (no metadata attached)."""
