@@ -30,13 +30,13 @@ fi
 
 # (re)install when mmstpn is missing or installed from another checkout
 HERE=$(pwd -P)
-WHERE=$(cd / && $PY -c "import mmstpn, mmdet, mmengine, pycocotools, trackeval, lap, motmetrics, os; print(os.path.dirname(os.path.dirname(os.path.realpath(mmstpn.__file__))))" 2>/dev/null || true)
+WHERE=$(cd / && $PY -c "import mmstpn, mmdet, mmengine, pycocotools, trackeval, lap, motmetrics, imagecorruptions, os; print(os.path.dirname(os.path.dirname(os.path.realpath(mmstpn.__file__))))" 2>/dev/null || true)
 if [ "$WHERE" != "$HERE" ]; then
   echo "[setup] installing mmstpn (editable) with mmdet 3.3.0 and mmengine 0.10.x"
   $PY -m pip install -q --no-build-isolation -e .
 fi
 
-if [ "${WITH_TESTS:-0}" = "1" ] && ! $PY -c "import pytest, imagecorruptions" 2>/dev/null \
+if [ "${WITH_TESTS:-0}" = "1" ] && ! $PY -c "import pytest" 2>/dev/null \
    || { [ "${WITH_TESTS:-0}" = "1" ] && ! command -v ruff >/dev/null; }; then
   echo "[setup] installing test requirements"
   $PY -m pip install -q -r requirements/tests.txt

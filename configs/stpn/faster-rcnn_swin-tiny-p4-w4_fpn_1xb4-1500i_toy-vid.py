@@ -14,6 +14,7 @@ train_dataloader = dict(
             type='TransformBroadcaster',
             share_random_params=True,
             transforms={{_base_.train_frame_transforms}}),
+        {{_base_.train_key_corruption}},
         dict(type='PackClipInputs')
     ]))
 val_dataloader = dict(

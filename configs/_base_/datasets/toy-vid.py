@@ -18,6 +18,21 @@ test_frame_transforms = [
     dict(type='Resize', scale=(128, 128), keep_ratio=True),
     dict(type='LoadTrackAnnotations'),
 ]
+# Training-time key-frame corruption: half of the training clips get their
+# KEY frame defocus-blurred (imagecorruptions, severity 3: the class texture
+# is gone, the silhouette stays), the support frames stay as they are. It
+# makes the support frames the only source of the class for those samples,
+# which is what lets the detection loss alone teach the DVP predictor
+# (docs/toy_vid.md). Position 2 of every toy train pipeline (baseline too:
+# same data); turn it off with
+# --cfg-options train_dataloader.dataset.pipeline.2.prob=0.
+train_key_corruption = dict(
+    type='RandomApply',
+    prob=0.5,
+    transforms=[
+        dict(type='ClipCorrupt', corruption='defocus_blur', severity=3,
+             target='key')
+    ])
 train_pipeline = [
     dict(
         type='SupportFrameSample',
@@ -28,6 +43,7 @@ train_pipeline = [
         type='TransformBroadcaster',
         share_random_params=True,
         transforms=train_frame_transforms),
+    train_key_corruption,
     dict(type='PackClipInputs')
 ]
 test_pipeline = [
