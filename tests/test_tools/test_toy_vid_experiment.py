@@ -75,8 +75,8 @@ def test_main_job_smoke(tiny_set, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert 'using the toy set' in proc.stdout  # the fixture's set is reused
     assert 'stpn - base' in proc.stdout
-    # the training aid of the toy STPN config is announced with the table
-    assert 'PromptSupervisedFasterRCNN (an auxiliary loss' in proc.stdout
+    # the recipe (paper objective, key-frame corruption) is announced
+    assert 'trained with the detection loss only' in proc.stdout
     with open(out / 'results.json') as f:
         results = json.load(f)
     for row in ('baseline', 'stpn', 'stpn_online_k4_s1'):
@@ -137,15 +137,16 @@ def test_stpn_cfg_options_reach_stpn_only(tmp_path):
     args = exp.parse_args([
         '--out-dir', str(tmp_path), '--cfg-options',
         'train_dataloader.batch_size=3', '--stpn-cfg-options',
-        'model.type=FasterRCNN', 'train_dataloader.batch_size=2'
+        'model.type=PromptSupervisedFasterRCNN',
+        'train_dataloader.batch_size=2'
     ])
     stpn = exp.load_cfg('stpn', args, 5, 'stpn')
     base = exp.load_cfg('baseline', args, 5, 'baseline')
-    assert stpn.model.type == 'FasterRCNN'
+    assert stpn.model.type == 'PromptSupervisedFasterRCNN'
     assert stpn.train_dataloader.batch_size == 2
     assert base.train_dataloader.batch_size == 3
     assert exp.load_cfg('stpn', exp.parse_args([]), 5,
-                        'stpn').model.type != 'FasterRCNN'
+                        'stpn').model.type == 'FasterRCNN'
     # the toy configs report AP50 on the clean frames, and so does the table
     assert stpn.test_evaluator.subset_complements == dict(
         clean='deteriorated')

@@ -97,8 +97,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--stpn-cfg-options', nargs='+', action=DictAction, default={},
         help='override settings of the STPN config only (after '
-        '--cfg-options), e.g. model.type=FasterRCNN for the paper '
-        'objective')
+        '--cfg-options), e.g. model.type=PromptSupervisedFasterRCNN for '
+        'the auxiliary prompt loss (the default is the paper objective)')
     # internal: one model per process (see run())
     parser.add_argument('--worker', choices=sorted(CONFIGS) + ['pretrain'],
                         help=argparse.SUPPRESS)
@@ -460,8 +460,13 @@ def main(argv=None) -> None:
     if stpn_type != 'FasterRCNN':
         print(f'note: STPN was trained as {stpn_type} (an auxiliary loss on '
               'the prompts, a training aid that is not part of STPN; test '
-              'time is FasterRCNN). The paper objective: --cfg-options '
-              'model.type=FasterRCNN (see README).')
+              'time is FasterRCNN). The default is the paper objective '
+              '(FasterRCNN, see README).')
+    else:
+        print('note: STPN was trained with the detection loss only (the '
+              "paper's objective); both models' training clips get "
+              'key-frame corruption (configs/_base_/datasets/toy-vid.py, '
+              'train_key_corruption; see docs/toy_vid.md).')
     print('timings (s): ' + ', '.join(
         f'{k}={v:.0f}' for k, v in results['timings'].items()))
     with open(osp.join(args.out_dir, 'results.json'), 'w') as f:

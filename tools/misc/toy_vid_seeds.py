@@ -7,8 +7,8 @@ start, baseline and STPN fine-tunes, tests) in
 ``OUT_DIR/<layout>/seed<seed>`` with ``--seed SEED``, the same initialisation
 seed. Every other argument goes to ``toy_vid_experiment.py`` unchanged, e.g.
 ``--iters 800``, ``--cfg-options ...`` (both models and the warm start) or
-``--stpn-cfg-options model.type=FasterRCNN`` (the paper objective, STPN
-only).
+``--stpn-cfg-options model.type=PromptSupervisedFasterRCNN`` (the
+auxiliary prompt loss, STPN only; the default is the paper objective).
 
 Resumable: a (layout, seed) whose ``results.json`` exists is not rerun (its
 ``seeds_argv.json`` must hold the same pass-through arguments, otherwise
@@ -24,8 +24,7 @@ each toy set.
 Example::
 
     python tools/misc/toy_vid_seeds.py --seeds 0 1 2 \\
-        --layouts single multi --out-dir outputs/toy_vid_seeds \\
-        --stpn-cfg-options model.type=FasterRCNN
+        --layouts single multi --out-dir outputs/toy_vid_seeds
 """
 import argparse
 import json

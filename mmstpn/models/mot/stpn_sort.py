@@ -32,6 +32,8 @@ class KeyFrameTracker:
         return self.tracker.track(img=img, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
+        if name == 'tracker':  # not set yet (copy / unpickling)
+            raise AttributeError(name)
         return getattr(self.tracker, name)
 
 

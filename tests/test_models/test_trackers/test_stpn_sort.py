@@ -146,3 +146,6 @@ def test_key_frame_tracker_forwards_the_rest():
     wrapped.reset()
     assert wrapped.empty and wrapped.obj_score_thr == 0.5
     assert wrapped.tracker is tracker
+    clone = copy.deepcopy(wrapped)  # e.g. a model copied for EMA
+    assert isinstance(clone, KeyFrameTracker)
+    assert clone.tracker is not tracker and clone.obj_score_thr == 0.5
