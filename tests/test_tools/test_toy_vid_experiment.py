@@ -156,3 +156,18 @@ def test_stpn_cfg_options_reach_stpn_only(tmp_path):
     assert 'clean' in lines[0]
     col = [c for c, _ in exp.COLUMNS].index('clean')
     assert lines[-1].split()[3 + col] == '+25.0'
+
+
+def test_warm_start_trains_without_key_frame_corruption():
+    """The fine-tunes' key-frame corruption is off for the shared warm start
+    only: exactly that step is removed."""
+    exp = _load_script()
+    args = exp.parse_args([])
+    for name in ('baseline', 'stpn'):
+        pipeline = exp.load_cfg(name, args, 5, name).train_dataloader.\
+            dataset.pipeline
+        kept = exp.without_key_corruption(pipeline)
+        assert [t['type'] for t in pipeline] == [
+            'SupportFrameSample', 'TransformBroadcaster', 'RandomApply',
+            'PackClipInputs']
+        assert kept == [t for i, t in enumerate(pipeline) if i != 2]

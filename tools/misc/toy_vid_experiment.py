@@ -280,10 +280,21 @@ def class_pretrain(args: argparse.Namespace, out_path: str) -> None:
                                backbone.state_dict().items()}}, out_path)
 
 
+def without_key_corruption(pipeline: list) -> list:
+    """The training pipeline without its key-frame corruption step (the
+    ``RandomApply`` of ``ClipCorrupt`` of the toy dataset base)."""
+    def is_corruption(step) -> bool:
+        return step.get('type') == 'RandomApply' and any(
+            t.get('type') == 'ClipCorrupt' for t in step['transforms'])
+
+    return [step for step in pipeline if not is_corruption(step)]
+
+
 def pretrain(args: argparse.Namespace) -> None:
     """Shared warm start: the single-frame detector trained on the train
-    frames (both models then start from the same weights, as the released
-    recipe starts both from one COCO-trained backbone)."""
+    frames as they are, without the fine-tunes' key-frame corruption (both
+    models then start from the same weights, as the released recipe starts
+    both from one COCO-trained detector that never saw it)."""
     if osp.exists(pretrain_path(args)):
         print(f'[pretrain] using {pretrain_path(args)}', flush=True)
         return
@@ -293,6 +304,8 @@ def pretrain(args: argparse.Namespace) -> None:
         class_pretrain(args, cls_ckpt)
     cfg = load_cfg('baseline', args, args.pretrain_iters, 'pretrain',
                    cls_ckpt)
+    dataset = cfg.train_dataloader.dataset
+    dataset.pipeline = without_key_corruption(dataset.pipeline)
     print(f'[pretrain] single-frame warm start, {args.pretrain_iters} '
           'iterations', flush=True)
     Runner.from_cfg(cfg).train()
