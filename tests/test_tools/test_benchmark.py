@@ -445,8 +445,6 @@ def test_cli_throughput_and_compile_smoke(tmp_path):
     assert 'offline batch 2 frames/s' in format_report(res)
 
 
-
-
 # ------------------------------------------- SELSA-type detectors (issue 11)
 TINY_SELSA = osp.join(REPO, 'tests', 'data', 'configs',
                       'tiny_selsa_faster_rcnn.py')
@@ -539,3 +537,12 @@ def test_cli_smoke_with_selsa_and_troi(tmp_path):
         [sys.executable, TOOL, TINY, '--also', 'x'], cwd=REPO,
         capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and 'expected NAME=VALUE' in bad.stderr
+# ------------------------------------------------------------------ --amp
+def test_amp_context_sets_autocast():
+    tool = _load_tool()
+    with tool.amp_context('bf16', 'cpu'):
+        assert torch.is_autocast_enabled('cpu')
+        assert torch.get_autocast_dtype('cpu') == torch.bfloat16
+    assert not torch.is_autocast_enabled('cpu')
+    with tool.amp_context(None, 'cpu'):
+        assert not torch.is_autocast_enabled('cpu')

@@ -69,9 +69,11 @@ Examples::
         --checkpoint stpn.pth --compare-checkpoint base.pth --device cuda
 """
 import argparse
+import contextlib
 import copy
 import os.path as osp
 import sys
+from typing import Optional
 
 # run from a checkout without installing: make `import mmstpn` work, and
 # the helper package next to this file (also when loaded by path)
@@ -172,6 +174,13 @@ def parse_args(argv=None):
         '--device',
         default='cuda' if torch.cuda.is_available() else 'cpu',
         help='cpu, cuda or cuda:N')
+    p.add_argument(
+        '--amp',
+        choices=('fp16', 'bf16'),
+        help='run every measured pass (inference, training step, memory, '
+        'throughput) under torch.autocast in this dtype (the models stay '
+        'fp32, as with tools/train.py --amp); default: fp32. For CUDA: on '
+        "the CPU mmcv's NMS has no fp16 / bf16 kernel")
     p.add_argument(
         '--threads',
         type=int,
@@ -403,16 +412,26 @@ def main(argv=None):
             compare_checkpoint=args.compare_checkpoint,
             also=args.also,
             also_checkpoint=args.also_checkpoint,
+            amp=args.amp or 'fp32',
             cfg_options=dict(args.cfg_options or {})))
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
 
-    results = run_benchmark(models, settings, labels, log)
+    with amp_context(args.amp, args.device):
+        results = run_benchmark(models, settings, labels, log)
     print(format_report(results))
     if args.json:
         write_json(results, args.json)
         print(f'\nwrote {args.json}')
+
+
+def amp_context(amp: Optional[str], device: str):
+    """``torch.autocast`` for ``--amp`` (a no-op context without it)."""
+    if amp is None:
+        return contextlib.nullcontext()
+    dtype = dict(fp16=torch.float16, bf16=torch.bfloat16)[amp]
+    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
 
 
 if __name__ == '__main__':
