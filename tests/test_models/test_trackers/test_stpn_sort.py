@@ -1,5 +1,6 @@
-"""STPN OC-SORT / DeepSORT / StrongSORT: mmdet's models and trackers with an
-STPN detector, on the tiny on-disk MOT set of test_stpn_trackers.py."""
+"""STPN DeepSORT / StrongSORT: mmdet's models and trackers with an STPN
+detector, on the tiny on-disk MOT set of test_stpn_trackers.py (OC-SORT is
+tested with ByteTrack there)."""
 import copy
 
 import pytest
@@ -7,14 +8,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.dataset import pseudo_collate
-from mmengine.optim import OptimWrapper
 
 from mmdet.registry import MODELS, TASK_UTILS
 from mmstpn.models.mot import KeyFrameTracker
 from mmstpn.models.mot.frame_view import frame_view
 from mmstpn.structures import ClipBatch
 from tests.test_models.test_trackers.test_stpn_trackers import (
-    LENGTHS, build, check_support_positions, load, run_video, spy_backbone)
+    LENGTHS, build, load, run_video, spy_backbone)
 
 
 @MODELS.register_module(name='TinyTestReID', force=True)
@@ -32,23 +32,6 @@ class IdentityTestLink:
 
     def forward(self, tracks):
         return tracks
-
-
-def test_ocsort_trains_its_detector_on_frames_and_tracks(mot):
-    root, ann = mot
-    model, train, test = build(load('tiny_stpn_ocsort.py', root, ann))
-    assert type(model.tracker).__name__ == 'OCSORTTracker'
-    calls = spy_backbone(model)
-    batch = pseudo_collate([train[(0, 2)], train[(1, 3)]])
-    opt = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.05))
-    losses = model.train_step(batch, opt)
-    assert torch.isfinite(losses['loss_cls']) and len(calls) == 1
-    check_support_positions(model, calls[0], [1, 2], [2, 3])
-    calls.clear()
-    out = run_video(model, test, (1, 0))  # frame-level item, online
-    assert len(calls) == 1 and isinstance(calls[0], ClipBatch)
-    assert calls[0].metas[0].frame_id == 0
-    assert 'instances_id' in out[0].pred_track_instances
 
 
 def deepsort_reference(model, data):

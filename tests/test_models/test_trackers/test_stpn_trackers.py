@@ -224,9 +224,16 @@ def test_frame_level_items_online_equal_video_level(mot):
         test[(0, 2)]
 
 
-def test_bytetrack_trains_its_detector_on_frames_and_tracks(mot):
+@pytest.mark.parametrize('name, tracker', [
+    ('tiny_stpn_bytetrack.py', 'ByteTracker'),
+    ('tiny_stpn_ocsort.py', 'OCSORTTracker'),
+])
+def test_detector_trackers_train_on_frames_and_track(mot, name, tracker):
+    """ByteTrack and OC-SORT (DetectorTrackerMixin): the detector trains on
+    frames with their support frames; mmdet's tracker is unchanged."""
     root, ann = mot
-    model, train, test = build(load('tiny_stpn_bytetrack.py', root, ann))
+    model, train, test = build(load(name, root, ann))
+    assert type(model.tracker).__name__ == tracker
     calls = spy_backbone(model)
     batch = pseudo_collate([train[(0, 2)], train[(1, 3)]])
     opt = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.05))
