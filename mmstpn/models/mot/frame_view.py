@@ -98,3 +98,13 @@ def frame_view(inputs, model: str) -> TrackClipsFrameView:
         "dict(type='TrackClipDataPreprocessor') with PackTrackClipInputs in "
         f'the pipeline), got {desc}: a plain tensor would give the STPN '
         'backbone frames without their support frames or video identity')
+
+
+class FrameViewPredictMixin:
+    """``predict`` of an mmdet tracker that slices ``inputs[:, t]`` per
+    frame, run on the frame view so that each frame is a ``ClipBatch``."""
+
+    def predict(self, inputs, data_samples, **kwargs):
+        """mmdet's ``predict``, one ``ClipBatch`` per frame."""
+        return super().predict(
+            frame_view(inputs, type(self).__name__), data_samples, **kwargs)

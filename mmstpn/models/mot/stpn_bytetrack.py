@@ -1,13 +1,12 @@
 """ByteTrack and OC-SORT with an STPN detector."""
 from mmdet.models.mot import OCSORT, ByteTrack
 from mmdet.registry import MODELS
-from mmdet.structures import TrackSampleList
 
 from mmstpn.structures import TrackClips
-from .frame_view import frame_view
+from .frame_view import FrameViewPredictMixin
 
 
-class DetectorTrackerMixin:
+class DetectorTrackerMixin(FrameViewPredictMixin):
     """For trackers that train a plain detector and call
     ``detector.predict`` per frame (ByteTrack, OC-SORT).
 
@@ -29,12 +28,6 @@ class DetectorTrackerMixin:
                 'SupportFrameSample + PackClipInputs in the training '
                 'pipeline (got TrackClips from PackTrackClipInputs)')
         return super().loss(inputs, data_samples, **kwargs)
-
-    def predict(self, inputs, data_samples: TrackSampleList,
-                **kwargs) -> TrackSampleList:
-        """mmdet's ``predict``, one ``ClipBatch`` per frame."""
-        return super().predict(
-            frame_view(inputs, type(self).__name__), data_samples, **kwargs)
 
 
 @MODELS.register_module()

@@ -3,10 +3,9 @@ from typing import Any
 
 from mmdet.models.mot import DeepSORT, StrongSORT
 from mmdet.registry import MODELS
-from mmdet.structures import TrackSampleList
 
 from mmstpn.structures import ClipBatch
-from .frame_view import frame_view
+from .frame_view import FrameViewPredictMixin
 
 
 class KeyFrameTracker:
@@ -37,7 +36,7 @@ class KeyFrameTracker:
         return getattr(self.tracker, name)
 
 
-class _TestOnlyFrameViewMixin:
+class _TestOnlyFrameViewMixin(FrameViewPredictMixin):
     """Test-only SORT models (DeepSORT family): ``predict`` through the frame
     view; the tracker gets the key frame tensors."""
 
@@ -45,12 +44,6 @@ class _TestOnlyFrameViewMixin:
         super().__init__(*args, **kwargs)
         if getattr(self, 'tracker', None) is not None:
             self.tracker = KeyFrameTracker(self.tracker)
-
-    def predict(self, inputs, data_samples: TrackSampleList,
-                **kwargs) -> TrackSampleList:
-        """mmdet's ``predict``, one ``ClipBatch`` per frame."""
-        return super().predict(
-            frame_view(inputs, type(self).__name__), data_samples, **kwargs)
 
 
 @MODELS.register_module()
