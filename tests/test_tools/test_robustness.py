@@ -77,6 +77,22 @@ def test_clip_corrupt_targets(target, expected):
                for i in out['img'])
 
 
+@pytest.mark.parametrize('target,expected',
+                         [('key', [True, False, False, True, False, False]),
+                          ('support', [False, True, True, False, True, True]),
+                          ('both', [True] * 6)])
+def test_clip_corrupt_tracking_clip(target, expected):
+    """A RefSupportFrameSample clip (key, 2 supports, reference, 2
+    supports): 'key' means every clip frame, 'support' every support."""
+    results, imgs = _clip(6)
+    results['clip_index'] = [0, -1, -1, 1, -1, -1]
+    out = ClipCorrupt('gaussian_noise', 3, target=target)(results)
+    assert _changed(out, imgs) == expected
+    results['clip_index'] = [0, -1]
+    with pytest.raises(ValueError, match='clip_index has 2 entries'):
+        ClipCorrupt('gaussian_noise', 3, target=target)(results)
+
+
 def test_clip_corrupt_deterministic_and_position_free():
     results, imgs = _clip()
     state = np.random.get_state()[1].copy()

@@ -92,6 +92,8 @@ def test_main_job_smoke(tiny_set, tmp_path):
         out / 'cls_pretrain' / 'backbone.pth', weights_only=True)
     assert all(k.startswith('backbone.') for k in ckpt['state_dict'])
     assert (out / 'pretrain' / 'iter_2.pth').exists()
+    with open(out / 'pretrain' / 'recipe.json') as f:
+        assert json.load(f)['backbone_lr_mult'] == 0.1
     assert (out / 'stpn' / 'iter_2.pth').exists()
     assert (out / 'baseline' / 'iter_2.pth').exists()
 
@@ -171,3 +173,54 @@ def test_warm_start_trains_without_key_frame_corruption():
             'SupportFrameSample', 'TransformBroadcaster', 'RandomApply',
             'PackClipInputs']
         assert kept == [t for i, t in enumerate(pipeline) if i != 2]
+
+
+def test_warm_start_backbone_lr_mult():
+    """--pretrain-backbone-lr-mult scales every backbone parameter's lr
+    (the Swin position-bias tables, which have their own custom key,
+    included) and nothing else, in mmengine's optimizer constructor."""
+    from mmengine.optim import build_optim_wrapper
+    from mmdet.registry import MODELS
+    exp = _load_script()
+    args = exp.parse_args([])
+    assert args.pretrain_backbone_lr_mult == 0.1
+    cfg = exp.load_cfg('baseline', args, 10, 'pretrain')
+    exp.scale_backbone_lr(cfg, 0.1)
+    model = MODELS.build(cfg.model)
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    base = cfg.optim_wrapper.optimizer.lr
+    by_param = {id(p): g['lr'] for g in wrapper.optimizer.param_groups
+                for p in g['params']}
+    for name, param in model.named_parameters():
+        want = base * (0.1 if name.startswith('backbone.') else 1.0)
+        assert by_param[id(param)] == pytest.approx(want), name
+    assert any('relative_position_bias_table' in n
+               for n, _ in model.named_parameters())
+
+
+def test_warm_start_reused_only_with_its_recipe(tmp_path, capsys,
+                                                monkeypatch):
+    exp = _load_script()
+    args = exp.parse_args(['--out-dir', str(tmp_path), '--pretrain-iters',
+                           '3'])
+    ckpt = tmp_path / 'pretrain' / 'iter_3.pth'
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(b'x')
+    with open(tmp_path / 'pretrain' / 'recipe.json', 'w') as f:
+        json.dump(exp.pretrain_recipe(args), f)
+    exp.pretrain(args)  # same recipe: reused
+    assert 'using' in capsys.readouterr().out and ckpt.exists()
+
+    class Stop(Exception):
+        pass
+
+    def stop(*_):
+        raise Stop
+
+    monkeypatch.setattr(exp, 'class_pretrain', stop)
+    other = exp.parse_args(['--out-dir', str(tmp_path), '--pretrain-iters',
+                            '3', '--pretrain-backbone-lr-mult', '1'])
+    with pytest.raises(Stop):  # another recipe: trained again
+        exp.pretrain(other)
+    assert "'backbone_lr_mult': 0.1" in capsys.readouterr().out
+    assert not ckpt.exists()

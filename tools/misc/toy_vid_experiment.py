@@ -74,6 +74,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='iterations of the object-level class warm '
                         'start of the backbone (before --pretrain-iters; 0: '
                         'none)')
+    parser.add_argument('--pretrain-backbone-lr-mult', type=float,
+                        default=0.1,
+                        help='learning-rate multiplier of the backbone in '
+                        'the detector warm start (1: as the heads); 0.1 '
+                        'keeps the class of the object-level warm start in '
+                        "the last stage, which STPN's support embeddings "
+                        'are (docs/toy_vid.md)')
     parser.add_argument('--iters', type=int, default=800,
                         help='training iterations of each model after the '
                         'warm start')
@@ -280,6 +287,19 @@ def class_pretrain(args: argparse.Namespace, out_path: str) -> None:
                                backbone.state_dict().items()}}, out_path)
 
 
+def scale_backbone_lr(cfg: Config, mult: float,
+                      prefix: str = 'backbone') -> None:
+    """Multiply the learning rate of every parameter under ``prefix``
+    (``custom_keys`` of the optimizer wrapper; the longest matching key wins
+    in mmengine, so the Swin position-bias tables, which have their own key,
+    get the multiplier too)."""
+    keys = cfg.optim_wrapper.paramwise_cfg.setdefault('custom_keys', {})
+    keys[prefix] = dict(keys.get(prefix, {}), lr_mult=mult)
+    table = 'relative_position_bias_table'
+    if table in keys:
+        keys[table] = dict(keys[table], lr_mult=mult)
+
+
 def without_key_corruption(pipeline: list) -> list:
     """The training pipeline without its key-frame corruption step (the
     ``RandomApply`` of ``ClipCorrupt`` of the toy dataset base)."""
@@ -294,9 +314,10 @@ def pretrain(args: argparse.Namespace) -> None:
     """Shared warm start: the single-frame detector trained on the train
     frames as they are, without the fine-tunes' key-frame corruption (both
     models then start from the same weights, as the released recipe starts
-    both from one COCO-trained detector that never saw it)."""
-    if osp.exists(pretrain_path(args)):
-        print(f'[pretrain] using {pretrain_path(args)}', flush=True)
+    both from one COCO-trained detector that never saw it), its backbone at
+    ``--pretrain-backbone-lr-mult`` times the learning rate."""
+    recipe = pretrain_recipe(args)
+    if reuse_warm_start(pretrain_path(args), recipe):
         return
     cls_ckpt = None
     if args.cls_pretrain_iters:
@@ -306,9 +327,51 @@ def pretrain(args: argparse.Namespace) -> None:
                    cls_ckpt)
     dataset = cfg.train_dataloader.dataset
     dataset.pipeline = without_key_corruption(dataset.pipeline)
+    scale_backbone_lr(cfg, args.pretrain_backbone_lr_mult)
     print(f'[pretrain] single-frame warm start, {args.pretrain_iters} '
-          'iterations', flush=True)
+          'iterations, backbone lr x'
+          f'{args.pretrain_backbone_lr_mult:g}', flush=True)
     Runner.from_cfg(cfg).train()
+    save_recipe(pretrain_path(args), recipe)
+
+
+def reuse_warm_start(ckpt: str, recipe: dict) -> bool:
+    """True when ``ckpt`` exists and was trained with ``recipe`` (the
+    ``recipe.json`` next to it); a checkpoint of another or an unrecorded
+    recipe is deleted (said so) and False returned."""
+    if not osp.exists(ckpt):
+        return False
+    path = osp.join(osp.dirname(ckpt), 'recipe.json')
+    saved = None
+    if osp.exists(path):
+        with open(path) as f:
+            saved = json.load(f)
+    if saved == recipe:
+        print(f'[pretrain] using {ckpt}', flush=True)
+        return True
+    print(f'[pretrain] {ckpt} was trained with '
+          f'{saved or "an unrecorded recipe"}, not {recipe}: training it '
+          'again', flush=True)
+    os.remove(ckpt)
+    return False
+
+
+def save_recipe(ckpt: str, recipe: dict) -> None:
+    """Write ``recipe`` next to the warm-start checkpoint ``ckpt``."""
+    with open(osp.join(osp.dirname(ckpt), 'recipe.json'), 'w') as f:
+        json.dump(recipe, f)
+
+
+def pretrain_recipe(args: argparse.Namespace) -> dict:
+    """What the shared warm start depends on besides the config files (a
+    saved warm start is reused only when its recipe.json matches)."""
+    return dict(
+        pretrain_iters=args.pretrain_iters,
+        cls_pretrain_iters=args.cls_pretrain_iters,
+        backbone_lr_mult=args.pretrain_backbone_lr_mult,
+        seed=args.seed,
+        data_seed=data_seed(args),
+        layout=args.toy_layout)
 
 
 def run_worker(name: str, args: argparse.Namespace) -> Dict[str, dict]:
@@ -379,7 +442,8 @@ def _spawn_and_collect(args: argparse.Namespace,
             str(args.online_k), '--online-stride', str(args.online_stride),
             '--iters', str(args.iters), '--pretrain-iters',
             str(args.pretrain_iters), '--cls-pretrain-iters',
-            str(args.cls_pretrain_iters), '--num-train-videos',
+            str(args.cls_pretrain_iters), '--pretrain-backbone-lr-mult',
+            str(args.pretrain_backbone_lr_mult), '--num-train-videos',
             str(args.num_train_videos), '--num-val-videos',
             str(args.num_val_videos)
         ]

@@ -149,6 +149,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--img-size', type=int, default=128)
     parser.add_argument('--cls-pretrain-iters', type=int, default=400)
     parser.add_argument('--pretrain-iters', type=int, default=500)
+    parser.add_argument('--pretrain-backbone-lr-mult', type=float,
+                        default=0.1,
+                        help='learning-rate multiplier of the backbone in '
+                        'the shared warm start (as the toy VID job; 1: as '
+                        'the heads)')
     parser.add_argument('--iters', type=int, default=500)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--online-k', type=int, default=4)
@@ -205,12 +210,15 @@ def pretrain_path(args) -> str:
 
 def pretrain(args) -> None:
     """Class warm start of the backbone, then the shared warm start."""
-    if osp.exists(pretrain_path(args)):
-        print(f'[pretrain] using {pretrain_path(args)}', flush=True)
+    vid = _load_tool('toy_vid_experiment')
+    recipe = dict(
+        pretrain_iters=args.pretrain_iters,
+        cls_pretrain_iters=args.cls_pretrain_iters,
+        backbone_lr_mult=args.pretrain_backbone_lr_mult, seed=args.seed)
+    if vid.reuse_warm_start(pretrain_path(args), recipe):
         return
     cls_ckpt = None
     if args.cls_pretrain_iters:
-        vid = _load_tool('toy_vid_experiment')
         raw = osp.join(args.out_dir, 'cls_pretrain', 'backbone.pth')
         vid.class_pretrain(args, raw)  # same backbone, same crop rule
         state = torch.load(raw, map_location='cpu')['state_dict']
@@ -219,9 +227,15 @@ def pretrain(args) -> None:
                                    for k, v in state.items()}}, cls_ckpt)
     cfg = load_cfg('baseline', args, args.pretrain_iters, 'pretrain',
                    cls_ckpt)
-    print(f'[pretrain] shared warm start, {args.pretrain_iters} iterations',
-          flush=True)
+    # as the toy VID job: the warm start sees the clips as they are
+    dataset = cfg.train_dataloader.dataset
+    dataset.pipeline = vid.without_key_corruption(dataset.pipeline)
+    vid.scale_backbone_lr(cfg, args.pretrain_backbone_lr_mult,
+                          'detector.backbone')
+    print(f'[pretrain] shared warm start, {args.pretrain_iters} iterations, '
+          f'backbone lr x{args.pretrain_backbone_lr_mult:g}', flush=True)
     Runner.from_cfg(cfg).train()
+    vid.save_recipe(pretrain_path(args), recipe)
 
 
 def strip(metrics: Dict[str, float]) -> Dict[str, float]:

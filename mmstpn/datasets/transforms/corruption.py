@@ -112,6 +112,13 @@ class ClipCorrupt(BaseTransform):
       support".
     * a model without support frames (``num_ref_imgs=0``, the single-frame
       baseline): ``'support'`` changes nothing, ``'both'`` equals ``'key'``.
+    * a tracking clip of ``RefSupportFrameSample`` (key + reference frames,
+      each followed by its own supports; ``results['clip_index']`` is the
+      clip position of every loaded frame, -1 for a support frame): the
+      clip frames play the key frame's part, so ``'key'`` corrupts every
+      frame with ``clip_index >= 0`` (key AND reference frames, the frames
+      a MaskTrack R-CNN / QDTrack loss is computed on) and ``'support'``
+      every frame with ``clip_index == -1``.
 
     Determinism: the random state of each frame's corruption is seeded from
     ``(img_path, corruption, severity, seed)`` (see :func:`frame_seed`), so
@@ -167,18 +174,35 @@ class ClipCorrupt(BaseTransform):
         self._takes_seed = 'seed' in inspect.signature(func).parameters
 
     # ------------------------------------------------------------------
-    def target_indices(self, num_frames: int,
-                       support_mode: Optional[str] = None) -> List[int]:
+    def target_indices(self,
+                       num_frames: int,
+                       support_mode: Optional[str] = None,
+                       clip_index: Optional[Sequence[int]] = None
+                       ) -> List[int]:
         """Positions of the clip that are corrupted.
 
         Args:
-            num_frames (int): 1 + K.
+            num_frames (int): 1 + K (or all loaded frames of a tracking
+                clip).
             support_mode (str, optional): ``SupportFrameSample``'s mode of
                 the clip ('frames' | 'offline' | 'online').
+            clip_index (Sequence[int], optional): ``RefSupportFrameSample``'s
+                per-frame clip position (-1: a support frame); when given,
+                'key' means every clip frame.
 
         Returns:
             list[int]: The positions.
         """
+        if clip_index is not None:
+            if len(clip_index) != num_frames:
+                raise ValueError(
+                    f'clip_index has {len(clip_index)} entries for '
+                    f'{num_frames} frames')
+            if self.target == 'both':
+                return list(range(num_frames))
+            want_clip = self.target == 'key'
+            return [i for i, c in enumerate(clip_index)
+                    if (c >= 0) == want_clip]
         if support_mode == 'online' and self.target == 'support':
             raise ValueError(
                 "ClipCorrupt(target='support') is not definable in online "
@@ -251,7 +275,8 @@ class ClipCorrupt(BaseTransform):
         if isinstance(mode, (list, tuple)):
             mode = mode[0] if mode else None
         done: Dict[str, np.ndarray] = {}
-        for i in self.target_indices(num, mode):
+        clip_index = None if single else results.get('clip_index')
+        for i in self.target_indices(num, mode, clip_index):
             path = paths[i] if i < len(paths) else None
             key = None if path is None else str(path)
             if key is not None and key in done \

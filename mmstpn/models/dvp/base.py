@@ -1,7 +1,7 @@
 from typing import Optional, Tuple
 
 from mmengine.model import BaseModule
-from torch import Tensor
+from torch import Tensor, nn
 
 
 class BaseDVPPredictor(BaseModule):
@@ -9,6 +9,14 @@ class BaseDVPPredictor(BaseModule):
 
     A predictor maps the support embeddings of K support frames to
     ``num_prompts`` prompt tokens of width ``prompt_dims``.
+
+    Initialisation: without ``init_cfg`` every layer of the predictor gets
+    PyTorch's default initialisation (``reset_parameters``) in
+    ``init_weights``, whatever the backbone's initialisation did before
+    (mmdet's from-scratch Swin re-initialises every Linear of the model with
+    trunc-normal std 0.02, which made the prompts start about 80x smaller
+    than after a ``Pretrained`` backbone init and let the detection loss
+    settle on one constant prompt: docs/toy_vid.md).
 
     Args:
         in_channels (int): Width of the support tokens (C_L, the last stage).
@@ -28,6 +36,16 @@ class BaseDVPPredictor(BaseModule):
         self.in_channels = in_channels
         self.prompt_dims = prompt_dims
         self.num_prompts = num_prompts
+
+    def init_weights(self) -> None:
+        """``init_cfg`` when given, else PyTorch's default for every
+        layer (see the class docstring)."""
+        super().init_weights()
+        if self.init_cfg is None:
+            for module in self.modules():
+                if module is not self and isinstance(
+                        module, (nn.Linear, nn.LayerNorm, nn.Conv1d)):
+                    module.reset_parameters()
 
     def check_inputs(self, support: Tensor, hw_shape: Tuple[int, int],
                      support_mask: Optional[Tensor]) -> None:

@@ -137,3 +137,28 @@ def test_frozen_stages_still_freeze():
     model.train()
     assert not any(p.requires_grad for p in model.stages[0].parameters())
     assert all(p.requires_grad for p in model.predictor.parameters())
+
+
+@pytest.mark.parametrize('predictor', ['AttentionDVPPredictor',
+                                       'AverageDVPPredictor'])
+def test_predictor_keeps_its_default_init_after_scratch_swin_init(predictor):
+    """mmdet's from-scratch Swin init re-initialises every Linear with
+    trunc-normal(0.02); the predictor's Linears must end at PyTorch's default
+    (kaiming-uniform, |w| <= 1/sqrt(fan_in), std = bound / sqrt(3)), as after
+    a Pretrained init, while the backbone's Linears keep mmdet's init."""
+    torch.manual_seed(0)
+    model = MODELS.build(dict(copy.deepcopy(TINY_SWIN),
+                              predictor=dict(type=predictor)))
+    model.init_weights()
+    linears = [m for m in model.predictor.modules()
+               if isinstance(m, torch.nn.Linear)]
+    assert linears
+    for lin in linears:
+        bound = lin.in_features ** -0.5
+        assert lin.weight.abs().max() <= bound + 1e-6
+        assert lin.weight.std().item() == pytest.approx(bound / 3 ** 0.5,
+                                                       rel=0.15)
+        assert lin.bias.abs().max() > 0  # default bias is uniform, not 0
+    swin_linear = model.stages[0].blocks[0].attn.w_msa.qkv
+    assert swin_linear.bias.abs().max() == 0  # mmdet's init: zero bias
+    assert swin_linear.weight.std().item() == pytest.approx(0.02, rel=0.2)
