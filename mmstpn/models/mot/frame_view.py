@@ -108,3 +108,15 @@ class FrameViewPredictMixin:
         """mmdet's ``predict``, one ``ClipBatch`` per frame."""
         return super().predict(
             frame_view(inputs, type(self).__name__), data_samples, **kwargs)
+
+
+class FrameViewMixin(FrameViewPredictMixin):
+    """``loss`` and ``predict`` of an mmdet tracker that slices its
+    ``(N, T, C, H, W)`` input (``inputs[batch_inds, key_inds]`` in training,
+    ``inputs[:, t]`` at test), both run on the frame view (MaskTrack R-CNN,
+    QDTrack)."""
+
+    def loss(self, inputs, data_samples, **kwargs) -> dict:
+        """mmdet's ``loss`` on per-clip-frame ``ClipBatch``es."""
+        return super().loss(
+            frame_view(inputs, type(self).__name__), data_samples, **kwargs)

@@ -1,13 +1,12 @@
 """MaskTrack R-CNN with an STPN backbone."""
 from mmdet.models.vis import MaskTrackRCNN
 from mmdet.registry import MODELS
-from mmdet.structures import TrackSampleList
 
-from ..mot.frame_view import frame_view
+from ..mot.frame_view import FrameViewMixin
 
 
 @MODELS.register_module()
-class STPNMaskTrackRCNN(MaskTrackRCNN):
+class STPNMaskTrackRCNN(FrameViewMixin, MaskTrackRCNN):
     """mmdet's ``MaskTrackRCNN`` whose key / reference / test frames each
     reach the backbone as a ``ClipBatch`` with their own support frames.
 
@@ -19,22 +18,3 @@ class STPNMaskTrackRCNN(MaskTrackRCNN):
     frame ``t``'s (its support frames per ``model.backbone.test_support``).
     Detector, track head, tracker and losses are unchanged.
     """
-
-    def loss(self, inputs, data_samples: TrackSampleList, **kwargs) -> dict:
-        """mmdet's ``MaskTrackRCNN.loss`` on per-clip-frame
-        ``ClipBatch``es."""
-        return super().loss(
-            frame_view(inputs, type(self).__name__), data_samples, **kwargs)
-
-    def predict(self,
-                inputs,
-                data_samples: TrackSampleList,
-                rescale: bool = True,
-                **kwargs) -> TrackSampleList:
-        """mmdet's ``MaskTrackRCNN.predict``, one ``ClipBatch`` per
-        frame."""
-        return super().predict(
-            frame_view(inputs, type(self).__name__),
-            data_samples,
-            rescale=rescale,
-            **kwargs)
