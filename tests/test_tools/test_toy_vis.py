@@ -100,3 +100,32 @@ def test_frame_mask_ap(toy):
     assert metric.compute_metrics(metric.results)['mask_AP_all'] == \
         pytest.approx(1.0)
     assert np.isfinite(list(out.values())).all()
+
+
+def test_toy_vis_experiment_smoke(tmp_path):
+    """The whole toy VIS job, every stage 2 iterations in its own process
+    (plumbing only: the AP of such models is meaningless)."""
+    import subprocess
+    import sys
+    out, data = tmp_path / 'out', tmp_path / 'data'
+    proc = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'misc',
+                                  'toy_vis_experiment.py'),
+         '--out-dir', str(out), '--data-dir', str(data),
+         '--num-train-videos', '2', '--num-val-videos', '2',
+         '--frames-per-video', '6', '--img-size', '64',
+         '--cls-pretrain-iters', '2', '--pretrain-iters', '2', '--iters', '2',
+         '--pretrain-backbone-lr-mult', '0.5', '--cfg-options',
+         'train_dataloader.batch_size=1'],
+        cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert '| stpn - baseline |' in proc.stdout
+    with open(out / 'results.json') as f:
+        results = json.load(f)
+    for row in ('baseline', 'stpn', 'stpn_online_k4'):
+        assert 'mask_AP_deteriorated' in results[row]
+    # the warm start's recipe reached the worker (its backbone lr)
+    with open(out / 'pretrain' / 'recipe.json') as f:
+        assert json.load(f)['backbone_lr_mult'] == 0.5
+    assert 'backbone lr x0.5' in (out / 'pretrain.log').read_text()
+    assert (out / 'stpn' / 'iter_2.pth').exists()

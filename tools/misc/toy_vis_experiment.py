@@ -285,7 +285,8 @@ def spawn(args, names) -> Dict[str, dict]:
                '--worker-out', out]
         for key in ('out_dir', 'data_dir', 'num_train_videos',
                     'num_val_videos', 'frames_per_video', 'img_size',
-                    'cls_pretrain_iters', 'pretrain_iters', 'iters', 'seed',
+                    'cls_pretrain_iters', 'pretrain_iters',
+                    'pretrain_backbone_lr_mult', 'iters', 'seed',
                     'online_k'):
             cmd += ['--' + key.replace('_', '-'), str(getattr(args, key))]
         if args.cfg_options:
