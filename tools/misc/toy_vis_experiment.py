@@ -7,7 +7,8 @@ Generates the set (``tools/misc/generate_toy_vis.py``, once), then:
 2. a shared warm start: the baseline MaskTrack R-CNN (``num_prompts=0``)
    trained ``--pretrain-iters`` iterations;
 3. baseline and STPN fine-tuned ``--iters`` iterations each from it (same
-   data, schedule, seed), one single-threaded process each, in parallel;
+   data, schedule, seed; the configs' backbone learning rate 0.1x), one
+   single-threaded process each, in parallel;
 4. YouTube-VIS video AP (``YouTubeVISMetricNp2``) and per-frame mask AP
    (all frames / deteriorated frames, pycocotools) on the val set, for the
    baseline and for STPN offline (K=14 over the video) and online (K past
@@ -45,9 +46,9 @@ import mmstpn  # noqa: E402,F401
 
 CONFIGS = {
     'baseline': 'configs/masktrack_rcnn/'
-    'masktrack-rcnn_swin-tiny-p4-w4_fpn_1xb2-500i_toy-vis.py',
+    'masktrack-rcnn_swin-tiny-p4-w4_fpn_1xb2-1000i_toy-vis.py',
     'stpn': 'configs/masktrack_rcnn/'
-    'stpn_masktrack-rcnn_swin-tiny-p4-w4_fpn_1xb2-500i_toy-vis.py',
+    'stpn_masktrack-rcnn_swin-tiny-p4-w4_fpn_1xb2-1000i_toy-vis.py',
 }
 PROGRESS_KEYS = ('Iter(train)', 'youtube_vis', 'frame mask AP', '] training',
                  'warm start', 'Error', 'Traceback')
@@ -154,7 +155,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='learning-rate multiplier of the backbone in '
                         'the shared warm start (as the toy VID job; 1: as '
                         'the heads)')
-    parser.add_argument('--iters', type=int, default=500)
+    parser.add_argument('--iters', type=int, default=1000)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--online-k', type=int, default=4)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
