@@ -1,6 +1,8 @@
 # STPN on the embedded deteriorated-video set: mmdet's Faster R-CNN (small
 # heads for CPU) with a tiny STPNSwin. The main job
-# (tools/misc/toy_vid_experiment.py) starts it from a shared warm start.
+# (tools/misc/toy_vid_experiment.py) starts it from a shared warm start
+# (trained with the backbone at 0.1x the learning rate: --pretrain-backbone-
+# lr-mult; this config's fine-tune keeps 1x).
 #
 # The paper's objective: the detection loss only (model.type='FasterRCNN').
 # The training data include key-frame corruption (the toy dataset base's
