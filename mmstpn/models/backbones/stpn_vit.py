@@ -15,6 +15,10 @@ from torch import Tensor
 from mmstpn.structures import BackboneInput, as_clip_batch
 
 from ..layers import prompted_window_attention
+from ..layers.candidate_elimination import (centre_attention_scores,
+                                            keep_top_search, num_kept,
+                                            restore_search,
+                                            template_centre_index)
 from .stpn_base import STPNBackboneMixin
 
 
@@ -76,14 +80,47 @@ class PromptedViTBlock(BaseModule):
             return cp.checkpoint(inner, x, use_reentrant=False)
         return inner(x)
 
+    def forward_ce(self, x: Tensor, centre_rows: Tensor, search_start: int,
+                   keep: int) -> Tuple[Tensor, Tensor]:
+        """Global block with candidate elimination between attention and
+        FFN (OSTrack's place): the search tokens (from ``search_start``)
+        are ranked by the attention of the template ``centre_rows`` and
+        only ``keep`` per item go on.
+
+        Returns:
+            tuple: (B, search_start + keep, C) tokens and the (B, keep)
+            indices of the kept search tokens among the input ones.
+        """
+
+        def inner(x: Tensor) -> Tuple[Tensor, Tensor]:
+            q, k, v = self._qkv(self.norm1(x))
+            out = F.scaled_dot_product_attention(q, k, v)
+            x = x + self.drop_path(
+                self.proj(out.transpose(1, 2).flatten(2)))
+            scores = centre_attention_scores(q, k, centre_rows, search_start)
+            x, index = keep_top_search(x, scores, search_start, keep)
+            return self.ffn(self.norm2(x), identity=x), index
+
+        if self.window_size > 0:
+            raise ValueError('candidate elimination needs a global block')
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(inner, x, use_reentrant=False)
+        return inner(x)
+
+    def _qkv(self, x: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """(B, N, C) -> q, k, v, each (B, heads, N, C // heads)."""
+        b, n, c = x.shape
+        heads = self.num_heads
+        qkv = self.qkv(x).view(b, n, 3, heads, c // heads).permute(
+            2, 0, 3, 1, 4)
+        return qkv.unbind(0)
+
     def _attention(self, x: Tensor, hw: Tuple[int, int],
                    num_prompts: int) -> Tensor:
         b, n, c = x.shape
         heads = self.num_heads
         if self.window_size <= 0:
-            qkv = self.qkv(x).view(b, n, 3, heads, c // heads).permute(
-                2, 0, 3, 1, 4)
-            out = F.scaled_dot_product_attention(*qkv.unbind(0))
+            out = F.scaled_dot_product_attention(*self._qkv(x))
             return self.proj(out.transpose(1, 2).reshape(b, n, c))
         return prompted_window_attention(x, hw, num_prompts,
                                          self.window_size, self.qkv,
@@ -145,6 +182,12 @@ class STPNViT(STPNBackboneMixin, BaseModule):
             search table, every block must be global (no
             ``window_block_indices``) and the detection pyramid is not built
             (see :meth:`forward_joint`).
+        ce_loc (Sequence[int]): Tracker only: the blocks after whose
+            attention OSTrack-style candidate elimination drops search
+            tokens (e.g. ``(3, 6, 9)`` for ViT-B); default ``()``: off.
+        ce_keep_ratio (float | Sequence[float]): Fraction of the current
+            search tokens kept at each ``ce_loc`` block (one value for all,
+            or one per location), in (0, 1]; default 1.0 (keep all).
 
     Tracker use (``template_size`` set): template and search crops share the
     patch embedding, get their own position tables and run as ONE token
@@ -155,6 +198,15 @@ class STPNViT(STPNBackboneMixin, BaseModule):
     template, cost ``Ls`` instead of ``Lt + Ls`` tokens, and the generic
     training / online-cache logic of the mixin applies unchanged to
     ``ClipBatch`` es of search crops.
+
+    Candidate elimination (``ce_loc``, joint pass only, training and test):
+    at each ``ce_loc`` block, between attention and FFN, every item keeps
+    its ``ceil(ratio * current)`` search tokens most attended by the
+    template centre tokens (mean over heads and centre rows); prompts and
+    template tokens are never dropped, and the joint pass returns the full
+    (hs, ws) search map with zeros at the dropped positions (after the
+    final norm). The support pass (search crops alone) has no template and
+    runs without CE.
     """
 
     def __init__(self,
@@ -179,7 +231,9 @@ class STPNViT(STPNBackboneMixin, BaseModule):
                  train_support_chunk: int = 4,
                  compile: Union[bool, dict] = False,
                  init_cfg: Optional[dict] = None,
-                 template_size: Optional[int] = None) -> None:
+                 template_size: Optional[int] = None,
+                 ce_loc: Sequence[int] = (),
+                 ce_keep_ratio: Union[float, Sequence[float]] = 1.0) -> None:
         super().__init__(init_cfg=init_cfg)
         stpn_options = dict(
             support_eval=support_eval,
@@ -229,6 +283,8 @@ class STPNViT(STPNBackboneMixin, BaseModule):
                 with_cp=with_cp) for i in range(depth)
         ])
         self.norm = nn.LayerNorm(embed_dims, eps=1e-6)
+        self.ce_ratios = self._ce_ratios(ce_loc, ce_keep_ratio, depth,
+                                         template_size)
         d = embed_dims
         self.template_size = template_size
         self.pyramid = None
@@ -265,6 +321,33 @@ class STPNViT(STPNBackboneMixin, BaseModule):
                     trunc_normal_(m.weight, std=.02)
                     nn.init.zeros_(m.bias)
 
+    @staticmethod
+    def _ce_ratios(ce_loc: Sequence[int],
+                   ce_keep_ratio: Union[float, Sequence[float]], depth: int,
+                   template_size: Optional[int]) -> dict:
+        """``{block index: keep ratio}`` of candidate elimination."""
+        loc = tuple(ce_loc)
+        if not loc:
+            return {}
+        if template_size is None:
+            raise ValueError(
+                'model.backbone.ce_loc: candidate elimination needs a '
+                'tracker backbone (template_size set); got ce_loc='
+                f'{loc} on a detection STPNViT')
+        if len(set(loc)) != len(loc) or not all(
+                isinstance(i, int) and 0 <= i < depth for i in loc):
+            raise ValueError(
+                'model.backbone.ce_loc must be distinct block indices in '
+                f'0..{depth - 1}, got {loc}')
+        ratios = (ce_keep_ratio, ) * len(loc) if isinstance(
+            ce_keep_ratio, (int, float)) else tuple(ce_keep_ratio)
+        if len(ratios) != len(loc) or not all(
+                isinstance(r, (int, float)) and 0 < r <= 1 for r in ratios):
+            raise ValueError(
+                'model.backbone.ce_keep_ratio must be a number in (0, 1] or '
+                f'one per ce_loc {loc}, got {ce_keep_ratio!r}')
+        return dict(zip(loc, map(float, ratios)))
+
     # ---------------------------------------------------------------- passes
     def _embed(self, x: Tensor,
                template: bool = False) -> Tuple[Tensor, Tuple[int, int]]:
@@ -285,6 +368,34 @@ class STPNViT(STPNBackboneMixin, BaseModule):
         for block in self.blocks:
             tokens = block(tokens, hw, num_prompts)
         return self.norm(tokens[:, num_prompts:])
+
+    def _run_blocks_ce(self, tokens: Tensor, hw: Tuple[int, int],
+                       num_prompts: int,
+                       template_hw: Tuple[int, int]) -> Tensor:
+        """:meth:`_run_blocks` of a joint ``[prompts, template, search]``
+        sequence with candidate elimination of search tokens; returns the
+        final-norm ``[template, search]`` tokens with the full search grid
+        (zeros at the dropped positions)."""
+        lt = template_hw[0] * template_hw[1]
+        start = num_prompts + lt  # first search token
+        rows = num_prompts + template_centre_index(template_hw,
+                                                   tokens.device)
+        num_search = tokens.shape[1] - start
+        # grid position of every search token still in the sequence
+        index = torch.arange(num_search, device=tokens.device).expand(
+            tokens.shape[0], -1)
+        for i, block in enumerate(self.blocks):
+            ratio = self.ce_ratios.get(i, 1.)
+            keep = num_kept(index.shape[1], ratio)
+            if keep >= index.shape[1]:
+                tokens = block(tokens, hw, num_prompts)
+                continue
+            tokens, kept = block.forward_ce(tokens, rows, start, keep)
+            index = index.gather(1, kept)
+        out = self.norm(tokens[:, num_prompts:])
+        return torch.cat(
+            [out[:, :lt], restore_search(out[:, lt:], index, num_search)],
+            dim=1)
 
     def support_embeddings(self,
                            frames: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
@@ -345,14 +456,17 @@ class STPNViT(STPNBackboneMixin, BaseModule):
         if template.shape[0] != search.shape[0]:
             raise ValueError(f'forward_joint: {template.shape[0]} templates '
                              f'for {search.shape[0]} search crops')
-        t_tokens, _ = self._embed(template, template=True)
+        t_tokens, t_hw = self._embed(template, template=True)
         s_tokens, hw = self._embed(search)
         tokens = torch.cat([t_tokens, s_tokens], dim=1)
         num_prompts = 0
         if prompts is not None and prompts.shape[1] > 0:
             num_prompts = prompts.shape[1]
             tokens = self.prepend_prompts(prompts, tokens, search)
-        out = self._run_blocks(tokens, hw, num_prompts)
+        if self.ce_ratios:
+            out = self._run_blocks_ce(tokens, hw, num_prompts, t_hw)
+        else:
+            out = self._run_blocks(tokens, hw, num_prompts)
         lt = t_tokens.shape[1]
         if return_template:
             return out[:, lt:], out[:, :lt], hw
