@@ -6,6 +6,7 @@ from .imagenet_vid import (IMAGENET_VID_CLASSES, IMAGENET_VID_WNIDS,
 from .lasot import LaSOTDataset
 from .mot_challenge import CheckedMOTChallengeDataset
 from .samplers import VideoFrameSampler
+from .trackingnet import TrackingNetDataset
 from .transforms import (CLIP_META_KEYS, SAMPLING_METHODS, ClipCorrupt,
                          PackClipInputs, PackTrackClipInputs,
                          RefSupportFrameSample, SOTCropRegion, SOTPairSample,
@@ -21,5 +22,5 @@ __all__ = [
     'VideoSupportFrameSample', 'ClipCorrupt',
     'CheckedYouTubeVISDataset', 'CheckedMOTChallengeDataset',
     'check_cocovid_json', 'check_youtube_vis_json', 'GOT10kDataset',
-    'SOTPairSample', 'SOTCropRegion', 'LaSOTDataset'
+    'SOTPairSample', 'SOTCropRegion', 'LaSOTDataset', 'TrackingNetDataset'
 ]

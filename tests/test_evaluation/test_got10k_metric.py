@@ -529,3 +529,191 @@ def test_two_processes_gloo(tmp_path):
     exp = _expected(_dataset(np.random.RandomState(8), num=3, runs=2))
     for k in ('AO', 'SR50', 'SR75'):
         assert res[f'got10k/{k}'] == pytest.approx(exp[k], abs=1e-6)
+
+
+# ------------------------------------------------ OPE normalized precision
+NORM_THRS = np.linspace(0, 0.5, 51)
+
+
+def _ref_norm_precision(preds, gts):
+    """Naive per-frame loops: frame 0 = gt, NaN-gt frames dropped, error
+    sqrt((dcx / w_g)^2 + (dcy / h_g)^2) (inf for a non-finite prediction or
+    a non-positive gt size), per-sequence curves (<=) averaged, then the
+    curve's mean."""
+    curves = []
+    for pred, gt in zip(preds, gts):
+        errs = []
+        for f in range(len(gt)):
+            g = [float(v) for v in gt[f]]
+            if any(not math.isfinite(v) for v in g):
+                continue
+            p = g if f == 0 else [float(v) for v in pred[f]]
+            if any(not math.isfinite(v) for v in p) or g[2] <= 0 or \
+                    g[3] <= 0:
+                errs.append(math.inf)
+                continue
+            dcx = (p[0] + p[2] / 2) - (g[0] + g[2] / 2)
+            dcy = (p[1] + p[3] / 2) - (g[1] + g[3] / 2)
+            errs.append(math.sqrt((dcx / g[2])**2 + (dcy / g[3])**2))
+        curves.append([sum(e <= t for e in errs) / len(errs)
+                       for t in NORM_THRS])
+    curve = [sum(c[i] for c in curves) / len(curves)
+             for i in range(len(NORM_THRS))]
+    return sum(curve) / len(curve), curve
+
+
+def test_ope_norm_precision_steps_at_the_shift():
+    """A prediction shifted by 0.1 of the gt width on frames 1..4 (frame 0
+    is the given box): norm error 0.1 there, so the curve is 1/5 below 0.1
+    and 1 from 0.1 on; the pixel precision is not normalised."""
+    gt = [[10.0, 10.0, 40.0, 10.0]] * 5
+    pred = [[0, 0, 1, 1]] + [_shifted(gt[0], dx=4.0)] * 4  # 0.1 * 40 px
+    res = ope_metrics([pred], [gt], return_curve=True)
+    curve = res['norm_precision_curve']
+    assert curve.shape == (51, )
+    np.testing.assert_allclose(curve[:10], 1 / 5)
+    np.testing.assert_allclose(curve[10:], 1.0)
+    assert res['norm_precision'] == pytest.approx((10 / 5 + 41) / 51)
+    # the same shift along y on a box 10 high is 0.4 of h: step at 0.4
+    pred_y = [[0, 0, 1, 1]] + [_shifted(gt[0], dy=4.0)] * 4
+    curve_y = ope_metrics([pred_y], [gt], return_curve=True)[
+        'norm_precision_curve']
+    np.testing.assert_allclose(curve_y[:40], 1 / 5)
+    np.testing.assert_allclose(curve_y[40:], 1.0)
+    # pixel precision: 4 px <= 20 px on every frame
+    assert res['precision'] == 1.0
+    # normalised by the GROUND TRUTH's size: a prediction half as wide
+    # whose centre is 4 px right of the gt's (40 wide) has error 0.1
+    # (by its own width it would be 0.2)
+    narrow = [[0, 0, 1, 1]] + [[24.0, 10.0, 20.0, 10.0]] * 4
+    np.testing.assert_allclose(
+        ope_metrics([narrow], [gt], return_curve=True)[
+            'norm_precision_curve'], curve)
+
+
+def test_ope_norm_precision_matches_naive_loop():
+    rng = np.random.RandomState(11)
+    preds, gts = _random_sequences(rng, 7)
+    gts[1][2] = np.nan  # LaSOT-style unannotated frame: dropped
+    gts[2][1, 2] = 0.0  # zero-width gt on an evaluated frame: a miss
+    preds[3][1, 0] = np.nan  # non-finite prediction: a miss
+    res = ope_metrics(preds, gts, return_curve=True)
+    ref, ref_curve = _ref_norm_precision(preds, gts)
+    assert res['norm_precision'] == pytest.approx(ref, abs=1e-12)
+    np.testing.assert_allclose(res['norm_precision_curve'], ref_curve,
+                               atol=1e-12)
+    assert (np.diff(res['norm_precision_curve']) >= 0).all()
+    # sequences weigh the same (curves averaged), not frames pooled
+    two = ope_metrics(
+        [[[0, 0, 4, 4]] * 2, [[0, 0, 4, 4]] + [[4, 0, 4, 4]] * 9],
+        [[[0, 0, 4, 4]] * 2, [[0, 0, 4, 4]] * 10])
+    # seq 1: all errors 0 -> 1; seq 2: 1 of 10 frames (error 1 > 0.5)
+    assert two['norm_precision'] == pytest.approx((1 + 0.1) / 2)
+
+
+def test_ope_protocol_norm_precision_and_plot(tmp_path):
+    rng = np.random.RandomState(12)
+    seqs = _dataset(rng, num=3)
+    out = str(tmp_path / 'ope')
+    res = _evaluate(dict(type='GOT10kMetric', protocol='ope',
+                         outfile_prefix=out), _samples(seqs))
+    ref, _ = _ref_norm_precision([s['preds'][0] for s in seqs],
+                                 [s['gt'] for s in seqs])
+    assert res['ope/norm_precision'] == pytest.approx(ref, abs=1e-5)
+    assert 0 < ref < 1
+    assert osp.getsize(osp.join(out, 'norm_precision_plot.png')) > 1000
+    perf = json.load(open(osp.join(out, 'performance.json')))
+    assert perf['overall']['norm_precision'] == pytest.approx(
+        res['ope/norm_precision'])
+    assert len(perf['overall']['norm_precision_curve']) == 51
+
+
+# ------------------------------------------------- TrackingNet submission
+def _tn_test_samples(name, given, preds, times):
+    samples = [
+        _frame_sample(name, f, len(preds), preds[f],
+                      _xyxy(given) if f == 0 else None, cover=None,
+                      time=None if times is None else times[f])
+        for f in range(len(preds))
+    ]
+    for s in samples[1:]:
+        s.set_metainfo(dict(bbox=None, cover=None))
+    return samples
+
+
+def test_trackingnet_submission(tmp_path):
+    import zipfile
+    out = str(tmp_path / 'tn_sub')
+    given = [4.0, 5.0, 10.0, 8.0]
+    samples = (
+        _tn_test_samples('seqB', given,
+                         [None, [5, 6, 15.5, 14], [6.25, 7, 16, 15.125]],
+                         [0.125, 0.0153, 0.0161]) +
+        _tn_test_samples('seqA', [1.0, 2.0, 3.0, 4.0],
+                         [None, [2, 3, 5, 7]], [0.5, 0.25]))
+    res = _evaluate(
+        dict(type='GOT10kMetric', protocol='ope', format_only=True,
+             result_format='trackingnet', outfile_prefix=out), samples)
+    assert res == {}
+    assert sorted(os.listdir(out)) == ['seqA.txt', 'seqB.txt', 'times']
+    assert open(osp.join(out, 'seqB.txt')).read().splitlines() == [
+        '4.000,5.000,10.000,8.000', '5.000,6.000,10.500,8.000',
+        '6.250,7.000,9.750,8.125'
+    ]
+    assert open(osp.join(out, 'seqA.txt')).read().splitlines() == [
+        '1.000,2.000,3.000,4.000', '2.000,3.000,3.000,4.000'
+    ]
+    # the zip: the <seq>.txt files at its root, nothing else
+    with zipfile.ZipFile(out + '.zip') as zf:
+        assert sorted(zf.namelist()) == ['seqA.txt', 'seqB.txt']
+        for n in ('seqA.txt', 'seqB.txt'):
+            assert zf.read(n).decode() == open(osp.join(out, n)).read()
+    times = np.loadtxt(osp.join(out, 'times', 'seqB_time.txt'))
+    np.testing.assert_allclose(times, [0.125, 0.0153, 0.0161])
+    # without measured times: still written (the server takes no times)
+    out2 = str(tmp_path / 'tn_untimed')
+    _evaluate(
+        dict(type='GOT10kMetric', protocol='ope', format_only=True,
+             result_format='trackingnet', outfile_prefix=out2),
+        _tn_test_samples('seqA', [1.0, 2.0, 3.0, 4.0],
+                         [None, [2, 3, 5, 7]], None))
+    assert sorted(os.listdir(out2)) == ['seqA.txt']
+    with zipfile.ZipFile(out2 + '.zip') as zf:
+        assert zf.namelist() == ['seqA.txt']
+    # a missing frame is still an error
+    with pytest.raises(ValueError, match=r"sequence 'seqB' run 0: frames "
+                       r'\[1\]'):
+        _evaluate(
+            dict(type='GOT10kMetric', protocol='ope', format_only=True,
+                 result_format='trackingnet', outfile_prefix=out2),
+            [samples[0], samples[2]])
+
+
+def test_trackingnet_format_with_ground_truth(tmp_path):
+    """Evaluation and the submission files together (a train chunk)."""
+    import zipfile
+    rng = np.random.RandomState(13)
+    seqs = _dataset(rng, num=2)
+    out = str(tmp_path / 'tn_val')
+    res = _evaluate(dict(type='GOT10kMetric', protocol='ope',
+                         result_format='trackingnet', outfile_prefix=out),
+                    _samples(seqs))
+    exp = ope_metrics([s['preds'][0] for s in seqs], [s['gt'] for s in seqs])
+    assert res['ope/norm_precision'] == pytest.approx(exp['norm_precision'],
+                                                      abs=1e-5)
+    name = seqs[1]['name']
+    boxes = np.loadtxt(osp.join(out, f'{name}.txt'), delimiter=',')
+    np.testing.assert_allclose(boxes[0], seqs[1]['gt'][0], atol=1e-3)
+    np.testing.assert_allclose(boxes[1:], seqs[1]['preds'][0][1:],
+                               atol=2e-3)
+    with zipfile.ZipFile(out + '.zip') as zf:
+        assert sorted(zf.namelist()) == sorted(f'{s["name"]}.txt'
+                                               for s in seqs)
+
+
+def test_result_format_errors():
+    with pytest.raises(ValueError, match="needs protocol='ope'"):
+        METRICS.build(dict(type='GOT10kMetric', result_format='trackingnet'))
+    with pytest.raises(ValueError, match='result_format must be one of'):
+        METRICS.build(dict(type='GOT10kMetric', protocol='ope',
+                           result_format='lasot'))

@@ -41,6 +41,17 @@ thr) for ``thr = 0, 1, ..., 50`` pixels; the curves are averaged over
 sequences (each sequence weighs the same); success AUC = mean of the
 averaged success curve, precision = its value at 20 px. Centre = ``x +
 (w - 1) / 2`` as the toolkit (the -1 cancels out in the error).
+
+Normalized precision (LaSOT / TrackingNet; the pytracking convention), on
+exactly the frames above (frame 0 = the given box included, NaN-gt frames
+dropped): per frame the centre error divided per axis by the GROUND-TRUTH
+size, ``sqrt(((cx_p - cx_g) / w_g) ** 2 + ((cy_p - cy_g) / h_g) ** 2)``;
+per sequence the curve mean(error <= thr) for ``thr = linspace(0, 0.5,
+51)``, averaged over sequences like the precision curve; the reported
+``norm_precision`` is the mean of that curve (its AUC over [0, 0.5]).
+A frame whose ground truth has a non-positive width or height (undefined
+normalised error) or whose prediction is not finite counts as a miss
+(error inf) at every threshold.
 """
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -52,6 +63,8 @@ GOT10K_IOU_THRS = np.linspace(0, 1, 101)
 OPE_IOU_THRS = np.linspace(0, 1, 21)
 OPE_CE_THRS = np.arange(0, 51)
 OPE_PRECISION_PX = 20
+# OPE normalized-precision thresholds (51 points in [0, 0.5]).
+OPE_NORM_THRS = np.linspace(0, 0.5, 51)
 
 ArrayLike = Union[np.ndarray, Sequence]
 
@@ -316,6 +329,35 @@ def center_errors(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
     return err
 
 
+def normalized_center_errors(boxes1: np.ndarray,
+                             boxes2: np.ndarray) -> np.ndarray:
+    """Centre error normalised by the ground truth's size (module doc).
+
+    Args:
+        boxes1 (np.ndarray): (..., 4) predicted ``x, y, w, h``.
+        boxes2 (np.ndarray): (..., 4) ground truth, same shape.
+
+    Returns:
+        np.ndarray: (...) ``sqrt((dx / w_g) ** 2 + (dy / h_g) ** 2)``; inf
+        where the prediction is not finite or ``w_g`` / ``h_g`` <= 0.
+    """
+    b1 = np.asarray(boxes1, dtype=np.float64)
+    b2 = np.asarray(boxes2, dtype=np.float64)
+    if b1.shape != b2.shape:
+        raise ValueError(f'box arrays differ in shape: {b1.shape} vs '
+                         f'{b2.shape}')
+    # centres x + w / 2 (the toolkit's -1 of ``x + (w - 1) / 2`` cancels);
+    # subtracted as centres so that equal boxes give exactly 0
+    diff = (b1[..., :2] + b1[..., 2:] / 2) - (b2[..., :2] + b2[..., 2:] / 2)
+    size = b2[..., 2:]
+    bad = ~np.isfinite(b1).all(-1) | (size <= 0).any(-1) | \
+        ~np.isfinite(size).all(-1)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        err = np.sqrt(np.sum((diff / np.where(size > 0, size, 1.0))**2,
+                             axis=-1))
+    return np.where(bad, np.inf, err)
+
+
 def ope_metrics(pred_boxes: Sequence[ArrayLike],
                 gt_boxes: Sequence[ArrayLike],
                 seq_names: Optional[Sequence[str]] = None,
@@ -328,11 +370,16 @@ def ope_metrics(pred_boxes: Sequence[ArrayLike],
         gt_boxes (Sequence): Per sequence (F, 4); rows with a NaN (LaSOT's
             unannotated frames) are not evaluated.
         seq_names (Sequence[str], optional): Names for error messages.
-        return_curve (bool): Add ``success_curve`` (21) and
-            ``precision_curve`` (51).
+        return_curve (bool): Add ``success_curve`` (21),
+            ``precision_curve`` (51, thresholds 0..50 px) and
+            ``norm_precision_curve`` (51, thresholds linspace(0, 0.5, 51)).
 
     Returns:
-        dict: ``success_auc``, ``precision`` (at 20 px), ``SR50``
+        dict: ``success_auc``, ``precision`` (at 20 px), ``norm_precision``
+        (mean of the normalized-precision curve: per frame the centre error
+        divided per axis by the ground truth's w / h, ``<=`` thresholds
+        linspace(0, 0.5, 51), same frames as the other measures, curves
+        averaged over sequences; non-positive gt size = a miss), ``SR50``
         (success rate at IoU 0.5, the curve's middle point), all in [0, 1].
     """
     num = len(gt_boxes)
@@ -341,7 +388,7 @@ def ope_metrics(pred_boxes: Sequence[ArrayLike],
                          'ground-truth sequences')
     if not num:
         raise ValueError('ope_metrics: no sequence to evaluate')
-    succ, prec = [], []
+    succ, prec, norm = [], [], []
     for i in range(num):
         name = _seq_name(i, seq_names)
         pred = _as_boxes(pred_boxes[i], f'{name}: pred_boxes').copy()
@@ -357,13 +404,19 @@ def ope_metrics(pred_boxes: Sequence[ArrayLike],
         errs = center_errors(pred[valid], gt[valid])
         succ.append(success_curve(ious, OPE_IOU_THRS))
         prec.append(np.mean(errs[:, None] <= OPE_CE_THRS[None, :], axis=0))
+        norm_errs = normalized_center_errors(pred[valid], gt[valid])
+        norm.append(
+            np.mean(norm_errs[:, None] <= OPE_NORM_THRS[None, :], axis=0))
     succ_curve = np.mean(succ, axis=0)
     prec_curve = np.mean(prec, axis=0)
+    norm_curve = np.mean(norm, axis=0)
     out: Dict[str, object] = dict(
         success_auc=float(np.mean(succ_curve)),
         precision=float(prec_curve[OPE_PRECISION_PX]),
+        norm_precision=float(np.mean(norm_curve)),
         SR50=float(succ_curve[len(OPE_IOU_THRS) // 2]))
     if return_curve:
         out['success_curve'] = succ_curve
         out['precision_curve'] = prec_curve
+        out['norm_precision_curve'] = norm_curve
     return out

@@ -2,6 +2,7 @@
 """GOT-10k (AO / SR) and OPE (LaSOT-style) single-object tracking metric."""
 import json
 import os.path as osp
+import zipfile
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -16,6 +17,9 @@ from mmengine.utils import mkdir_or_exist
 from ..functional import (GOT10K_IOU_THRS, OPE_CE_THRS, OPE_IOU_THRS,
                           got10k_pooled_ious, got10k_speed, ope_metrics,
                           success_curve)
+from ..functional.got10k_eval import OPE_NORM_THRS
+
+RESULT_FORMATS = ('toolkit', 'trackingnet')
 
 SeqKey = Tuple[str, int]
 
@@ -44,9 +48,11 @@ class GOT10kMetric(BaseMetric):
     boxes bounded by the image, IoUs pooled over all frames of all
     sequences, repeated runs concatenated) and ``speed_fps`` (toolkit: mean
     of 1 / per-frame time) when every frame carries its time.
-    ``protocol='ope'`` reports ``success_auc``, ``precision`` (20 px) and
-    ``SR50`` (:func:`~mmstpn.evaluation.functional.ope_metrics`: frame 0
-    included as the given box, per-sequence curves averaged).
+    ``protocol='ope'`` reports ``success_auc``, ``precision`` (20 px),
+    ``norm_precision`` (mean of the normalized-precision curve over
+    [0, 0.5]) and ``SR50`` (:func:`~mmstpn.evaluation.functional.
+    ope_metrics`: frame 0 included as the given box, per-sequence curves
+    averaged).
 
     Expected data samples (one per frame; a ``TrackDataSample`` dict with
     ``video_data_samples`` is unrolled into its frames), metainfo keys:
@@ -80,8 +86,14 @@ class GOT10kMetric(BaseMetric):
     and ``<seq>_time.txt`` (one line per frame, one column per run,
     ``%.8f``); for ``protocol='ope'`` the toolkit's OTB / LaSOT layout
     ``<outfile_prefix>/<seq>.txt`` and ``<outfile_prefix>/times/
-    <seq>_time.txt``. With ground truth, the success curve
-    (``success_plot.png``, and for OPE ``precision_plot.png``) and
+    <seq>_time.txt``. ``result_format='trackingnet'`` (OPE only): the
+    TrackingNet server's layout, ``<outfile_prefix>/<seq>.txt`` (``x,y,w,h``
+    per frame, ``%.3f``, frame 0 = the given box) zipped flat into
+    ``<outfile_prefix>.zip`` (the file to upload); the times, which the
+    server does not take, go to ``<outfile_prefix>/times/<seq>_time.txt``
+    (outside the zip) when measured and are not required. With ground
+    truth, the success curve (``success_plot.png``, and for OPE
+    ``precision_plot.png`` and ``norm_precision_plot.png``) and
     ``performance.json`` go to ``outfile_prefix`` too.
 
     Distributed: frames are grouped per (sequence, run) in ``process``
@@ -100,6 +112,10 @@ class GOT10kMetric(BaseMetric):
         collect_dir (str, optional): Directory for cpu collection.
         prefix (str, optional): Metric name prefix. Defaults to 'got10k'
             ('ope' for the OPE protocol).
+        result_format (str): Layout of the result files: 'toolkit' (the
+            GOT-10k / OTB-LaSOT toolkit layout above) or 'trackingnet'
+            (``protocol='ope'`` only: flat ``<seq>.txt`` files and their
+            zip). Defaults to 'toolkit'.
     """
     default_prefix: Optional[str] = 'got10k'
 
@@ -109,10 +125,17 @@ class GOT10kMetric(BaseMetric):
                  outfile_prefix: Optional[str] = None,
                  collect_device: str = 'cpu',
                  collect_dir: Optional[str] = None,
-                 prefix: Optional[str] = None) -> None:
+                 prefix: Optional[str] = None,
+                 result_format: str = 'toolkit') -> None:
         if protocol not in ('got10k', 'ope'):
             raise ValueError("protocol must be 'got10k' or 'ope', got "
                              f'{protocol!r}')
+        if result_format not in RESULT_FORMATS:
+            raise ValueError(f'result_format must be one of '
+                             f'{RESULT_FORMATS}, got {result_format!r}')
+        if result_format == 'trackingnet' and protocol != 'ope':
+            raise ValueError("result_format='trackingnet' needs "
+                             f"protocol='ope', got protocol={protocol!r}")
         if prefix is None and protocol == 'ope':
             prefix = 'ope'
         super().__init__(
@@ -123,6 +146,7 @@ class GOT10kMetric(BaseMetric):
             raise ValueError('outfile_prefix must be set when format_only '
                              'is True')
         self.protocol = protocol
+        self.result_format = result_format
         self.format_only = format_only
         self.outfile_prefix = outfile_prefix
         self._pending: Dict[SeqKey, dict] = OrderedDict()
@@ -284,7 +308,50 @@ class GOT10kMetric(BaseMetric):
             return None
         return np.asarray(times, dtype=np.float64)
 
+    @staticmethod
+    def _single_run(name: str, runs: Dict[int, dict]) -> Dict[int, dict]:
+        run_ids = sorted(runs)
+        if run_ids != [0]:
+            raise ValueError(f'GOT10kMetric (ope): sequence {name!r} '
+                             f'has runs {run_ids}; OPE has one run')
+        return runs[0]
+
+    def _write_trackingnet(self, seqs: Dict[str, Dict[int, dict]]) -> None:
+        """``<root>/<seq>.txt`` zipped flat into ``<root>.zip``; times (not
+        part of the submission) to ``<root>/times/`` when measured."""
+        logger = MMLogger.get_current_instance()
+        root = self.outfile_prefix.rstrip('/\\')
+        mkdir_or_exist(root)
+        zip_path = f'{root}.zip'
+        untimed = []
+        with zipfile.ZipFile(zip_path, 'w', zipfile.ZIP_DEFLATED) as zf:
+            for name, runs in seqs.items():
+                frames = self._single_run(name, runs)
+                path = osp.join(root, f'{name}.txt')
+                np.savetxt(
+                    path, self._boxes(name, frames), fmt='%.3f',
+                    delimiter=',')
+                zf.write(path, arcname=f'{name}.txt')
+                times = self._times(name, frames, False)
+                if times is None:
+                    untimed.append(name)
+                    continue
+                mkdir_or_exist(osp.join(root, 'times'))
+                np.savetxt(
+                    osp.join(root, 'times', f'{name}_time.txt'), times,
+                    fmt='%.8f')
+        if untimed:
+            logger.warning(
+                f'GOT10kMetric: no time file for sequence {untimed[0]!r} '
+                f'(and {len(untimed) - 1} more): frames without frame_time '
+                '(the TrackingNet submission does not need them)')
+        logger.info(f'GOT10kMetric: TrackingNet results of {len(seqs)} '
+                    f'sequences written to {root}, submission {zip_path}')
+
     def _write(self, seqs: Dict[str, Dict[int, dict]]) -> None:
+        if self.result_format == 'trackingnet':
+            self._write_trackingnet(seqs)
+            return
         logger = MMLogger.get_current_instance()
         root = self.outfile_prefix
         if not self.format_only:
@@ -421,10 +488,13 @@ class GOT10kMetric(BaseMetric):
                               return_curve=True)
             out['success_auc'] = res['success_auc']
             out['precision'] = res['precision']
+            out['norm_precision'] = res['norm_precision']
             out['SR50'] = res['SR50']
             curves = dict(
                 success_curve=(OPE_IOU_THRS, res['success_curve']),
-                precision_curve=(OPE_CE_THRS, res['precision_curve']))
+                precision_curve=(OPE_CE_THRS, res['precision_curve']),
+                norm_precision_curve=(OPE_NORM_THRS,
+                                      res['norm_precision_curve']))
         if have_times:
             out['speed_fps'] = got10k_speed(all_times)
         perf['overall'] = dict(out)
@@ -448,7 +518,10 @@ class GOT10kMetric(BaseMetric):
             success_curve=('Overlap threshold', 'Success rate', 'success',
                            out.get('AO', out.get('success_auc'))),
             precision_curve=('Location error threshold (px)', 'Precision',
-                             'precision', out.get('precision')))
+                             'precision', out.get('precision')),
+            norm_precision_curve=('Normalized location error threshold',
+                                  'Normalized precision', 'norm_precision',
+                                  out.get('norm_precision')))
         for key, (thrs, values) in curves.items():
             xlabel, ylabel, stem, score = labels[key]
             fig = Figure()
