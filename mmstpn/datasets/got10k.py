@@ -316,10 +316,14 @@ class GOT10kDataset(BaseVideoDataset):
                 v['video_name'] for v in self.data_list if v not in kept
             ]
             print_log(
-                f'{self.ann_file}: dropped {len(dropped)} sequences with '
+                f'{self.source_name()}: dropped {len(dropped)} sequences with '
                 f'fewer than {min_visible} visible frames: {dropped[:10]}'
                 + (' ...' if len(dropped) > 10 else ''), 'current')
         return kept
+
+    def source_name(self) -> str:
+        """What log messages name as this dataset's source."""
+        return self.ann_file
 
     # ------------------------------------------------------------- indexing
     def get_len_per_video(self, idx: int) -> int:

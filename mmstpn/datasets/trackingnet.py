@@ -81,6 +81,10 @@ class TrackingNetDataset(GOT10kDataset):
         self.chunks = chunks
         super().__init__(*args, first_frame_only=all(is_test), **kwargs)
 
+    def source_name(self) -> str:
+        """``<data_root> chunks (...)`` (TrackingNet has no list file)."""
+        return f'{self.data_root} chunks {self.chunks}'
+
     # --------------------------------------------------------------- loading
     def load_data_list(self) -> List[dict]:
         """Parse every ``anno/<seq>.txt`` of the chunks.
