@@ -85,6 +85,40 @@ def test_deteriorated_frames_lose_the_target_texture(toy_set):
     assert np.mean(outside) > 0.05 * np.mean(clean_e)  # distractors there
 
 
+def _chroma(img):
+    """Mean spread between the colour channels of a BGR image."""
+    img = img.astype(np.float32)
+    return float((img.max(2) - img.min(2)).mean())
+
+
+def test_distractor_hues_are_isoluminant_and_deteriorated_frames_grey(
+        toy_set):
+    import toy_sot_generator as gen
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        ref = rng.uniform(60, 195, 3).astype(np.float32)
+        col = gen._isoluminant(rng, ref)
+        # luminance by cv2's own BGR -> grey conversion of a 1-pixel image
+        luma = [float(cv2.cvtColor(c[None, None].astype(np.float32),
+                                   cv2.COLOR_BGR2GRAY)[0, 0])
+                for c in (ref, col)]
+        assert luma[0] == pytest.approx(luma[1], abs=1e-3)
+        assert np.abs(col - ref).max() >= 50 and 20 <= col.min() <= \
+            col.max() <= 235
+    clean, det = [], []
+    for name in sorted(os.listdir(osp.join(toy_set, 'val'))):
+        seq = osp.join(toy_set, 'val', name)
+        if not osp.isdir(seq):
+            continue
+        flags = read_flags(seq)
+        for t, flag in enumerate(flags):
+            img = cv2.imread(osp.join(seq, '%08d.jpg' % (t + 1)))
+            (det if flag else clean).append(_chroma(img))
+    # grey (only the sensor noise and JPEG leave a little colour) vs the
+    # coloured backgrounds and objects of the clean frames
+    assert det and max(det) < 0.3 * min(clean)
+
+
 def test_generation_is_deterministic_and_checks_arguments(tmp_path):
     a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
     for root in (a, b):

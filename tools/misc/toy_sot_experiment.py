@@ -37,6 +37,10 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from toy_sot_generator import generate_toy_sot, read_flags  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(HERE))
+#: bumped whenever toy_sot_generator.py writes different data for the same
+#: arguments (2: distractor hues, desaturated deteriorated frames), so an
+#: old set in --data-dir is regenerated, not reused
+GENERATOR_VERSION = 2
 CONFIGS = {
     'baseline': 'configs/stpn_sot/one-stream_vit-tiny-p8_1xb16-1500i_'
     'toy-sot.py',
@@ -82,7 +86,8 @@ def ensure_data(args: argparse.Namespace) -> bool:
     """Generate the toy set unless ``args.data_dir`` holds one made with
     the same arguments; True when it was (re)generated."""
     want = dict(num_train=args.num_train, num_val=args.num_val,
-                frames=args.frames, seed=args.seed)
+                frames=args.frames, seed=args.seed,
+                generator=GENERATOR_VERSION)
     info = osp.join(args.data_dir, 'toy_sot_info.json')
     if osp.exists(info):
         with open(info) as f:

@@ -11,17 +11,27 @@ deteriorations are those of ``toy_vid_generator.py`` (imported from it):
   per sequence; luminance texture of period 6-7.5 px) of side 18-28 px in
   a 128 x 128 frame, moving fast (0.45-0.75 of its side per frame) along a
   smooth path that bounces off the borders.
-* **Distractors** are squares of the SAME size and base colour with the
-  OTHER textures, so only the texture tells the target: a *follower* runs
-  the target's own path 1.1-1.4 sides behind it (in the search crop it sits
-  on the far side of the centre, as close to the centre as the target), and
+* **Distractors** are squares of the SAME size with the OTHER textures and
+  (``distractor_hue``, default) other hues of the SAME luminance as the
+  target's colour (else the target's colour): a *follower* runs the
+  target's own path 1.1-1.4 sides behind it (in the search crop it sits on
+  the far side of the centre, as close to the centre as the target), and
   1-2 *wanderers* move on their own paths. The target is drawn on top.
 * **Deteriorated frames** (``deteriorated_ratio`` of the frames, never
   frame 0 nor two adjacent frames, so both neighbours of a deteriorated
   frame are clean) get one of the toy VID deteriorations (motion blur,
   defocus, low light, an occluding bar + defocus, low resolution) on the
-  whole frame: every texture is gone and the target looks like the
-  distractors; only where it was in the previous (clean) frames tells it.
+  whole frame and (``desaturate``, default) lose their colour (luminance
+  only): every texture and hue is gone and the target looks exactly like
+  the distractors; only where it was in the previous (clean) frames tells
+  it.
+
+Why hues: the tiny tracker of the toy experiment, trained from scratch on
+2 CPU cores, does not learn to match textures (3000 iterations on
+same-colour distractors: giving it another sequence's template leaves its
+score peak where it was for 97% of the training crops, AO 0.20 online), but
+it does learn to match colours; isoluminant hues keep every deteriorated
+frame exactly as ambiguous as with one colour.
 
 Layout (GOT-10k's, read by ``GOT10kDataset``)::
 
@@ -56,6 +66,9 @@ _SPEED = (0.45, 0.75)            # px / frame, fraction of the side
 _FOLLOW_GAP = (1.1, 1.4)         # follower distance, in sides
 _WANDER_SPEED = (0.1, 0.5)
 _SQUARE_EXPONENT = 12.0          # superellipse exponent: a square
+#: luminance weights of BGR pixels (ITU-R BT.601, cv2's BGR2GRAY)
+_LUMA_BGR = np.array([0.114, 0.587, 0.299], np.float32)
+_HUE_MIN_DIFF = 50.0             # a distractor hue: a channel 50 apart
 _SPLIT_CODES = dict(train=0, val=1, test=2)
 
 
@@ -101,8 +114,23 @@ def _square(cls_name: str, centres: np.ndarray, half: float,
         colour=colour)
 
 
+def _isoluminant(rng: np.random.Generator, ref: np.ndarray) -> np.ndarray:
+    """A random BGR colour with the luminance of ``ref`` and a channel at
+    least ``_HUE_MIN_DIFF`` away from it (a grey shift keeps the
+    luminance: the weights sum to 1)."""
+    luma = float(ref @ _LUMA_BGR)
+    for _ in range(1000):
+        col = rng.uniform(0, 255, 3).astype(np.float32)
+        col += luma - float(col @ _LUMA_BGR)
+        if col.min() >= 20 and col.max() <= 235 and \
+                np.abs(col - ref).max() >= _HUE_MIN_DIFF:
+            return col
+    raise RuntimeError(f'no isoluminant colour for {ref.tolist()}')
+
+
 def _sequence(rng: np.random.Generator, num_frames: int,
-              img_hw: Tuple[int, int], num_wanderers: int) -> dict:
+              img_hw: Tuple[int, int], num_wanderers: int,
+              distractor_hue: bool = True) -> dict:
     """Objects of one sequence: the target first, then the distractors."""
     h, w = img_hw
     side = rng.uniform(*_SIDE)
@@ -120,12 +148,15 @@ def _sequence(rng: np.random.Generator, num_frames: int,
                  img_hw)
     target = _square(TEXTURE_CLASSES[textures[0]], both[:num_frames], half,
                      colour, rng)
+    def other() -> np.ndarray:
+        return _isoluminant(rng, colour) if distractor_hue else colour
+
     follower = _square(TEXTURE_CLASSES[textures[1]], both[num_frames:], half,
-                       colour, rng)
+                       other(), rng)
     wanderers = [
         _square(TEXTURE_CLASSES[textures[2 + i]],
                 _path(rng, times, rng.uniform(*_WANDER_SPEED) * side, half,
-                      img_hw), half, colour, rng)
+                      img_hw), half, other(), rng)
         for i in range(num_wanderers)
     ]
     return dict(objects=[target, follower] + wanderers, dark_bg=dark_bg,
@@ -133,7 +164,8 @@ def _sequence(rng: np.random.Generator, num_frames: int,
 
 
 def _render(rng: np.random.Generator, seq: dict, num_frames: int,
-            deteriorated: Dict[int, str]) -> List[np.ndarray]:
+            deteriorated: Dict[int, str],
+            desaturate: bool = True) -> List[np.ndarray]:
     """uint8 BGR frames; the target (objects[0]) is drawn last (on top)."""
     frames = []
     target = seq['objects'][0]
@@ -148,6 +180,8 @@ def _render(rng: np.random.Generator, seq: dict, num_frames: int,
             mv = nxt - prv
             direction = math.atan2(mv[1], mv[0]) if np.any(mv) else 0.0
             img = _deteriorate(rng, img, kind, boxes, direction)
+            if desaturate:
+                img = np.repeat((img @ _LUMA_BGR)[..., None], 3, axis=2)
         img = img + rng.normal(0, _CLEAN_NOISE, img.shape).astype(np.float32)
         frames.append(np.clip(np.rint(img), 0, 255).astype(np.uint8))
     return frames
@@ -168,7 +202,9 @@ def generate_sot_split(out_dir: str,
                        deterioration_kinds: Sequence[str] = (
                            DETERIORATION_KINDS),
                        num_wanderers: Tuple[int, int] = (1, 2),
-                       jpeg_quality: int = 92) -> List[str]:
+                       jpeg_quality: int = 92,
+                       distractor_hue: bool = True,
+                       desaturate: bool = True) -> List[str]:
     """Write one split (see the module docstring); returns its sequence
     names.
 
@@ -186,6 +222,9 @@ def generate_sot_split(out_dir: str,
         num_wanderers (tuple[int, int]): Min / max wandering distractors
             (0-2; the follower comes on top).
         jpeg_quality (int): JPEG quality.
+        distractor_hue (bool): Distractors get other hues of the target's
+            luminance (else the target's colour).
+        desaturate (bool): Deteriorated frames lose their colour.
     """
     if frames_per_sequence < 3 or num_sequences < 0:
         raise ValueError('frames_per_sequence must be >= 3 and '
@@ -211,12 +250,13 @@ def generate_sot_split(out_dir: str,
     for si in range(num_sequences):
         rng = np.random.default_rng([seed, code, si])
         seq = _sequence(rng, frames_per_sequence, (img_size, img_size),
-                        int(rng.integers(lo, hi + 1)))
+                        int(rng.integers(lo, hi + 1)), distractor_hue)
         # isolated deteriorated frames among 1..F-1 (frame 0 gives the box)
         det = [1 + t for t in _isolated_frames(
             rng, frames_per_sequence - 1, deteriorated_ratio)]
         deteriorated = {t: kinds[int(rng.integers(len(kinds)))] for t in det}
-        frames = _render(rng, seq, frames_per_sequence, deteriorated)
+        frames = _render(rng, seq, frames_per_sequence, deteriorated,
+                         desaturate)
         name = f'TOY_{split}_{si:04d}'
         seq_dir = osp.join(split_dir, name)
         os.makedirs(seq_dir, exist_ok=True)

@@ -217,7 +217,8 @@ class STPNBackboneMixin:
 
     def compute_prompts(self,
                         clips: BackboneInput,
-                        num_support: Optional[Sequence[int]] = None) -> Tensor:
+                        num_support: Optional[Sequence[int]] = None,
+                        context: Optional[Tensor] = None) -> Tensor:
         """Prompts of each item from the support frames it carries (no
         cache).
 
@@ -227,6 +228,9 @@ class STPNBackboneMixin:
             num_support (Sequence[int], optional): Real support frames per
                 item (the rest is padding). None: those of the ClipBatch (all
                 K for a tensor).
+            context (Tensor, optional): (N, ...) per-item input the support
+                pass also takes (a tracker's template: see
+                :meth:`support_embeddings`); None: the frames alone.
 
         Returns:
             Tensor: (N, num_prompts, prompt_dims).
@@ -247,7 +251,10 @@ class STPNBackboneMixin:
                 for i, c in enumerate(counts)
             ])
             counts = [max(c, 1) for c in counts]
-        tokens, hw = self._support_tokens(frames)
+        if context is not None:  # one copy per support frame of its item
+            context = context.repeat_interleave(
+                torch.as_tensor(counts, device=context.device), dim=0)
+        tokens, hw = self._support_tokens(frames, context)
         return self.predict_from_tokens(list(tokens.split(counts)), hw)
 
     def predict_from_tokens(self, groups: List[Tensor],
@@ -283,13 +290,18 @@ class STPNBackboneMixin:
         prompts = self.prompts_for(batch, still)
         return prompted(key, prompts), prompts
 
-    def prompts_for(self, batch: ClipBatch, still: bool = False) -> Tensor:
+    def prompts_for(self,
+                    batch: ClipBatch,
+                    still: bool = False,
+                    context: Optional[Tensor] = None) -> Tensor:
         """The prompts of each item: from its carried support frames in
         training, under ``test_support.mode='frames'`` and for still images;
-        from the per-video cache otherwise (see :attr:`test_support`)."""
+        from the per-video cache otherwise (see :attr:`test_support`).
+        ``context``: (N, ...) per-item extra input of the support pass (see
+        :meth:`compute_prompts`); a cached video must keep the same one."""
         policy = self.test_support
         if self.training or still or not policy.cached:
-            return self.compute_prompts(batch)
+            return self.compute_prompts(batch, context=context)
         if batch.metas is None:
             raise ValueError(
                 f'{type(self).__name__}: {policy.describe()} caches per '
@@ -301,13 +313,25 @@ class STPNBackboneMixin:
                 'self-contained clips.')
         self.support_cache.keep_only(m.video_key for m in batch.metas)
         if policy.mode == 'offline':
-            return self._offline_prompts(batch)
-        return self._online_prompts(batch)
+            return self._offline_prompts(batch, context)
+        return self._online_prompts(batch, context)
 
     # ------------------------------------------------------------ internals
-    def _support_tokens(self,
-                        frames: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
-        embed = self.hot_pass('support_embeddings')
+    def _support_tokens(
+            self,
+            frames: Tensor,
+            context: Optional[Tensor] = None) -> Tuple[Tensor, Tuple[int, int]]:
+        hot = self.hot_pass('support_embeddings')
+        if context is None:
+            embed: Callable = hot
+        else:  # chunks of the frames with the matching context rows
+            pos = {'i': 0}
+
+            def embed(x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+                start = pos['i']
+                pos['i'] = start + x.shape[0]
+                return hot(x, context[start:start + x.shape[0]])
+
         if self.support_grad:
             return embed(frames)
         chunk = (self.train_support_chunk if self.training else
@@ -339,7 +363,9 @@ class STPNBackboneMixin:
             for m in modules:
                 m.training = True
 
-    def _offline_prompts(self, batch: ClipBatch) -> Tensor:
+    def _offline_prompts(self,
+                         batch: ClipBatch,
+                         context: Optional[Tensor] = None) -> Tensor:
         cache, metas = self.support_cache, batch.metas
         prompts: List[Optional[Tensor]] = [None] * len(metas)
         fresh = [i for i, m in enumerate(metas) if m.num_support > 0]
@@ -351,7 +377,9 @@ class STPNBackboneMixin:
                     "pipeline: SupportFrameSample(method='from_model') with "
                     'VideoContextHook)'))
         if fresh:
-            computed = self.compute_prompts(batch.select(fresh))
+            computed = self.compute_prompts(
+                batch.select(fresh),
+                context=None if context is None else context[fresh])
             for j, i in enumerate(fresh):
                 prompts[i] = computed[j]
                 cache.reset_video(metas[i].video_key)
@@ -367,7 +395,9 @@ class STPNBackboneMixin:
                 prompts[i] = cache.prompts[m.video_key]
         return torch.stack(prompts)  # type: ignore[arg-type]
 
-    def _online_prompts(self, batch: ClipBatch) -> Tensor:
+    def _online_prompts(self,
+                        batch: ClipBatch,
+                        context: Optional[Tensor] = None) -> Tensor:
         cache, metas = self.support_cache, batch.metas
         k, stride = self.test_support.num_support, self.test_support.stride
         for m in metas:
@@ -383,7 +413,8 @@ class STPNBackboneMixin:
         grid = [i for i, m in enumerate(metas) if m.frame_id % stride == 0]
         own = {}
         if grid:  # every grid frame's unprompted pass runs once, here
-            tokens, hw = self._support_tokens(key[grid])
+            tokens, hw = self._support_tokens(
+                key[grid], None if context is None else context[grid])
             for j, i in enumerate(grid):
                 m = metas[i]
                 own[i] = (tokens[j], hw)
@@ -397,7 +428,9 @@ class STPNBackboneMixin:
                 hw = cache.hw_shape[m.video_key]
             else:  # nothing before this frame: it is its own support
                 if i not in own:
-                    tokens, hw = self._support_tokens(key[i:i + 1])
+                    tokens, hw = self._support_tokens(
+                        key[i:i + 1],
+                        None if context is None else context[i:i + 1])
                     own[i] = (tokens[0], hw)
                 past, hw = [own[i][0]], own[i][1]
             by_hw.setdefault(tuple(hw), []).append((i, torch.stack(past)))

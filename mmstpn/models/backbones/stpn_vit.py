@@ -188,16 +188,24 @@ class STPNViT(STPNBackboneMixin, BaseModule):
         ce_keep_ratio (float | Sequence[float]): Fraction of the current
             search tokens kept at each ``ce_loc`` block (one value for all,
             or one per location), in (0, 1]; default 1.0 (keep all).
+        support_pass (str): Tracker only: the unprompted pass that gives a
+            support search crop's embedding. ``'joint'`` (default): the
+            tracker's own pass, template + support crop (its search tokens:
+            they carry where the template's target is in that crop);
+            ``'search'``: the support crop alone (``Ls`` instead of
+            ``Lt + Ls`` tokens, no template).
 
     Tracker use (``template_size`` set): template and search crops share the
     patch embedding, get their own position tables and run as ONE token
     sequence ``[prompts, template, search]`` through the global blocks;
     the prompts are dropped from the output. The support embeddings of a
-    tracker are the unprompted tokens of a support SEARCH crop alone
-    (:meth:`support_embeddings`, no template): they do not depend on the
-    template, cost ``Ls`` instead of ``Lt + Ls`` tokens, and the generic
-    training / online-cache logic of the mixin applies unchanged to
-    ``ClipBatch`` es of search crops.
+    tracker are the final-norm search tokens of the unprompted pass of a
+    support SEARCH crop: with ``support_pass='joint'`` the joint pass with
+    the item's template (the same template for every support of an item;
+    at test the sequence's template, so the online cache stays valid), with
+    ``'search'`` the crop alone. The generic training / online-cache logic
+    of the mixin applies unchanged to ``ClipBatch`` es of search crops, the
+    template travelling as the support pass's ``context``.
 
     Candidate elimination (``ce_loc``, joint pass only, training and test):
     at each ``ce_loc`` block, between attention and FFN, every item keeps
@@ -233,8 +241,13 @@ class STPNViT(STPNBackboneMixin, BaseModule):
                  init_cfg: Optional[dict] = None,
                  template_size: Optional[int] = None,
                  ce_loc: Sequence[int] = (),
-                 ce_keep_ratio: Union[float, Sequence[float]] = 1.0) -> None:
+                 ce_keep_ratio: Union[float, Sequence[float]] = 1.0,
+                 support_pass: str = 'joint') -> None:
         super().__init__(init_cfg=init_cfg)
+        if support_pass not in ('joint', 'search'):
+            raise ValueError("model.backbone.support_pass must be 'joint' or "
+                             f"'search', got {support_pass!r}")
+        self.support_pass = support_pass
         stpn_options = dict(
             support_eval=support_eval,
             support_chunk=support_chunk,
@@ -397,10 +410,26 @@ class STPNViT(STPNBackboneMixin, BaseModule):
             [out[:, :lt], restore_search(out[:, lt:], index, num_search)],
             dim=1)
 
-    def support_embeddings(self,
-                           frames: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+    def support_embeddings(
+            self,
+            frames: Tensor,
+            template: Optional[Tensor] = None) -> Tuple[Tensor, Tuple[int, int]]:
+        """Unprompted pass of (M, C, H, W) frames -> final-norm patch tokens
+        (M, h*w, C) and (h, w); with ``template`` (M, C, Ht, Wt) (a tracker
+        with ``support_pass='joint'``) the joint pass with it, returning the
+        search tokens."""
         tokens, hw = self._embed(frames)
-        return self._run_blocks(tokens, hw, 0), hw
+        if template is None:
+            return self._run_blocks(tokens, hw, 0), hw
+        t_tokens, _ = self._embed(template, template=True)
+        lt = t_tokens.shape[1]
+        out = self._run_blocks(torch.cat([t_tokens, tokens], dim=1), hw, 0)
+        return out[:, lt:], hw
+
+    def support_context(self, template: Tensor) -> Optional[Tensor]:
+        """What a tracker passes as ``context`` of the support pass: the
+        template with ``support_pass='joint'``, else None."""
+        return template if self.support_pass == 'joint' else None
 
     def forward_prompted(self, x: Tensor, prompts: Tensor) -> Tuple[Tensor]:
         if self.pyramid is None:
@@ -498,6 +527,7 @@ class STPNViT(STPNBackboneMixin, BaseModule):
         if self.predictor is None:
             tokens, hw = self.forward_joint(template, key)
             return tokens, hw, None
-        prompts = self.prompts_for(batch, still)
+        prompts = self.prompts_for(batch, still,
+                                   self.support_context(template))
         tokens, hw = self.forward_joint(template, key, prompts)
         return tokens, hw, prompts

@@ -273,7 +273,8 @@ class OneStreamTracker(BaseMOTModel):
             # support of the sequence: cache its unprompted pass
             search = self._search_crop(img, box)[0]
             self.backbone.prompts_for(
-                ClipBatch(search[None, None], [ClipMeta(seq, 0, 0)]))
+                ClipBatch(search[None, None], [ClipMeta(seq, 0, 0)]),
+                context=self.backbone.support_context(template))
 
     def _search_crop(self, img: Tensor, box: Tensor):
         region = square_region(box.tolist(), self.search_factor)

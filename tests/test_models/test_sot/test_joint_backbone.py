@@ -95,21 +95,36 @@ def test_joint_forward_batch_equals_single():
     torch.testing.assert_close(batch, single, atol=1e-5, rtol=1e-4)
 
 
-def test_training_prompts_come_from_the_carried_support_crops():
-    model = build().train()
+@pytest.mark.parametrize('support_pass', ['joint', 'search'])
+def test_training_prompts_come_from_the_carried_support_crops(support_pass):
+    """Support embeddings = the naive unprompted pass of each carried
+    support crop, with the item's own template ('joint') or alone
+    ('search'); an item without supports uses its search crop."""
+    model = build(support_pass=support_pass).train()
     template = torch.randn(2, 3, 32, 32)
     frames = torch.randn(2, 3, 3, 64, 64)
     clips = ClipBatch(frames, [ClipMeta('a', 5, 2), ClipMeta('b', 0, 0)])
     tokens, _, prompts = model.forward_tracking(template, clips)
     with torch.no_grad():
-        sup0, hw = model.support_embeddings(frames[0, 1:3])
-        own1, _ = model.support_embeddings(frames[1, :1])  # own support
+        hw = model.support_embeddings(frames[0, 1:2])[1]
+        if support_pass == 'joint':
+            sup0 = naive_joint(model, template[:1].expand(2, -1, -1, -1),
+                               frames[0, 1:3])
+            own1 = naive_joint(model, template[1:], frames[1, :1])
+        else:
+            sup0, hw = model.support_embeddings(frames[0, 1:3])
+            own1, _ = model.support_embeddings(frames[1, :1])
         exp = torch.cat([
             model.predictor(sup0[None], hw),
             model.predictor(own1[None], hw)
         ])
     torch.testing.assert_close(prompts, exp, atol=1e-5, rtol=1e-4)
     assert prompts.requires_grad and tokens.requires_grad
+    # the joint support pass does depend on the template, 'search' does not
+    with torch.no_grad():
+        other = model.forward_tracking(template.flip(0), clips)[2]
+    assert (support_pass == 'joint') == (
+        not torch.allclose(other, prompts, atol=1e-4))
 
 
 def test_template_table_is_resized_and_detection_vit_unchanged():

@@ -25,8 +25,8 @@ def test_loss_and_backward():
     calls = []
     support = model.backbone.support_embeddings
 
-    def spy(frames):
-        out = support(frames)
+    def spy(frames, *rest):
+        out = support(frames, *rest)
         calls.append((frames.shape[0], out[0].requires_grad))
         return out
 
@@ -85,12 +85,13 @@ def test_online_cache_runs_each_grid_frame_once():
     model = tiny_tracker().eval()  # online K=2, S=2
     frames, boxes = square_video(num_frames=7)
     bb = model.backbone
-    seen, crops = [], []
+    seen, crops, templates = [], [], []
     support, joint = bb.support_embeddings, bb.forward_joint
 
-    def spy_support(x):
+    def spy_support(x, *rest):
         seen.append(x.clone())
-        return support(x)
+        templates.append(rest)
+        return support(x, *rest)
 
     def spy_joint(template, search, prompts=None, **kw):
         crops.append((search.clone(), prompts))
@@ -106,9 +107,13 @@ def test_online_cache_runs_each_grid_frame_once():
     hist = bb.support_cache.history['seq']
     # the cache keeps the K + batch (2 + 1) latest grid frames
     assert [fid for fid, _ in hist] == [2, 4, 6]
+    # the joint support pass (default) gets the sequence's template each
+    # time: the one of the prompted passes
+    for rest in templates:
+        torch.testing.assert_close(rest[0], model.state.template)
     # frame 5's prompts: the predictor on the cached frames 2 and 4
     with torch.no_grad():
-        tok = [support(seen[j])[0][0] for j in (1, 2)]
+        tok = [support(seen[j], *templates[j])[0][0] for j in (1, 2)]
         exp = bb.predictor(torch.stack(tok)[None], (4, 4))
     torch.testing.assert_close(crops[4][1], exp, atol=1e-5, rtol=1e-4)
 
