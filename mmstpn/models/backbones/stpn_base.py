@@ -12,6 +12,10 @@ from mmstpn.structures import (BackboneInput, ClipBatch, ClipMeta,
 from .support_cache import SupportCache
 
 
+#: tokens (M, h*w, C) and their grid (h, w)
+Embedded = Tuple[Tensor, Tuple[int, int]]
+
+
 def _canonical(x: Tensor) -> Tensor:
     """``x`` with row-major strides (also on size-1 dims): frame 0's key
     frame is a view of its clip with the clip's batch stride, later frames'
@@ -317,17 +321,16 @@ class STPNBackboneMixin:
         return self._online_prompts(batch, context)
 
     # ------------------------------------------------------------ internals
-    def _support_tokens(
-            self,
-            frames: Tensor,
-            context: Optional[Tensor] = None) -> Tuple[Tensor, Tuple[int, int]]:
+    def _support_tokens(self,
+                        frames: Tensor,
+                        context: Optional[Tensor] = None) -> Embedded:
         hot = self.hot_pass('support_embeddings')
         if context is None:
             embed: Callable = hot
         else:  # chunks of the frames with the matching context rows
             pos = {'i': 0}
 
-            def embed(x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+            def embed(x: Tensor) -> Embedded:
                 start = pos['i']
                 pos['i'] = start + x.shape[0]
                 return hot(x, context[start:start + x.shape[0]])

@@ -19,7 +19,7 @@ from ..layers.candidate_elimination import (centre_attention_scores,
                                             keep_top_search, num_kept,
                                             restore_search,
                                             template_centre_index)
-from .stpn_base import STPNBackboneMixin
+from .stpn_base import Embedded, STPNBackboneMixin
 
 
 class PromptedViTBlock(BaseModule):
@@ -410,10 +410,9 @@ class STPNViT(STPNBackboneMixin, BaseModule):
             [out[:, :lt], restore_search(out[:, lt:], index, num_search)],
             dim=1)
 
-    def support_embeddings(
-            self,
-            frames: Tensor,
-            template: Optional[Tensor] = None) -> Tuple[Tensor, Tuple[int, int]]:
+    def support_embeddings(self,
+                           frames: Tensor,
+                           template: Optional[Tensor] = None) -> Embedded:
         """Unprompted pass of (M, C, H, W) frames -> final-norm patch tokens
         (M, h*w, C) and (h, w); with ``template`` (M, C, Ht, Wt) (a tracker
         with ``support_pass='joint'``) the joint pass with it, returning the
