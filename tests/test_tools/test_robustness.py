@@ -8,6 +8,7 @@ import pickle
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -91,6 +92,26 @@ def test_clip_corrupt_tracking_clip(target, expected):
     results['clip_index'] = [0, -1]
     with pytest.raises(ValueError, match='clip_index has 2 entries'):
         ClipCorrupt('gaussian_noise', 3, target=target)(results)
+
+
+def test_clip_corrupt_sot_search_frame_and_grey():
+    """An SOTPairSample item [template, search, support, support]: 'search'
+    corrupts the search frame only; grey=True leaves its luminance (cv2's
+    BGR -> grey of the corrupted colour frame) on all 3 channels."""
+    results, imgs = _clip(4)
+    results['frame_role'] = ['template', 'search', 'support', 'support']
+    out = ClipCorrupt('defocus_blur', 3, target='search', grey=True)(results)
+    assert _changed(out, imgs) == [False, True, False, False]
+    search = out['img'][1]
+    assert search.shape == (48, 48, 3) and search.dtype == np.uint8
+    assert (search == search[..., :1]).all()  # grey
+    colour = ClipCorrupt('defocus_blur', 3).corrupt_frame(
+        imgs[1], 'video/000001.JPEG')
+    np.testing.assert_array_equal(
+        search[..., 0], cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY))
+    results, _ = _clip(2)
+    with pytest.raises(ValueError, match='frame_role'):
+        ClipCorrupt('defocus_blur', 3, target='search')(results)
 
 
 def test_clip_corrupt_deterministic_and_position_free():

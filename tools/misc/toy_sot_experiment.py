@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
 from toy_sot_generator import generate_toy_sot, read_flags  # noqa: E402
+from toy_vid_experiment import without_key_corruption  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(HERE))
 #: bumped whenever toy_sot_generator.py writes different data for the same
@@ -190,6 +191,9 @@ def run_worker(name: str, args: argparse.Namespace) -> Dict[str, dict]:
             print(f'[pretrain] using {pretrain_path(args)}', flush=True)
             return {}
         cfg = load_cfg('baseline', args, args.pretrain_iters, 'pretrain')
+        # the warm start sees the frames as they are (no search corruption)
+        dataset = cfg.train_dataloader.dataset
+        dataset.pipeline = without_key_corruption(dataset.pipeline)
         print(f'[pretrain] warm start: the tracker without prompts, '
               f'{args.pretrain_iters} iterations', flush=True)
         Runner.from_cfg(cfg).train()

@@ -11,6 +11,20 @@ backend_args = None
 
 num_support = 2
 support_stride = 1
+# Training-time search-frame deterioration (the SOT counterpart of the toy
+# VID / VIS key-frame corruption): half of the training items get their
+# SEARCH frame defocus-blurred and greyed (texture and hue gone, as on the
+# set's deteriorated frames); template and supports stay as they are, so
+# for those items only the supports tell which blob is the target. Used by
+# the baseline too (same data); the experiment's shared warm start trains
+# without it.
+train_search_corruption = dict(
+    type='RandomApply',
+    prob=0.5,
+    transforms=[
+        dict(type='ClipCorrupt', corruption='defocus_blur', severity=3,
+             target='search', grey=True)
+    ])
 train_pipeline = [
     dict(
         type='SOTPairSample',
@@ -25,6 +39,7 @@ train_pipeline = [
         share_random_params=True,
         transforms=[dict(type='LoadImageFromFile', backend_args=backend_args)
                     ]),
+    train_search_corruption,
     dict(
         type='SOTCropRegion',
         template_factor=2.0,

@@ -11,11 +11,14 @@ import hashlib
 import inspect
 from typing import Dict, List, Optional, Sequence
 
+import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmdet.registry import TRANSFORMS
 
 CLIP_CORRUPT_TARGETS = ('key', 'support', 'both')
+#: the target of single-object-tracking items only (not a clip position)
+SOT_CORRUPT_TARGETS = ('search', )
 
 # imagecorruptions' groups (``get_corruption_names(subset)``), listed here so
 # that configs and command lines can be checked without importing it.
@@ -112,6 +115,11 @@ class ClipCorrupt(BaseTransform):
       support".
     * a model without support frames (``num_ref_imgs=0``, the single-frame
       baseline): ``'support'`` changes nothing, ``'both'`` equals ``'key'``.
+    * a single-object-tracking item of ``SOTPairSample`` (frames
+      ``[template, search, supports...]`` with ``results['frame_role']``):
+      ``'search'`` corrupts the search frame only (the frame the tracker's
+      loss is computed on; template and supports stay as they are); the
+      other targets keep their positional meaning.
     * a tracking clip of ``RefSupportFrameSample`` (key + reference frames,
       each followed by its own supports; ``results['clip_index']`` is the
       clip position of every loaded frame, -1 for a support frame): the
@@ -137,10 +145,14 @@ class ClipCorrupt(BaseTransform):
         corruption (str): One of :data:`CORRUPTIONS`.
         severity (int): 1..5. The clean test (severity 0) has no
             ``ClipCorrupt``.
-        target (str): 'key', 'support' or 'both'. Defaults to 'both'.
+        target (str): 'key', 'support', 'both' or 'search' (SOT items).
+            Defaults to 'both'.
         channel_order (str): Channel order of the frames, 'bgr' (mmcv's
             ``LoadImageFromFile`` default) or 'rgb'. Defaults to 'bgr'.
         seed (int): Mixed into every frame's seed. Defaults to 0.
+        grey (bool): After the corruption, replace each corrupted frame by
+            its luminance (``cv2``'s BGR / RGB to grey, on all 3 channels):
+            colour gone as well. Defaults to False.
     """
 
     def __init__(self,
@@ -148,7 +160,8 @@ class ClipCorrupt(BaseTransform):
                  severity: int = 1,
                  target: str = 'both',
                  channel_order: str = 'bgr',
-                 seed: int = 0) -> None:
+                 seed: int = 0,
+                 grey: bool = False) -> None:
         if corruption not in CORRUPTIONS:
             raise ValueError(f'unknown corruption {corruption!r}; choose one '
                              f'of {", ".join(CORRUPTIONS)}')
@@ -157,9 +170,11 @@ class ClipCorrupt(BaseTransform):
             raise ValueError(
                 f'severity must be an int in 1..5, got {severity!r} '
                 '(severity 0 is the clean test: leave ClipCorrupt out)')
-        if target not in CLIP_CORRUPT_TARGETS:
-            raise ValueError(f'target must be one of {CLIP_CORRUPT_TARGETS}, '
-                             f'got {target!r}')
+        if target not in CLIP_CORRUPT_TARGETS + SOT_CORRUPT_TARGETS:
+            raise ValueError(
+                'target must be one of '
+                f'{CLIP_CORRUPT_TARGETS + SOT_CORRUPT_TARGETS}, got '
+                f'{target!r}')
         if channel_order not in ('bgr', 'rgb'):
             raise ValueError("channel_order must be 'bgr' or 'rgb', got "
                              f'{channel_order!r}')
@@ -168,6 +183,7 @@ class ClipCorrupt(BaseTransform):
         self.target = target
         self.channel_order = channel_order
         self.seed = int(seed)
+        self.grey = bool(grey)
         # fail early when the module is missing
         self._corrupt_fn = _imagecorruptions().corrupt
         func = _imagecorruptions().corruption_dict[corruption]
@@ -177,7 +193,8 @@ class ClipCorrupt(BaseTransform):
     def target_indices(self,
                        num_frames: int,
                        support_mode: Optional[str] = None,
-                       clip_index: Optional[Sequence[int]] = None
+                       clip_index: Optional[Sequence[int]] = None,
+                       frame_role: Optional[Sequence[str]] = None
                        ) -> List[int]:
         """Positions of the clip that are corrupted.
 
@@ -189,10 +206,20 @@ class ClipCorrupt(BaseTransform):
             clip_index (Sequence[int], optional): ``RefSupportFrameSample``'s
                 per-frame clip position (-1: a support frame); when given,
                 'key' means every clip frame.
+            frame_role (Sequence[str], optional): ``SOTPairSample``'s
+                per-frame role, needed by ``'search'``.
 
         Returns:
             list[int]: The positions.
         """
+        if self.target == 'search':
+            if frame_role is None or len(frame_role) != num_frames:
+                raise ValueError(
+                    "ClipCorrupt(target='search') needs a single-object-"
+                    "tracking item with one frame_role per frame "
+                    f"(SOTPairSample), got frame_role={frame_role!r} for "
+                    f'{num_frames} frames')
+            return [i for i, r in enumerate(frame_role) if r == 'search']
         if clip_index is not None:
             if len(clip_index) != num_frames:
                 raise ValueError(
@@ -252,6 +279,11 @@ class ClipCorrupt(BaseTransform):
             return np.ascontiguousarray(out.reshape(img.shape))
         if self.channel_order == 'bgr':
             out = out[..., ::-1]
+        if self.grey:
+            code = cv2.COLOR_BGR2GRAY if self.channel_order == 'bgr' else \
+                cv2.COLOR_RGB2GRAY
+            out = np.repeat(cv2.cvtColor(np.ascontiguousarray(out),
+                                         code)[..., None], 3, axis=2)
         return np.ascontiguousarray(out)
 
     def transform(self, results: dict) -> dict:
@@ -276,7 +308,8 @@ class ClipCorrupt(BaseTransform):
             mode = mode[0] if mode else None
         done: Dict[str, np.ndarray] = {}
         clip_index = None if single else results.get('clip_index')
-        for i in self.target_indices(num, mode, clip_index):
+        roles = None if single else results.get('frame_role')
+        for i in self.target_indices(num, mode, clip_index, roles):
             path = paths[i] if i < len(paths) else None
             key = None if path is None else str(path)
             if key is not None and key in done \
@@ -296,7 +329,8 @@ class ClipCorrupt(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(corruption={self.corruption!r}, '
                 f'severity={self.severity}, target={self.target!r}, '
-                f'channel_order={self.channel_order!r}, seed={self.seed})')
+                f'channel_order={self.channel_order!r}, seed={self.seed}, '
+                f'grey={self.grey})')
 
 
 def resolve_corruptions(names: Sequence[str]) -> List[str]:
