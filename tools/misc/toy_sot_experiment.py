@@ -43,11 +43,15 @@ REPO = osp.dirname(osp.dirname(HERE))
 #: old set in --data-dir is regenerated, not reused
 GENERATOR_VERSION = 2
 CONFIGS = {
-    'baseline': 'configs/stpn_sot/one-stream_vit-tiny-p8_1xb16-1500i_'
+    'baseline': 'configs/stpn_sot/one-stream_vit-tiny-p8_1xb16-3000i_'
     'toy-sot.py',
-    'stpn': 'configs/stpn_sot/stpn_one-stream_vit-tiny-p8_1xb16-1500i_'
+    'stpn': 'configs/stpn_sot/stpn_one-stream_vit-tiny-p8_1xb16-3000i_'
     'toy-sot.py',
 }
+#: SOTCropRegion settings of the shared warm start (OSTrack's search crops:
+#: around the frame's own box, centre jitter 3 = +-1.5 box sides); the
+#: fine-tunes use the config's (around the previous frame's box)
+WARM_START_CROP = dict(search_centre='own', search_jitter=(0.25, 3.0))
 #: (column, frames, metric)
 COLUMNS = [('AO all', 'all', 'AO'), ('SR0.5 all', 'all', 'SR50'),
            ('AO det', 'deteriorated', 'AO'),
@@ -65,10 +69,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--num-val', type=int, default=40)
     parser.add_argument('--frames', type=int, default=24,
                         help='frames per sequence')
-    parser.add_argument('--pretrain-iters', type=int, default=1200,
+    parser.add_argument('--pretrain-iters', type=int, default=3000,
                         help='iterations of the shared warm start (the '
                         'tracker without prompts; 0: both from scratch)')
-    parser.add_argument('--iters', type=int, default=1500,
+    parser.add_argument('--iters', type=int, default=3000,
                         help='iterations of each tracker after the warm '
                         'start')
     parser.add_argument('--seed', type=int, default=0)
@@ -192,8 +196,12 @@ def run_worker(name: str, args: argparse.Namespace) -> Dict[str, dict]:
             return {}
         cfg = load_cfg('baseline', args, args.pretrain_iters, 'pretrain')
         # the warm start sees the frames as they are (no search corruption)
+        # and OSTrack's crops (own box, large centre jitter)
         dataset = cfg.train_dataloader.dataset
         dataset.pipeline = without_key_corruption(dataset.pipeline)
+        for step in dataset.pipeline:
+            if step.get('type') == 'SOTCropRegion':
+                step.update(WARM_START_CROP)
         print(f'[pretrain] warm start: the tracker without prompts, '
               f'{args.pretrain_iters} iterations', flush=True)
         Runner.from_cfg(cfg).train()

@@ -88,6 +88,17 @@ class SOTCropRegion(BaseTransform):
         search_jitter (Sequence[float]): (scale, centre) jitter of the
             search frame. Defaults to (0.25, 3.0) (OSTrack's).
         support_region (str): 'own' or 'search'. Defaults to 'own'.
+        search_centre (str): Where the search crop is centred before the
+            jitter: ``'own'`` (default) on its own box (OSTrack);
+            ``'previous'`` on the box of the latest support frame before it
+            (with ``SOTPairSample(support_sampling='recent')`` the previous
+            frame), as the online tracker centres frame t on its estimate
+            of frame t-1: the target then sits where the motion put it,
+            next to any distractor that follows it. The motion term is part
+            of the shared draw, so ``support_region='own'`` crops each
+            support with the same relative shift (around its own box: one
+            frame further back for a steady motion). An item without an
+            earlier support frame falls back to ``'own'``.
         pad_val: 'mean' or a value / per-channel values. Defaults to
             'mean'.
         clip_boxes (bool): Clip the boxes to the crop. Defaults to True.
@@ -102,7 +113,8 @@ class SOTCropRegion(BaseTransform):
                  search_jitter: Sequence[float] = (0.25, 3.0),
                  support_region: str = 'own',
                  pad_val: Union[str, float, Sequence[float]] = 'mean',
-                 clip_boxes: bool = True) -> None:
+                 clip_boxes: bool = True,
+                 search_centre: str = 'own') -> None:
         for name, val in (('template_factor', template_factor),
                           ('search_factor', search_factor),
                           ('template_size', template_size),
@@ -114,6 +126,10 @@ class SOTCropRegion(BaseTransform):
             if len(val) != 2 or min(val) < 0:
                 raise ValueError(f'{name} must be (scale, centre) >= 0, got '
                                  f'{val!r}')
+        if search_centre not in ('own', 'previous'):
+            raise ValueError("search_centre must be 'own' or 'previous', "
+                             f'got {search_centre!r}')
+        self.search_centre = search_centre
         if support_region not in ('own', 'search'):
             raise ValueError("support_region must be 'own' or 'search', got "
                              f'{support_region!r}')
@@ -201,6 +217,8 @@ class SOTCropRegion(BaseTransform):
         if 'search' in roles:
             i = roles.index('search')
             self._check_box(results['bbox'][i], names[i], frame_ids[i])
+            if self.search_centre == 'previous':
+                search_draw = self._motion_draw(results, i, search_draw)
             search_region = self.region(results['bbox'][i], search_draw,
                                         self.search_factor)
         outs = []
@@ -226,6 +244,27 @@ class SOTCropRegion(BaseTransform):
         return results
 
     @staticmethod
+    def _motion_draw(results: Dict[str, List], i: int, draw: Draw) -> Draw:
+        """``draw`` with the shift from the search box (frame ``i``) to the
+        box of the latest support frame before it added, in units of the
+        search box's jittered size (unchanged without such a frame)."""
+        roles, boxes = results['frame_role'], results['bbox']
+        ids = results.get('frame_id') or [None] * len(roles)
+        earlier = [
+            j for j, r in enumerate(roles) if r == 'support'
+            and ids[j] is not None and ids[i] is not None and ids[j] < ids[i]
+        ]
+        if not earlier:
+            return draw
+        j = max(earlier, key=lambda k: ids[k])
+        sx1, sy1, sx2, sy2 = (float(v) for v in boxes[i])
+        px1, py1, px2, py2 = (float(v) for v in boxes[j])
+        sw, sh, dx, dy = draw
+        size = math.sqrt((sx2 - sx1) * sw * (sy2 - sy1) * sh)
+        return (sw, sh, dx + ((px1 + px2) - (sx1 + sx2)) / 2 / size,
+                dy + ((py1 + py2) - (sy1 + sy2)) / 2 / size)
+
+    @staticmethod
     def _check_box(bbox, name, frame_id) -> None:
         if bbox is None or not (bbox[2] > bbox[0] and bbox[3] > bbox[1]):
             raise ValueError(f'sequence {name!r} frame {frame_id}: no '
@@ -240,4 +279,5 @@ class SOTCropRegion(BaseTransform):
                 f'template_jitter={self.template_jitter}, '
                 f'search_jitter={self.search_jitter}, '
                 f'support_region={self.support_region!r}, '
-                f'pad_val={self.pad_val!r}, clip_boxes={self.clip_boxes})')
+                f'pad_val={self.pad_val!r}, clip_boxes={self.clip_boxes}, '
+                f'search_centre={self.search_centre!r})')

@@ -194,6 +194,11 @@ class STPNViT(STPNBackboneMixin, BaseModule):
             they carry where the template's target is in that crop);
             ``'search'``: the support crop alone (``Ls`` instead of
             ``Lt + Ls`` tokens, no template).
+        support_pos_embed (bool): Tracker with ``support_pass='joint'``
+            only: add the search position table, layer-normalised (the
+            scale of the final-norm tokens), to the support embeddings (what
+            the DVP predictor reads), so that a prompt can say WHERE the
+            target is in the support crop. Default False.
 
     Tracker use (``template_size`` set): template and search crops share the
     patch embedding, get their own position tables and run as ONE token
@@ -242,12 +247,14 @@ class STPNViT(STPNBackboneMixin, BaseModule):
                  template_size: Optional[int] = None,
                  ce_loc: Sequence[int] = (),
                  ce_keep_ratio: Union[float, Sequence[float]] = 1.0,
-                 support_pass: str = 'joint') -> None:
+                 support_pass: str = 'joint',
+                 support_pos_embed: bool = False) -> None:
         super().__init__(init_cfg=init_cfg)
         if support_pass not in ('joint', 'search'):
             raise ValueError("model.backbone.support_pass must be 'joint' or "
                              f"'search', got {support_pass!r}")
         self.support_pass = support_pass
+        self.support_pos_embed = bool(support_pos_embed)
         stpn_options = dict(
             support_eval=support_eval,
             support_chunk=support_chunk,
@@ -366,6 +373,12 @@ class STPNViT(STPNBackboneMixin, BaseModule):
                template: bool = False) -> Tuple[Tensor, Tuple[int, int]]:
         """Patch tokens + the search (default) or template table."""
         tokens, hw = self.patch_embed(x)
+        return tokens + self._pos_table(tuple(hw), template), tuple(hw)
+
+    def _pos_table(self, hw: Tuple[int, int],
+                   template: bool = False) -> Tensor:
+        """(1, h*w, C) search (default) or template position table, resized
+        bicubically to the grid ``hw``."""
         pos, grid = self.pos_embed, self.pos_grid
         if template:
             pos, grid = self.pos_embed_template, self.template_grid
@@ -374,7 +387,7 @@ class STPNViT(STPNBackboneMixin, BaseModule):
             pos = F.interpolate(
                 pos, size=hw, mode='bicubic', align_corners=False)
             pos = pos.flatten(2).transpose(1, 2)
-        return tokens + pos, tuple(hw)
+        return pos
 
     def _run_blocks(self, tokens: Tensor, hw: Tuple[int, int],
                     num_prompts: int) -> Tensor:
@@ -423,7 +436,11 @@ class STPNViT(STPNBackboneMixin, BaseModule):
         t_tokens, _ = self._embed(template, template=True)
         lt = t_tokens.shape[1]
         out = self._run_blocks(torch.cat([t_tokens, tokens], dim=1), hw, 0)
-        return out[:, lt:], hw
+        out = out[:, lt:]
+        if self.support_pos_embed:  # at the scale of the final-norm tokens
+            pos = self._pos_table(hw)
+            out = out + F.layer_norm(pos, pos.shape[-1:])
+        return out, hw
 
     def support_context(self, template: Tensor) -> Optional[Tensor]:
         """What a tracker passes as ``context`` of the support pass: the

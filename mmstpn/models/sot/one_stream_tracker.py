@@ -1,7 +1,7 @@
 """OSTrack-style one-stream tracker on an STPN ViT backbone."""
 import time
 from dataclasses import dataclass
-from typing import Dict, Hashable, List, Optional
+from typing import Dict, Hashable, List, Optional, Tuple
 
 import torch
 from mmdet.models.mot import BaseMOTModel
@@ -139,6 +139,12 @@ class OneStreamTracker(BaseMOTModel):
         Returns:
             dict: ``loss_cls``, ``loss_bbox``, ``loss_l1``.
         """
+        return self.loss_and_prompts(inputs, data_samples)[0]
+
+    def loss_and_prompts(self, inputs: Dict, data_samples: TrackSampleList
+                         ) -> Tuple[dict, Optional[Tensor]]:
+        """:meth:`loss` and the (N, P, d) prompts that made it (None
+        without prompts), e.g. for an auxiliary loss on the prompts."""
         if not isinstance(inputs, dict) or 'template' not in inputs or \
                 'search' not in inputs:
             raise ValueError(
@@ -153,8 +159,8 @@ class OneStreamTracker(BaseMOTModel):
         gt = torch.stack([
             self._search_box(ds, i) for i, ds in enumerate(data_samples)
         ]).to(frames.device) / side
-        tokens, hw, _ = self.backbone.forward_tracking(template, search)
-        return self.head.loss(tokens, hw, gt)
+        tokens, hw, prompts = self.backbone.forward_tracking(template, search)
+        return self.head.loss(tokens, hw, gt), prompts
 
     @staticmethod
     def _search_box(track_sample, index: int) -> Tensor:

@@ -219,6 +219,45 @@ def test_search_jitter_shared_with_supports():
     assert out['crop_region'][0] != out['crop_region'][1]
 
 
+def test_search_centre_previous():
+    """'previous': the search crop is centred on the latest earlier
+    support's box (frame 9 for search frame 10), the supports get the same
+    relative shift around their own boxes; without an earlier support it
+    is 'own'."""
+    t = SOTCropRegion(search_jitter=(0, 0), search_centre='previous',
+                      clip_boxes=False)
+    boxes = [[50.0, 60.0, 90.0, 80.0], [100.0, 70.0, 140.0, 90.0],
+             [60.0, 50.0, 100.0, 70.0], [80.0, 60.0, 120.0, 80.0]]
+    clip = _clip(['template', 'search', 'support', 'support'], boxes)
+    clip['frame_id'] = [0, 10, 8, 9]
+
+    def centre(region):
+        return np.array([(region[0] + region[2]) / 2,
+                         (region[1] + region[3]) / 2])
+
+    out = t(clip)
+    c = {k: np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2])
+         for k, b in zip((0, 10, 8, 9), boxes)}
+    regions = out['crop_region']
+    np.testing.assert_allclose(centre(regions[1]), c[9], atol=0.5)
+    shift = c[9] - c[10]
+    np.testing.assert_allclose(centre(regions[3]), c[9] + shift, atol=0.5)
+    np.testing.assert_allclose(centre(regions[2]), c[8] + shift, atol=0.5)
+    # the search box sits where the motion put it, as in every support
+    sb = out['gt_bboxes'][1][0]
+    for k in (2, 3):
+        np.testing.assert_allclose(out['gt_bboxes'][k][0], sb, atol=0.6)
+    np.testing.assert_allclose((sb[:2] + sb[2:]) / 2 - 128,
+                               -shift * out['crop_scale'][1], atol=1.0)
+    # no earlier support: the search crop is centred on its own box
+    clip = _clip(['template', 'search'], boxes[:2])
+    own = SOTCropRegion(search_jitter=(0, 0))(dict(clip))
+    prev = t(dict(_clip(['template', 'search'], boxes[:2])))
+    assert prev['crop_region'] == own['crop_region']
+    with pytest.raises(ValueError, match='search_centre'):
+        SOTCropRegion(search_centre='next')
+
+
 def test_crop_errors():
     t = SOTCropRegion()
     with pytest.raises(ValueError, match="sequence 'seq' frame 1: no "

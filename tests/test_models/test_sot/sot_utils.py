@@ -17,15 +17,17 @@ TINY_TRACKER_VIT = dict(
     init_cfg=None)
 
 
-def tiny_tracker(num_prompts=2, **backbone):
+def tiny_tracker(num_prompts=2, tracker='OneStreamTracker', model=None,
+                 **backbone):
     cfg = dict(
-        type='OneStreamTracker',
+        type=tracker,
         backbone=dict(TINY_TRACKER_VIT, num_prompts=num_prompts, **backbone),
         head=dict(type='TrackCenterHead', feat_channels=16, num_convs=2),
         data_preprocessor=dict(
             type='SOTDataPreprocessor', mean=[0.] * 3, std=[1.] * 3),
         template_size=32,
-        search_size=64)
+        search_size=64,
+        **(model or {}))
     torch.manual_seed(0)
     model = MODELS.build(cfg)
     model.init_weights()

@@ -127,6 +127,26 @@ def test_training_prompts_come_from_the_carried_support_crops(support_pass):
         not torch.allclose(other, prompts, atol=1e-4))
 
 
+def test_support_pos_embed_adds_the_normalised_search_table():
+    """support_pos_embed: the joint support tokens + LayerNorm (no affine)
+    of the search position table, per token; the prompted pass itself is
+    unchanged."""
+    model = build(support_pos_embed=True)
+    plain = build()
+    template = torch.randn(2, 3, 32, 32)
+    frames = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        got, hw = model.support_embeddings(frames, template)
+        pos = model.pos_embed.reshape(-1, model.pos_embed.shape[-1])
+        ref = naive_joint(model, template, frames) + (
+            pos - pos.mean(-1, keepdim=True)) / torch.sqrt(
+                pos.var(-1, unbiased=False, keepdim=True) + 1e-5)
+        torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(
+            model.forward_joint(template, frames)[0],
+            plain.forward_joint(template, frames)[0])
+
+
 def test_template_table_is_resized_and_detection_vit_unchanged():
     model = build()
     with torch.no_grad():

@@ -2,10 +2,18 @@
 # (tools/misc/toy_sot_experiment.py): a tiny STPNViT (64-d, 4 blocks,
 # patch 8: template 32 px -> 4x4 tokens, search 64 px -> 8x8), 4 prompts
 # from the cached search crops of the 2 previous frames (online, K=2, S=1).
+# The toy recipe (docs/sot.md, each part measured there): support
+# embeddings from the joint pass with the template (the backbone default)
+# plus the layer-normalised position table (support_pos_embed), and the
+# auxiliary prompt loss (PromptSupervisedOneStreamTracker: the prompts
+# predict where the target is in the support crops; NOT in the paper): on
+# this set a deteriorated frame differs from its clean neighbours only by
+# WHERE its target is, which global prompt tokens do not learn to carry
+# from the tracking losses alone.
 custom_imports = dict(imports=['mmstpn'], allow_failed_imports=False)
 _base_ = ['../_base_/datasets/toy-sot.py', 'mmdet::_base_/default_runtime.py']
 model = dict(
-    type='OneStreamTracker',
+    type='PromptSupervisedOneStreamTracker',  # its default L1 loss, weight 5
     data_preprocessor=dict(
         type='SOTDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
@@ -23,6 +31,8 @@ model = dict(
         window_block_indices=(),
         drop_path_rate=0.,
         num_prompts=4,
+        support_pass='joint',
+        support_pos_embed=True,
         predictor=dict(type='AttentionDVPPredictor', num_heads=4),
         test_support=dict(mode='online', num_support=2, stride=1),
         init_cfg=None),
@@ -39,7 +49,7 @@ model = dict(
     search_size=64,
     window=True)
 
-max_iters = 1500
+max_iters = 3000
 train_cfg = dict(
     type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
