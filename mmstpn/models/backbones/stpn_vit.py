@@ -194,11 +194,11 @@ class STPNViT(STPNBackboneMixin, BaseModule):
             they carry where the template's target is in that crop);
             ``'search'``: the support crop alone (``Ls`` instead of
             ``Lt + Ls`` tokens, no template).
-        support_pos_embed (bool): Tracker with ``support_pass='joint'``
-            only: add the search position table, layer-normalised (the
-            scale of the final-norm tokens), to the support embeddings (what
-            the DVP predictor reads), so that a prompt can say WHERE the
-            target is in the support crop. Default False.
+        support_pos_embed (bool): Tracker only: add the search position
+            table, layer-normalised (the scale of the final-norm tokens), to
+            the support embeddings (what the DVP predictor reads), so that
+            a prompt can say WHERE the target is in the support crop.
+            Default False.
 
     Tracker use (``template_size`` set): template and search crops share the
     patch embedding, get their own position tables and run as ONE token
@@ -432,12 +432,13 @@ class STPNViT(STPNBackboneMixin, BaseModule):
         search tokens."""
         tokens, hw = self._embed(frames)
         if template is None:
-            return self._run_blocks(tokens, hw, 0), hw
-        t_tokens, _ = self._embed(template, template=True)
-        lt = t_tokens.shape[1]
-        out = self._run_blocks(torch.cat([t_tokens, tokens], dim=1), hw, 0)
-        out = out[:, lt:]
-        if self.support_pos_embed:  # at the scale of the final-norm tokens
+            out = self._run_blocks(tokens, hw, 0)
+        else:
+            t_tokens, _ = self._embed(template, template=True)
+            lt = t_tokens.shape[1]
+            out = self._run_blocks(
+                torch.cat([t_tokens, tokens], dim=1), hw, 0)[:, lt:]
+        if self.support_pos_embed and self.template_size is not None:  # at the scale of the final-norm tokens
             pos = self._pos_table(hw)
             out = out + F.layer_norm(pos, pos.shape[-1:])
         return out, hw

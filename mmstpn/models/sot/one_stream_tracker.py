@@ -49,7 +49,9 @@ class OneStreamTracker(BaseMOTModel):
 
     Prompts (``backbone.num_prompts > 0``) come from SUPPORT SEARCH CROPS of
     past frames: in training the K support crops the pipeline carries
-    (their unprompted passes without gradient, the predictor with); at test
+    (their unprompted passes without gradient, the predictor with; with
+    the backbone's default ``support_pass='joint'`` each support crop runs
+    with the item's template, at test with the sequence's); at test
     the backbone's ``test_support`` must be ``mode='online'``: the
     unprompted pass of the search crop of every S-th frame (frame 0: the
     crop around the given box) is cached once in ``backbone.support_cache``

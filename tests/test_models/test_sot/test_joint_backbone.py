@@ -145,6 +145,11 @@ def test_support_pos_embed_adds_the_normalised_search_table():
         torch.testing.assert_close(
             model.forward_joint(template, frames)[0],
             plain.forward_joint(template, frames)[0])
+        # the crop-alone pass ('search') gets the same table
+        alone, _ = model.support_embeddings(frames)
+        torch.testing.assert_close(
+            alone - plain.support_embeddings(frames)[0], ref - naive_joint(
+                model, template, frames), atol=1e-5, rtol=1e-4)
 
 
 def test_template_table_is_resized_and_detection_vit_unchanged():
