@@ -32,6 +32,8 @@ def test_benchmark_sot_smoke(tmp_path):
                     '--json', str(out)])
     saved = json.loads(out.read_text())
     assert saved['ratio'] == res['ratio'] > 0
+    assert abs(saved['mean_ratio'] - res['prompted']['mean_ms'] /
+               res['baseline']['mean_ms']) < 1e-9
     for name in ('prompted', 'baseline'):
         assert saved[name]['median_ms'] > 0 and saved[name]['init_ms'] > 0
     assert saved['test_support'] == dict(mode='online', num_support=2,
