@@ -146,15 +146,8 @@ class GOT10kDataset(BaseVideoDataset):
                     f'{list_file} line {n}: sequence {name!r} has no folder '
                     f'{seq_dir}')
             frames = self._load_sequence(name, seq_dir)
-            for frame in frames:
-                frame['img_id'] = num_frames + frame['frame_id']
-            num_frames += len(frames)
-            data_list.append(
-                dict(
-                    video_id=len(data_list),
-                    video_name=name,
-                    video_length=len(frames),
-                    images=frames))
+            num_frames = self.append_video(data_list, name, frames,
+                                           num_frames)
         if not data_list:
             raise ValueError(f'{list_file} lists no sequence')
         return data_list
@@ -320,6 +313,21 @@ class GOT10kDataset(BaseVideoDataset):
                 f'fewer than {min_visible} visible frames: {dropped[:10]}'
                 + (' ...' if len(dropped) > 10 else ''), 'current')
         return kept
+
+    @staticmethod
+    def append_video(data_list: List[dict], name: str, frames: List[dict],
+                     num_frames: int) -> int:
+        """Append sequence ``name`` (its frame dicts get dataset-wide
+        ``img_id`` s from ``num_frames`` on); returns the new frame count."""
+        for frame in frames:
+            frame['img_id'] = num_frames + frame['frame_id']
+        data_list.append(
+            dict(
+                video_id=len(data_list),
+                video_name=name,
+                video_length=len(frames),
+                images=frames))
+        return num_frames + len(frames)
 
     def source_name(self) -> str:
         """What log messages name as this dataset's source."""

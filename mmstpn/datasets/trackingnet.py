@@ -117,15 +117,8 @@ class TrackingNetDataset(GOT10kDataset):
                                                    osp.join(
                                                        root, chunk, 'frames',
                                                        name))
-                for frame in frames:
-                    frame['img_id'] = num_frames + frame['frame_id']
-                num_frames += len(frames)
-                data_list.append(
-                    dict(
-                        video_id=len(data_list),
-                        video_name=name,
-                        video_length=len(frames),
-                        images=frames))
+                num_frames = self.append_video(data_list, name, frames,
+                                               num_frames)
         return data_list
 
     @staticmethod

@@ -438,7 +438,8 @@ class STPNViT(STPNBackboneMixin, BaseModule):
             lt = t_tokens.shape[1]
             out = self._run_blocks(
                 torch.cat([t_tokens, tokens], dim=1), hw, 0)[:, lt:]
-        if self.support_pos_embed and self.template_size is not None:  # at the scale of the final-norm tokens
+        if self.support_pos_embed and self.template_size is not None:
+            # the table at the scale of the final-norm tokens
             pos = self._pos_table(hw)
             out = out + F.layer_norm(pos, pos.shape[-1:])
         return out, hw
