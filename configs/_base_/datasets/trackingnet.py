@@ -5,58 +5,31 @@
 # <seq>.txt per sequence (x,y,w,h per frame) and zips them into
 # <outfile_prefix>.zip, the file to upload to the evaluation server.
 # Training items: the SOT pipeline of got10k.py on the TRAIN chunks.
+# TrackingNet has no val split: got10k.py's val loader is removed.
+_base_ = ['./got10k.py']
 dataset_type = 'TrackingNetDataset'
 data_root = 'data/TrackingNet/'
-backend_args = None
 train_chunks = tuple(f'TRAIN_{i}' for i in range(12))
 
-sot_train_pipeline = [
-    dict(type='SOTPairSample', frame_range=100, num_support=2,
-         support_range=10),
-    dict(
-        type='TransformBroadcaster',
-        share_random_params=True,
-        transforms=[dict(type='LoadImageFromFile',
-                         backend_args=backend_args)]),
-    dict(
-        type='SOTCropRegion',
-        template_factor=2.0,
-        template_size=128,
-        search_factor=4.0,
-        search_size=256,
-        search_jitter=(0.25, 3.0),
-        support_region='own'),
-]
-# metainfo GOT10kMetric reads (besides mmdet's defaults: frame_id,
-# ori_video_length, ori_shape, ...); the tracker adds `frame_time`
-sot_meta_keys = ('video_name', 'bbox', 'cover', 'width', 'height')
-test_pipeline = [
-    dict(
-        type='TransformBroadcaster',
-        transforms=[dict(type='LoadImageFromFile',
-                         backend_args=backend_args)]),
-    dict(type='PackTrackInputs', meta_keys=sot_meta_keys),
-]
-
 sot_train_dataset = dict(
+    _delete_=True,
     type=dataset_type,
     data_root=data_root,
     chunks=train_chunks,
     filter_cfg=dict(min_visible=2),
-    pipeline=sot_train_pipeline)
+    pipeline={{_base_.sot_train_pipeline}})
+val_dataloader = None
+val_evaluator = None
 test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='TrackImgSampler'),  # whole sequences per process
     dataset=dict(
+        _delete_=True,
         type=dataset_type,
         data_root=data_root,
         chunks=('TEST', ),
         test_mode=True,
-        pipeline=test_pipeline))
+        pipeline={{_base_.test_pipeline}}))
 test_evaluator = dict(
+    _delete_=True,
     type='GOT10kMetric',
     protocol='ope',
     result_format='trackingnet',
