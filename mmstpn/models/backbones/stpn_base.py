@@ -324,29 +324,25 @@ class STPNBackboneMixin:
     def _support_tokens(self,
                         frames: Tensor,
                         context: Optional[Tensor] = None) -> Embedded:
+        """The unprompted pass of (M, C, H, W) support frames (with their
+        (M, ...) ``context`` rows when given), in chunks at test time."""
         hot = self.hot_pass('support_embeddings')
-        if context is None:
-            embed: Callable = hot
-        else:  # chunks of the frames with the matching context rows
-            pos = {'i': 0}
+        num = frames.shape[0]
 
-            def embed(x: Tensor) -> Embedded:
-                start = pos['i']
-                pos['i'] = start + x.shape[0]
-                return hot(x, context[start:start + x.shape[0]])
+        def embed(start: int, stop: int) -> Embedded:
+            if context is None:
+                return hot(frames[start:stop])
+            return hot(frames[start:stop], context[start:stop])
 
         if self.support_grad:
-            return embed(frames)
+            return embed(0, num)
         chunk = (self.train_support_chunk if self.training else
-                 self.support_chunk) or frames.shape[0]
+                 self.support_chunk) or num
         with torch.no_grad(), self._support_pass_mode():
-            if chunk >= frames.shape[0]:
-                return embed(frames)
+            if chunk >= num:
+                return embed(0, num)
             # one chunk at a time; only the last-stage tokens are kept
-            parts = [
-                embed(frames[i:i + chunk])
-                for i in range(0, frames.shape[0], chunk)
-            ]
+            parts = [embed(i, i + chunk) for i in range(0, num, chunk)]
         return torch.cat([t for t, _ in parts]), parts[0][1]
 
     @contextmanager

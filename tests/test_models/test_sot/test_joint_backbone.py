@@ -120,6 +120,11 @@ def test_training_prompts_come_from_the_carried_support_crops(support_pass):
         ])
     torch.testing.assert_close(prompts, exp, atol=1e-5, rtol=1e-4)
     assert prompts.requires_grad and tokens.requires_grad
+    # one support frame per chunk (each with its own template row): the same
+    chunked = build(support_pass=support_pass, train_support_chunk=1).train()
+    torch.testing.assert_close(
+        chunked.forward_tracking(template, clips)[2], prompts, atol=1e-5,
+        rtol=1e-4)
     # the joint support pass does depend on the template, 'search' does not
     with torch.no_grad():
         other = model.forward_tracking(template.flip(0), clips)[2]
