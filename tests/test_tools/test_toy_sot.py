@@ -119,6 +119,31 @@ def test_distractor_hues_are_isoluminant_and_deteriorated_frames_grey(
     assert det and max(det) < 0.3 * min(clean)
 
 
+def test_warm_start_and_fine_tune_pipelines(toy_set, tmp_path):
+    """The fine-tunes: search corruption + crops around the previous box;
+    the warm start: neither (OSTrack's crops), all else the same."""
+    exp = load_tool('misc/toy_sot_experiment.py')
+    args = exp.parse_args(['--out-dir', str(tmp_path), '--data-dir',
+                           toy_set])
+    tune = exp.load_cfg('baseline', args, 2, 'b').train_dataloader.dataset
+    warm = exp.pretrain_cfg(args).train_dataloader.dataset
+    types = [step['type'] for step in tune.pipeline]
+    assert 'RandomApply' in types
+    corrupt = tune.pipeline[types.index('RandomApply')]['transforms'][0]
+    assert (corrupt['type'], corrupt['target'], corrupt['grey']) == (
+        'ClipCorrupt', 'search', True)
+    crop = tune.pipeline[types.index('SOTCropRegion')]
+    assert crop['search_centre'] == 'previous'
+    assert tuple(crop['search_jitter']) == (0.25, 0.5)
+    assert [step['type'] for step in warm.pipeline] == [
+        t for t in types if t != 'RandomApply']
+    warm_crop = [s for s in warm.pipeline if s['type'] == 'SOTCropRegion'][0]
+    assert warm_crop['search_centre'] == 'own'
+    assert tuple(warm_crop['search_jitter']) == (0.25, 3.0)
+    for key in ('template_size', 'search_size', 'support_region'):
+        assert warm_crop[key] == crop[key]
+
+
 def test_generation_is_deterministic_and_checks_arguments(tmp_path):
     a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
     for root in (a, b):

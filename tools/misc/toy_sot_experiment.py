@@ -139,6 +139,19 @@ def load_cfg(name: str, args: argparse.Namespace, iters: int,
     return cfg
 
 
+def pretrain_cfg(args: argparse.Namespace) -> Config:
+    """The shared warm start: the baseline config on the frames as they
+    are (no search corruption) with OSTrack's crops (``WARM_START_CROP``:
+    own box, large centre jitter)."""
+    cfg = load_cfg('baseline', args, args.pretrain_iters, 'pretrain')
+    dataset = cfg.train_dataloader.dataset
+    dataset.pipeline = without_key_corruption(dataset.pipeline)
+    for step in dataset.pipeline:
+        if step.get('type') == 'SOTCropRegion':
+            step.update(WARM_START_CROP)
+    return cfg
+
+
 def pretrain_path(args: argparse.Namespace) -> str:
     return osp.join(osp.abspath(args.out_dir), 'pretrain',
                     f'iter_{args.pretrain_iters}.pth')
@@ -194,14 +207,7 @@ def run_worker(name: str, args: argparse.Namespace) -> Dict[str, dict]:
         if osp.exists(pretrain_path(args)):
             print(f'[pretrain] using {pretrain_path(args)}', flush=True)
             return {}
-        cfg = load_cfg('baseline', args, args.pretrain_iters, 'pretrain')
-        # the warm start sees the frames as they are (no search corruption)
-        # and OSTrack's crops (own box, large centre jitter)
-        dataset = cfg.train_dataloader.dataset
-        dataset.pipeline = without_key_corruption(dataset.pipeline)
-        for step in dataset.pipeline:
-            if step.get('type') == 'SOTCropRegion':
-                step.update(WARM_START_CROP)
+        cfg = pretrain_cfg(args)
         print(f'[pretrain] warm start: the tracker without prompts, '
               f'{args.pretrain_iters} iterations', flush=True)
         Runner.from_cfg(cfg).train()
