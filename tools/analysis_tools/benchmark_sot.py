@@ -73,7 +73,9 @@ def build(cfg, num_prompts=None):
     model_cfg.backbone.init_cfg = None  # never download
     if num_prompts is not None:
         model_cfg.backbone.num_prompts = num_prompts
-    if num_prompts == 0:  # training-only prompt losses have no baseline
+    if num_prompts == 0 and \
+            model_cfg.type == 'PromptSupervisedOneStreamTracker':
+        # its prompt loss is training-only: it tracks as its parent
         model_cfg.pop('prompt_loss', None)
         model_cfg.type = 'OneStreamTracker'
     return MODELS.build(model_cfg)

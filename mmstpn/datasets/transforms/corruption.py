@@ -11,7 +11,7 @@ import hashlib
 import inspect
 from typing import Dict, List, Optional, Sequence
 
-import cv2
+import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmdet.registry import TRANSFORMS
@@ -151,7 +151,7 @@ class ClipCorrupt(BaseTransform):
             ``LoadImageFromFile`` default) or 'rgb'. Defaults to 'bgr'.
         seed (int): Mixed into every frame's seed. Defaults to 0.
         grey (bool): After the corruption, replace each corrupted frame by
-            its luminance (``cv2``'s BGR / RGB to grey, on all 3 channels):
+            its luminance (``mmcv.bgr2gray`` / ``rgb2gray``, on all 3 channels):
             colour gone as well. Defaults to False.
     """
 
@@ -280,10 +280,10 @@ class ClipCorrupt(BaseTransform):
         if self.channel_order == 'bgr':
             out = out[..., ::-1]
         if self.grey:
-            code = cv2.COLOR_BGR2GRAY if self.channel_order == 'bgr' else \
-                cv2.COLOR_RGB2GRAY
-            out = np.repeat(cv2.cvtColor(np.ascontiguousarray(out),
-                                         code)[..., None], 3, axis=2)
+            to_grey = mmcv.bgr2gray if self.channel_order == 'bgr' else \
+                mmcv.rgb2gray
+            out = np.repeat(
+                to_grey(np.ascontiguousarray(out), keepdim=True), 3, axis=2)
         return np.ascontiguousarray(out)
 
     def transform(self, results: dict) -> dict:

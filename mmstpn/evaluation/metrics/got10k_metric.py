@@ -15,9 +15,8 @@ from mmengine.logging import MMLogger
 from mmengine.utils import mkdir_or_exist
 
 from ..functional import (GOT10K_IOU_THRS, OPE_CE_THRS, OPE_IOU_THRS,
-                          got10k_pooled_ious, got10k_speed, ope_metrics,
-                          success_curve)
-from ..functional.got10k_eval import OPE_NORM_THRS
+                          OPE_NORM_THRS, got10k_pooled_ious, got10k_speed,
+                          ope_metrics, success_curve)
 
 RESULT_FORMATS = ('toolkit', 'trackingnet')
 
@@ -384,13 +383,11 @@ class GOT10kMetric(BaseMetric):
                     fmt='%.8f',
                     delimiter=',')
             else:
-                if run_ids != [0]:
-                    raise ValueError(f'GOT10kMetric (ope): sequence {name!r} '
-                                     f'has runs {run_ids}; OPE has one run')
+                frames = self._single_run(name, runs)
                 mkdir_or_exist(osp.join(root, 'times'))
                 np.savetxt(
                     osp.join(root, f'{name}.txt'),
-                    self._boxes(name, runs[0]),
+                    self._boxes(name, frames),
                     fmt='%.3f',
                     delimiter=',')
                 np.savetxt(

@@ -164,19 +164,27 @@ class OneStreamTracker(BaseMOTModel):
         tokens, hw, prompts = self.backbone.forward_tracking(template, search)
         return self.head.loss(tokens, hw, gt), prompts
 
-    @staticmethod
-    def _search_box(track_sample, index: int) -> Tensor:
+    @classmethod
+    def _search_box(cls, track_sample, index: int) -> Tensor:
         frames = track_sample.video_data_samples
         roles = [f.metainfo.get('frame_role') for f in frames]
         pos = roles.index('search') if 'search' in roles else 1
-        boxes = frames[pos].gt_instances.bboxes
+        return cls.frame_box(frames[pos], index, 'search')
+
+    @staticmethod
+    def frame_box(frame, index: int, role: str) -> Tensor:
+        """The one gt box ``x1, y1, x2, y2`` (crop pixels) of a training
+        frame of item ``index``, with an error naming video and frame."""
+        gt = frame.get('gt_instances')
+        boxes = None if gt is None else gt.get('bboxes')
         boxes = getattr(boxes, 'tensor', boxes)
-        if boxes.shape[0] != 1:
+        if boxes is None or boxes.shape[0] != 1:
+            num = 0 if boxes is None else boxes.shape[0]
             raise ValueError(
                 f'OneStreamTracker: item {index} (video '
-                f'{frames[pos].metainfo.get("video_name")!r}, frame '
-                f'{frames[pos].metainfo.get("frame_id")}): the search frame '
-                f'needs exactly one gt box, got {boxes.shape[0]}')
+                f'{frame.metainfo.get("video_name")!r}, frame '
+                f'{frame.metainfo.get("frame_id")}): the {role} frame '
+                f'needs exactly one gt box, got {num}')
         return boxes[0].float()
 
     # ------------------------------------------------------------- test

@@ -1,6 +1,6 @@
 """One-stream tracker with an auxiliary loss on its prompts: where the
 target is in the support crops."""
-from typing import Dict, Optional
+from typing import Dict
 
 import torch
 import torch.nn as nn
@@ -68,21 +68,10 @@ class PromptSupervisedOneStreamTracker(OneStreamTracker):
         if not picked:
             return self._centre(self._search_box(track_sample, index))
         return torch.stack([
-            self._centre(self._frame_box(f, index)) for f in picked
+            self._centre(self.frame_box(f, index, 'support'))
+            for f in picked
         ]).mean(0)
 
     @staticmethod
     def _centre(box: Tensor) -> Tensor:
         return (box[:2] + box[2:]) / 2
-
-    @staticmethod
-    def _frame_box(frame, index: int) -> Tensor:
-        gt: Optional[object] = frame.get('gt_instances')
-        boxes = None if gt is None else getattr(gt, 'bboxes', None)
-        boxes = getattr(boxes, 'tensor', boxes)
-        if boxes is None or boxes.shape[0] != 1:
-            raise ValueError(
-                f'PromptSupervisedOneStreamTracker: item {index} (video '
-                f'{frame.metainfo.get("video_name")!r}, support frame '
-                f'{frame.metainfo.get("frame_id")}) needs exactly one gt box')
-        return boxes[0].float()
