@@ -151,8 +151,8 @@ class ClipCorrupt(BaseTransform):
             ``LoadImageFromFile`` default) or 'rgb'. Defaults to 'bgr'.
         seed (int): Mixed into every frame's seed. Defaults to 0.
         grey (bool): After the corruption, replace each corrupted frame by
-            its luminance (``mmcv.bgr2gray`` / ``rgb2gray``, on all 3 channels):
-            colour gone as well. Defaults to False.
+            its luminance (``mmcv.bgr2gray`` / ``rgb2gray``, on all 3
+            channels): colour gone as well. Defaults to False.
     """
 
     def __init__(self,
