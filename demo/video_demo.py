@@ -49,9 +49,7 @@ from mmengine.structures import InstanceData  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
 
 from mmstpn.datasets.transforms import SupportFrameSample  # noqa: E402
-from mmstpn.engine.hooks.video_context_hook import \
-    stpn_backbones  # noqa: E402
-from mmstpn.structures import SupportPolicy  # noqa: E402
+from mmstpn.structures import SupportPolicy, find_video_context  # noqa: E402
 from video_io import (VIDEO_OUT_FOURCC, FrameSink, FrameSource,  # noqa: E402
                       GifSink, StagedOutputs, open_frames)
 
@@ -158,19 +156,15 @@ def set_support_policy(model: torch.nn.Module,
     """Give every STPN backbone of ``model`` the demo's policy (its
     ``num_support`` / ``stride`` unless given); None for a model without
     STPN backbone (a per-frame detector)."""
-    backbones = stpn_backbones(model)
-    if not backbones:
+    context = find_video_context(model)
+    if context is None:
         return None
-    current = backbones[0].test_support
-    policy = SupportPolicy(
-        mode=args.mode,
-        num_support=current.num_support
-        if args.num_support is None else args.num_support,
-        stride=current.stride if args.stride is None else args.stride)
-    for backbone in backbones:
-        backbone.test_support = policy
-        backbone.support_cache.clear()
-    return policy
+    change = dict(mode=args.mode)
+    if args.num_support is not None:
+        change['num_support'] = args.num_support
+    if args.stride is not None:
+        change['stride'] = args.stride
+    return context.set_policy(change)  # one switch for every consumer
 
 
 def offline_support_positions(policy: SupportPolicy,
@@ -389,8 +383,9 @@ def run(args: argparse.Namespace) -> dict:
             sink.close()
             if progress is not None:
                 print()  # end the progress bar's line (also on an error)
-            for backbone in stpn_backbones(model):
-                backbone.support_cache.clear()
+            context = find_video_context(model)
+            if context is not None:
+                context.clear()
         if not frames_out:
             raise ValueError(f'{args.video}: no frame could be decoded '
                              f'(it declares {source.num_frames} frames)')

@@ -9,7 +9,8 @@ import torch
 from mmdet.registry import HOOKS, MODELS, TRANSFORMS
 from mmengine.dataset import Compose
 
-from mmstpn.engine import model_policy, support_samplers
+from mmstpn.engine import support_samplers
+from mmstpn.structures import get_video_context
 from mmstpn.structures import ClipBatch, ClipMeta, SupportPolicy
 from tests.conftest import TINY_VIT
 
@@ -68,11 +69,11 @@ def test_disagreeing_pipeline_names_both_settings():
 
 def test_policy_errors():
     with pytest.raises(ValueError, match='no STPN backbone'):
-        model_policy(torch.nn.Linear(2, 2))
+        get_video_context(torch.nn.Linear(2, 2))
     two = torch.nn.Sequential(
         model_with(dict(mode='online')), model_with(dict(mode='offline')))
-    with pytest.raises(ValueError, match='different test_support'):
-        model_policy(two)
+    with pytest.raises(ValueError, match='holds 2 video contexts'):
+        get_video_context(two)
     with pytest.raises(ValueError, match='test_support.mode must be one'):
         SupportPolicy('causal')
     with pytest.raises(ValueError, match='unknown keys'):
@@ -85,7 +86,7 @@ def test_caches_are_emptied_after_a_run():
     with torch.no_grad():
         backbone(ClipBatch(torch.randn(1, 3, 3, 48, 48), [ClipMeta('v', 0,
                                                                    2)]))
-    assert list(backbone.support_cache.prompts) == ['v']
+    assert list(backbone.video_context.prompts) == ['v']
     hook = HOOKS.build(dict(type='VideoContextHook'))
     hook.after_test_epoch(runner_for(model, FakeDataset([])))
-    assert not backbone.support_cache.prompts
+    assert not backbone.video_context.prompts

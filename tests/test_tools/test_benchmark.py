@@ -472,16 +472,16 @@ def test_selsa_streams_feed_reference_frames():
     assert model.backbone.test_support == model.test_support
     with torch.no_grad():
         model.predict(x0, s0)
-        memory = model.support_cache.memory['v']
+        memory = model.video_context.slot('selsa')['v']
         assert isinstance(memory, RefMemory) and len(memory.states) == 3
         x1, s1 = off.inputs(1)
         assert x1.frames.shape == (1, 1, 3, 64, 96)
         model.predict(x1, s1)
-    assert model.support_cache.memory['v'] is memory  # reused
+    assert model.video_context.slot('selsa')['v'] is memory  # reused
     on = FrameStream(model, video, 'online', 20, 3, 2, 'w')
     assert on.inputs(5)[0].metas[0].num_support == 0
     prefill_online_cache(model, 'w', on.raw_inputs(0)[:, 0], 3, 2)
-    assert model.support_cache.memory['w'].frame_ids == [0, 2, 4]
+    assert model.video_context.slot('selsa')['w'].frame_ids == [0, 2, 4]
 
 
 def test_latency_vs_baseline_ratios():

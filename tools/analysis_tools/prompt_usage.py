@@ -40,7 +40,9 @@ from mmengine.runner import load_checkpoint
 
 import mmstpn  # noqa: F401  (registers mmstpn and allow-lists checkpoints)
 from mmstpn.datasets.transforms import VideoSupportFrameSample
-from mmstpn.engine import model_policy, stpn_backbones, support_samplers
+from mmstpn.engine import support_samplers
+from mmstpn.models.backbones import stpn_backbones
+from mmstpn.structures import get_video_context
 from mmstpn.models.mot.frame_view import frame_view
 from mmstpn.structures import SupportPolicy, TrackClips
 
@@ -240,7 +242,7 @@ def build(cfg: Config, checkpoint: str):
                          'with prompts (num_prompts > 0)')
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
     # prompts from each video's frame 0 as the released test computes them
-    policy = model_policy(model)
+    policy = get_video_context(model).policy
     if policy.mode != 'offline':
         policy = SupportPolicy('offline', policy.num_support)
     for sampler in support_samplers(dataset):

@@ -152,7 +152,8 @@ def frame_latency(args, num_frames: int = 16,
     from mmengine.dataset import pseudo_collate
     from mmengine.runner import load_checkpoint
 
-    from mmstpn.engine import model_policy, support_samplers
+    from mmstpn.engine import support_samplers
+    from mmstpn.structures import get_video_context
     from mmstpn.utils.benchmark import alternating
     register_all_modules()
     torch.set_num_threads(1)
@@ -166,7 +167,7 @@ def frame_latency(args, num_frames: int = 16,
         models[name] = model.eval()
         dataset = DATASETS.build(cfg.test_dataloader.dataset)
         for sampler in support_samplers(dataset):  # VideoContextHook's job
-            sampler.set_test_policy(model_policy(model))
+            sampler.set_test_policy(get_video_context(model).policy)
         order = list(TrackImgSampler(dataset, seed=0))
         first = [i for i in order if i[0] == order[0][0]][:num_frames]
         batches[name] = [pseudo_collate([dataset[i]]) for i in first]
@@ -180,10 +181,7 @@ def frame_latency(args, num_frames: int = 16,
                     models[name].test_step(batches[name][t])
                     total[name] += time.perf_counter() - start
     for model in models.values():
-        for module in (model.backbone, model):
-            cache = getattr(module, 'support_cache', None)
-            if cache is not None:
-                cache.clear()
+        get_video_context(model).clear()
     return {name: total[name] / len(batches[name]) for name in names}
 
 

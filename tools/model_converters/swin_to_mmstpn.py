@@ -42,7 +42,7 @@ from mmstpn.utils.checkpoint_io import (  # noqa: E402
 
 _BLOCK = re.compile(r'^stages\.(\d+)\.blocks\.(\d+)\.')
 #: what an mmdet-layout backbone may miss and still be a correct init
-OPTIONAL = ('norm0.', 'norm1.', 'norm2.', 'norm3.', 'predictor.')
+OPTIONAL = ('norm0.', 'norm1.', 'norm2.', 'norm3.', 'prompt_generator.')
 
 
 def split_backbone(state_dict: Dict[str, Tensor],

@@ -351,7 +351,7 @@ def convert(src: str,
     target = MODELS.build(cfg).state_dict()
     what = where.format('(built)')
     missing = check_against_model(new_sd, target, src, what,
-                                  ('pyramid.', 'predictor.'))
+                                  ('pyramid.', 'prompt_generator.'))
     save_atomic(
         dict(
             meta=converter_meta(src, 'vit_to_mmstpn', source_layout=layout,

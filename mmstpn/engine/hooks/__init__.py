@@ -1,8 +1,3 @@
-from .video_context_hook import (VideoContextHook, model_policy,
-                                 stpn_backbones, support_samplers,
-                                 video_context_modules)
+from .video_context_hook import VideoContextHook, support_samplers
 
-__all__ = [
-    'VideoContextHook', 'model_policy', 'stpn_backbones', 'support_samplers',
-    'video_context_modules'
-]
+__all__ = ['VideoContextHook', 'support_samplers']

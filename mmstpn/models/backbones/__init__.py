@@ -1,6 +1,5 @@
-from .stpn_base import STPNBackboneMixin
+from .stpn_base import STPNBackboneMixin, stpn_backbones
 from .stpn_swin import STPNSwin
 from .stpn_vit import STPNViT
-from .support_cache import SupportCache
 
-__all__ = ['STPNBackboneMixin', 'STPNSwin', 'STPNViT', 'SupportCache']
+__all__ = ['STPNBackboneMixin', 'STPNSwin', 'STPNViT', 'stpn_backbones']

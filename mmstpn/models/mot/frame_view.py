@@ -4,7 +4,7 @@ from typing import Optional, Sequence, Union
 import torch
 from torch import Tensor
 
-from mmstpn.structures import ClipBatch, TrackClips
+from mmstpn.structures import ClipBatch, TrackClips, find_video_context
 
 
 class FrameClipBatch(ClipBatch):
@@ -102,7 +102,19 @@ def frame_view(inputs, model: str) -> TrackClipsFrameView:
 
 class FrameViewPredictMixin:
     """``predict`` of an mmdet tracker that slices ``inputs[:, t]`` per
-    frame, run on the frame view so that each frame is a ``ClipBatch``."""
+    frame, run on the frame view so that each frame is a ``ClipBatch``.
+
+    The tracker's state (mmdet resets it at each video's frame 0) is also
+    reset with the model's video context (``train()``, a policy switch,
+    the end of a val / test run).
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        context = find_video_context(self)
+        tracker = getattr(self, 'tracker', None)
+        if context is not None and callable(getattr(tracker, 'reset', None)):
+            context.register_reset(tracker.reset)
 
     def predict(self, inputs, data_samples, **kwargs):
         """mmdet's ``predict``, one ``ClipBatch`` per frame."""

@@ -10,18 +10,23 @@ from mmdet.structures import TrackSampleList
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmstpn.structures import ClipBatch, ClipMeta
+from mmstpn.structures import ClipBatch, ClipMeta, VideoContext
 from .center_head import hann2d
 from .crop import clip_box, crop_resize, square_region
+
+
+#: the tracker's slot in the video context's per-video state
+SLOT = 'track'
 
 
 @dataclass
 class TrackState:
     """What the tracker keeps between the frames of ONE sequence.
 
-    Created at frame 0 of a sequence (replacing any earlier state), updated
-    by every later frame, dropped by ``train()`` and after val / test
-    (``VideoContextHook`` calls :meth:`OneStreamTracker.clear_video_state`).
+    Kept in the model's video context (slot ``'track'`` of the sequence):
+    created at frame 0 of a sequence, updated by every later frame, gone
+    with the context's reset rule (another sequence, ``train()``, the end
+    of a val / test run).
 
     Args:
         sequence (Hashable): The sequence (ClipMeta ``video_key``).
@@ -54,9 +59,9 @@ class OneStreamTracker(BaseMOTModel):
     with the item's template, at test with the sequence's); at test
     the backbone's ``test_support`` must be ``mode='online'``: the
     unprompted pass of the search crop of every S-th frame (frame 0: the
-    crop around the given box) is cached once in ``backbone.support_cache``
-    under the sequence, and frame t uses the K latest cached crops before
-    it. ``num_prompts=0``: the same tracker without prompts (baseline).
+    crop around the given box) is cached once
+    in the video context under the sequence, and frame t uses the K latest
+    cached crops before it. ``num_prompts=0``: the same tracker without prompts (baseline).
 
     Inputs (see :class:`~mmstpn.models.SOTDataPreprocessor`):
 
@@ -112,20 +117,18 @@ class OneStreamTracker(BaseMOTModel):
         self.search_factor = search_factor
         self.search_size = search_size
         self.window = window
-        self.state: Optional[TrackState] = None
 
     # ------------------------------------------------------------- state
-    def clear_video_state(self) -> None:
-        """Forget the tracked sequence (state and the backbone's cache)."""
-        self.state = None
-        self.backbone.support_cache.clear()
+    @property
+    def video_context(self) -> VideoContext:
+        """The model's video context (the backbone's)."""
+        return self.backbone.video_context
 
-    def train(self, mode: bool = True):
-        """Switch mode; entering training drops the test-time state."""
-        super().train(mode)
-        if mode:
-            self.state = None
-        return self
+    @property
+    def state(self) -> Optional[TrackState]:
+        """The state of the sequence being tracked (None: none)."""
+        states = list(self.video_context.slot(SLOT).values())
+        return states[-1] if states else None
 
     # ------------------------------------------------------------- training
     def loss(self, inputs: Dict, data_samples: TrackSampleList,
@@ -283,7 +286,9 @@ class OneStreamTracker(BaseMOTModel):
     def _init(self, img: Tensor, box: Tensor, seq: Hashable) -> None:
         region = square_region(box.tolist(), self.template_factor)
         template = crop_resize(img, region, self.template_size)[None]
-        self.state = TrackState(seq, 0, template, box)
+        self.video_context.enter_batch([ClipMeta(seq, 0, 0)])
+        self.video_context.video(seq).slots[SLOT] = TrackState(
+            seq, 0, template, box)
         if self.backbone.predictor is not None:
             # frame 0's search crop (around the given box) is the first
             # support of the sequence: cache its unprompted pass
@@ -297,11 +302,12 @@ class OneStreamTracker(BaseMOTModel):
         return crop_resize(img, region, self.search_size), region
 
     def _track(self, img: Tensor, seq: Hashable, frame_id: int) -> Tensor:
-        state = self.state
-        if state is None or state.sequence != seq or \
-                frame_id <= state.frame_id:
-            last = None if state is None else (state.sequence,
-                                               state.frame_id)
+        last_state = self.state
+        self.video_context.enter_batch([ClipMeta(seq, frame_id, 0)])
+        state = self.video_context.video(seq).slots.get(SLOT)
+        if state is None or frame_id <= state.frame_id:
+            last = None if last_state is None else (last_state.sequence,
+                                                    last_state.frame_id)
             raise ValueError(
                 f'OneStreamTracker: sequence {seq!r} frame {frame_id} '
                 f'arrived, but the tracker holds {last} (sequence, last '

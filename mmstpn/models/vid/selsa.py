@@ -11,11 +11,13 @@ from mmdet.utils import InstanceList
 from torch import Tensor
 
 from mmstpn.structures import (BackboneInput, ClipBatch, ClipMeta,
-                               SupportPolicy, as_clip_batch)
-from ..backbones import STPNBackboneMixin, SupportCache
+                               SupportPolicy, VideoContext, as_clip_batch)
+from ..backbones import STPNBackboneMixin
 from .selsa_roi_head import SelsaRoIHead
 
 POLICY_KEY = 'model.test_support'
+#: SELSA's slot in the video context's per-video state
+SLOT = 'selsa'
 
 
 @dataclass
@@ -85,24 +87,23 @@ class SELSA(TwoStageDetector):
     frames. An item with no reference frame (ImageNet DET's one-frame
     videos) uses its key frame as its reference.
 
-    Test (``test_support``, a :class:`~mmstpn.structures.SupportPolicy`; the
-    references of a key frame are always those below plus the key frame
+    Test (the policy of the model's :class:`~mmstpn.structures.VideoContext`;
+    the references of a key frame are always those below plus the key frame
     itself, as MMTracking):
 
     - ``'offline'`` (released, K=14): frame 0 of a video carries K frames
       spread over the video; their features and proposals are computed once
-      and kept in ``support_cache.memory[video]`` (a :class:`RefMemory`);
-      later frames reuse them.
+      and kept in the video's state (a :class:`RefMemory`); later frames
+      reuse them.
     - ``'online'`` (causal): frames carry nothing; the features and
       proposals of every ``stride``-th key frame are kept as it passes, and
       a frame's references are the K latest kept frames strictly before it.
     - ``'frames'``: every frame carries its K references; nothing is kept.
 
-    ``support_cache`` is the model's one :class:`SupportCache` (the STPN
-    backbone's when there is one): it drops every video not in the current
-    batch, a video's entry is replaced when its frame 0 / a frame with
-    references arrives, and it is emptied by ``train()`` and
-    ``VideoContextHook``.
+    ``video_context`` is the model's one video context: the STPN
+    backbone's when there is one (its policy is declared once, at
+    ``model.backbone.test_support``), else SELSA's own from
+    ``model.test_support``; its reset rule applies.
 
     STPN + SELSA: with an STPN backbone (with prompts), each item's prompts
     come from the backbone (``prompts_for``: its support frames in training
@@ -112,9 +113,9 @@ class SELSA(TwoStageDetector):
 
     Args:
         test_support (dict | SupportPolicy, optional): The test-time policy
-            (``model.test_support``). None: the STPN backbone's policy, else
-            ``SupportPolicy()`` (offline, K=14). With an STPN backbone both
-            must be the same policy.
+            of a model WITHOUT an STPN backbone (None: offline, K=14). With
+            an STPN backbone it must stay unset: the model's policy is
+            ``model.backbone.test_support``.
         num_ref_proposals (int, optional): Reference RoIs per reference
             frame: the top-scored ``num_ref_proposals`` of its RPN proposals
             (training and test; the key frame as its own reference too).
@@ -140,20 +141,17 @@ class SELSA(TwoStageDetector):
             raise ValueError(
                 'SELSA needs an rpn_head and a SelsaRoIHead roi_head, got '
                 f'roi_head={type(self.roi_head).__name__}')
-        inner = self.backbone.test_support if isinstance(
-            self.backbone, STPNBackboneMixin) else None
-        if test_support is None:
-            self.test_support = inner or SupportPolicy()
-        else:
-            try:
-                self.test_support = SupportPolicy.build(test_support)
-            except ValueError as err:
+        if isinstance(self.backbone, STPNBackboneMixin):
+            if test_support is not None:
                 raise ValueError(
-                    str(err).replace('model.backbone.test_support',
-                                     POLICY_KEY)) from None
-        self._check_policy()
-        self.support_cache = self.backbone.support_cache if isinstance(
-            self.backbone, STPNBackboneMixin) else SupportCache()
+                    f'SELSA: {POLICY_KEY} is set, but the model has an STPN '
+                    'backbone, whose support frames are SELSA\'s reference '
+                    'frames: declare the policy once, at '
+                    'model.backbone.test_support, and leave '
+                    f'{POLICY_KEY} unset')
+            self.video_context = self.backbone.video_context
+        else:
+            self.video_context = VideoContext(test_support, POLICY_KEY)
 
     # ------------------------------------------------------------ helpers
     @property
@@ -162,24 +160,15 @@ class SELSA(TwoStageDetector):
         return isinstance(self.backbone, STPNBackboneMixin) and \
             self.backbone.predictor is not None
 
-    def _check_policy(self) -> SupportPolicy:
-        """SELSA's policy; with an STPN backbone it must be the same."""
-        policy = self.test_support
-        if isinstance(self.backbone, STPNBackboneMixin) and \
-                self.backbone.test_support != policy:
-            raise ValueError(
-                f'SELSA: {policy.describe(POLICY_KEY)} disagrees with '
-                f'{self.backbone.test_support.describe()}; SELSA\'s '
-                'reference frames are the STPN backbone\'s support frames, '
-                'so both must be one policy (leave model.test_support unset '
-                'to follow the backbone)')
-        return policy
+    @property
+    def test_support(self) -> SupportPolicy:
+        """The model's test-time policy (its video context's); assigning
+        switches it for every consumer."""
+        return self.video_context.policy
 
-    def train(self, mode: bool = True) -> 'SELSA':
-        """Switch mode; entering training empties the test memory."""
-        if mode:
-            self.support_cache.clear()
-        return super().train(mode)
+    @test_support.setter
+    def test_support(self, policy) -> None:
+        self.video_context.set_policy(policy)
 
     @staticmethod
     def _ref_samples(sample: DetDataSample, count: int) -> SampleList:
@@ -285,10 +274,13 @@ class SELSA(TwoStageDetector):
         """
         still = isinstance(batch_inputs, Tensor) and batch_inputs.dim() == 4
         batch = _clip_batch(batch_inputs)
-        policy = self._check_policy()
+        ctx = self.video_context
+        policy = ctx.policy
         frames, metas, num_imgs = batch.frames, batch.metas, len(batch)
         counts = batch.num_support
         cached = metas is not None and policy.cached
+        if cached:
+            ctx.enter_batch(metas)
         if cached and policy.mode == 'online':
             for m in metas:
                 if m.num_support:
@@ -312,8 +304,6 @@ class SELSA(TwoStageDetector):
         refs = self._as_refs(proposals)
         states = self.roi_head.ref_states(feats, refs)
 
-        if cached:
-            self.support_cache.keep_only(m.video_key for m in metas)
         memories: List[RefMemory] = []
         start = num_imgs
         for i, k in enumerate(counts):
@@ -354,11 +344,11 @@ class SELSA(TwoStageDetector):
     def _offline_memory(self, meta: ClipMeta, own: RefMemory) -> RefMemory:
         """Store the references ``meta``'s frame carries, or reuse its
         video's."""
-        store = self.support_cache.memory
+        slots = self.video_context.video(meta.video_key).slots
         if len(own):
-            store[meta.video_key] = own
+            slots[SLOT] = own
             return own
-        memory = store.get(meta.video_key)
+        memory = slots.get(SLOT)
         if meta.frame_id == 0 or not isinstance(memory, RefMemory) or \
                 memory.frame_ids:  # (frame_ids: an online memory)
             raise ValueError(self._error(
@@ -374,10 +364,8 @@ class SELSA(TwoStageDetector):
                        key_states: Tensor) -> RefMemory:
         """The K latest kept frames before ``meta``'s; then keep this frame
         when it lies on the stride grid."""
-        store = self.support_cache.memory
-        if meta.frame_id == 0:
-            store.pop(meta.video_key, None)
-        memory = store.get(meta.video_key)
+        slots = self.video_context.video(meta.video_key).slots
+        memory = slots.get(SLOT)
         if not isinstance(memory, RefMemory) or \
                 len(memory.frame_ids) != len(memory):  # none / not online
             memory = RefMemory(tuple(f[:0] for f in key_feats), [], [], [])
@@ -395,7 +383,7 @@ class SELSA(TwoStageDetector):
             last = len(memory)
             keep = memory.select(
                 range(max(0, last - policy.num_support + 1), last))
-            store[meta.video_key] = RefMemory(
+            slots[SLOT] = RefMemory(
                 tuple(
                     torch.cat([m, k.clone()])
                     for m, k in zip(keep.feats, key_feats)),
@@ -406,7 +394,7 @@ class SELSA(TwoStageDetector):
 
     def _error(self, meta: ClipMeta, what: str) -> str:
         return (f'SELSA: video {meta.video_key!r} frame {meta.frame_id} '
-                f'{what} [{self.test_support.describe(POLICY_KEY)}]')
+                f'{what} [{self.video_context.describe()}]')
 
     def _forward(self, batch_inputs, batch_data_samples: SampleList = None):
         """Tensor mode is not implemented for SELSA."""

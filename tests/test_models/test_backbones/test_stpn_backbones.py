@@ -164,7 +164,7 @@ def test_offline_cache_reuses_first_frame_prompts(name):
             torch.cat([video[:1], support]).unsqueeze(0),
             [ClipMeta('v1', 0, 3)])
         out0 = model(first)
-        cached = model.support_cache.prompts['v1'].clone()
+        cached = model.video_context.prompts['v1'].clone()
         later = _clips(video[2:3, None], [ClipMeta('v1', 2, 0)])
         out2 = model(later)
         # same as running frame 2 with the same support frames directly
@@ -173,14 +173,14 @@ def test_offline_cache_reuses_first_frame_prompts(name):
             model.compute_prompts(torch.cat([video[2:3],
                                              support]).unsqueeze(0)))
         assert max_diff(out2, direct) < 1e-5
-        assert torch.equal(model.support_cache.prompts['v1'], cached)
+        assert torch.equal(model.video_context.prompts['v1'], cached)
         assert max_diff(out0, model(first)) < 1e-5
         # a new video drops the old one
         other = _clips(
             torch.cat([video[:1], support]).unsqueeze(0),
             [ClipMeta('v2', 0, 3)])
         model(other)
-        assert set(model.support_cache.prompts) == {'v2'}
+        assert set(model.video_context.prompts) == {'v2'}
         with pytest.raises(ValueError, match="video 'v1' frame 3"):
             model(_clips(video[3:4, None], [ClipMeta('v1', 3, 0)]))
         # frame 0 must carry the support frames (no stale reuse)
@@ -239,7 +239,7 @@ def test_online_batch_equals_frames_one_by_one(name):
         for t in range(6):
             single.append(model(_clips(frames[t:t + 1, None],
                                        [ClipMeta('v', t, 0)])))
-        model.support_cache.clear()
+        model.video_context.clear()
         batched = []
         for start in (0, 3):
             batched.append(model(_clips(
@@ -268,15 +268,15 @@ def test_cache_is_not_used_in_training_and_train_empties_it():
     model = build('vit', test_support=OFFLINE).train()
     clip = _clips(torch.randn(1, 1, 3, 48, 48), [ClipMeta('v', 3, 0)])
     model(clip)  # would raise in eval mode (no cached prompts)
-    assert not model.support_cache.prompts
+    assert not model.video_context.prompts
     model.eval()
     with torch.no_grad():
         model(_clips(torch.randn(1, 4, 3, 48, 48), [ClipMeta('v', 0, 3)]))
-    assert set(model.support_cache.prompts) == {'v'}
+    assert set(model.video_context.prompts) == {'v'}
     model.eval()  # eval() keeps it
-    assert set(model.support_cache.prompts) == {'v'}
+    assert set(model.video_context.prompts) == {'v'}
     model.train()  # training starts: the last test video is gone
-    assert not model.support_cache.prompts
+    assert not model.video_context.prompts
 
 
 @pytest.mark.parametrize('mode', ['offline', 'online'])
@@ -338,9 +338,9 @@ def test_support_chunking_changes_nothing(name):
 
     model.support_embeddings = spy
     with torch.no_grad():
-        model.support_chunk = 0
+        model.prompt_generator.support_chunk = 0
         whole = model(clips)
-        model.support_chunk = 4
+        model.prompt_generator.support_chunk = 4
         chunked = model(clips)
     assert calls == [6, 4, 2]  # 2 clips x 3 support frames, then in chunks
     assert max_diff(whole, chunked) < 1e-5
@@ -359,7 +359,7 @@ def test_support_eval_removes_drop_path_noise_from_the_support_pass(name):
             ref, _ = model.support_embeddings(frames)
         model.train()
         torch.manual_seed(3)
-        tokens, _ = model._support_tokens(frames)
+        tokens, _ = model.prompt_generator.support_tokens(model, frames)
         assert all(m.training for m in model.modules())
         same = torch.allclose(tokens, ref, atol=1e-6)
         assert same == flag

@@ -53,16 +53,17 @@ def test_test_time_support_pass_frame_by_frame_equals_all_at_once(name):
     implementation before issue 13) within 1e-5; the default is 1 frame at
     a time at test and 4 in training."""
     model = build(name, test_support=dict(mode='offline', num_support=K))
-    assert model.support_chunk == 1 and model.train_support_chunk == 4
+    gen = model.prompt_generator
+    assert gen.support_chunk == 1 and gen.train_support_chunk == 4
     calls = spy_support(model)
     video = torch.randn(9, 3, 48, 64)
     results = {}
     with torch.no_grad():
         for chunk in (0, 1, 2):
-            model.support_chunk = chunk
+            gen.support_chunk = chunk
             calls.clear()
             feats = model(frame0(video))
-            results[chunk] = (feats, model.support_cache.prompts['v'].clone())
+            results[chunk] = (feats, model.video_context.prompts['v'].clone())
             assert calls == {0: [K], 1: [1] * K, 2: [2, 2, 1]}[chunk]
     whole_feats, whole_prompts = results[0]
     for chunk in (1, 2):
@@ -97,7 +98,7 @@ def test_batched_offline_frames_equal_frame_by_frame(name):
             model(ClipBatch(video[t:t + 1, None], [ClipMeta('v', t, 0)]))
             for t in range(1, 7)
         ]
-        model.support_cache.clear()
+        model.video_context.clear()
         model(frame0(video))
         batched = []
         for start in (1, 4):

@@ -26,7 +26,7 @@ def build_pair():
 
 def backbone_part(state_dict):
     return {k: v for k, v in state_dict.items()
-            if not k.startswith('predictor.')}
+            if not k.startswith('prompt_generator.')}
 
 
 def test_no_parameters_added_to_swin():
@@ -43,7 +43,8 @@ def test_swin_state_dict_loads_with_no_backbone_key_missing():
     result = stpn.load_state_dict(stock.state_dict(), strict=False)
     assert result.unexpected_keys == []
     assert result.missing_keys
-    assert all(k.startswith('predictor.') for k in result.missing_keys)
+    assert all(k.startswith('prompt_generator.predictor.')
+               for k in result.missing_keys)
     # and the other way round, strictly
     stock.load_state_dict(backbone_part(stpn.state_dict()), strict=True)
 

@@ -99,7 +99,7 @@ def test_loss_and_offline_predict(tmp_path):
     indices = [i for i in TrackImgSampler(test, seed=0) if i[0] == 1]
     assert indices == [(1, 0), (1, 1), (1, 2)]  # the 3-frame video, in order
     model.eval()
-    cache = model.backbone.support_cache
+    cache = model.backbone.video_context
     with torch.no_grad():
         for idx in indices:
             batch = pseudo_collate([test[idx]])

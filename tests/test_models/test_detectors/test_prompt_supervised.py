@@ -72,8 +72,7 @@ def test_loss_adds_prompt_class_loss():
 def held_tensors(backbone):
     """Tensors a backbone holds outside its parameters and buffers."""
     found = [k for k, v in vars(backbone).items() if torch.is_tensor(v)]
-    cache = backbone.support_cache
-    return found + list(cache.prompts) + list(cache.history)
+    return found + backbone.video_context.videos()
 
 
 def test_predict_is_faster_rcnn():

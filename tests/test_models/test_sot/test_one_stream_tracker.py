@@ -104,7 +104,7 @@ def test_online_cache_runs_each_grid_frame_once():
     # frames 2, 4, 6: the same crop as their prompted pass (crops[t-1])
     for j, t in enumerate((2, 4, 6), start=1):
         torch.testing.assert_close(seen[j], crops[t - 1][0])
-    hist = bb.support_cache.history['seq']
+    hist = bb.video_context.embeddings['seq']
     # the cache keeps the K + batch (2 + 1) latest grid frames
     assert [fid for fid, _ in hist] == [2, 4, 6]
     # the joint support pass (default) gets the sequence's template each
@@ -155,7 +155,7 @@ def test_state_lifetime_and_errors():
         model.predict(frames[1][None, None], [frame_sample('b', 1)])
     run_video(model, frames, boxes, video='b')  # frame 0 resets
     assert model.state.sequence == 'b'
-    assert list(model.backbone.support_cache.history) == ['b']
+    assert list(model.backbone.video_context.embeddings) == ['b']
     with pytest.raises(ValueError, match='no given box'):
         model.predict(frames[0][None, None], [frame_sample('c', 0)])
 
@@ -165,7 +165,7 @@ def test_state_lifetime_and_errors():
     runner = Runner()
     runner.model = model
     VideoContextHook().after_test_epoch(runner)
-    assert model.state is None and not model.backbone.support_cache.history
+    assert model.state is None and not model.backbone.video_context.embeddings
     run_video(model, frames, boxes, video='a')
     model.train()
     assert model.state is None

@@ -1,5 +1,5 @@
 """SELSA detector on the one video context (ClipBatch input, test_support
-policy, one SupportCache): losses with and without carried reference
+policy, one VideoContext): losses with and without carried reference
 frames, the offline / online test-time memory against recomputing the
 references from scratch (a self-contained clip with the same frames), batch
 == items, the hook, and errors."""
@@ -146,7 +146,7 @@ def test_memory_equals_self_contained_clip(troi):
     video, refs = clip(3, 10), clip(3, 20)
     predict(model, torch.cat([video[:1], refs]),
             [ClipMeta(video_key='v', frame_id=0, num_support=3)])
-    assert set(model.support_cache.memory) == {'v'}
+    assert set(model.video_context.slot('selsa')) == {'v'}
     for t in (1, 2):
         cached = predict(model, video[t:t + 1],
                          [ClipMeta(video_key='v', frame_id=t,
@@ -160,9 +160,9 @@ def test_memory_equals_self_contained_clip(troi):
     # a new video drops the old memory; train() empties it
     predict(model, torch.cat([clip(1, 30), clip(2, 31)]),
             [ClipMeta(video_key='w', frame_id=0, num_support=2)])
-    assert set(model.support_cache.memory) == {'w'}
+    assert set(model.video_context.slot('selsa')) == {'w'}
     model.train()
-    assert model.support_cache.memory == {}
+    assert model.video_context.slot('selsa') == {}
 
 
 def test_batch_equals_items_one_by_one():
@@ -218,7 +218,8 @@ def test_dataset_pipeline_preprocessor_integration(tmp_path):
     from mmdet.datasets.samplers import TrackImgSampler
     from mmengine.dataset import pseudo_collate
 
-    from mmstpn.engine import model_policy, support_samplers
+    from mmstpn.engine import support_samplers
+    from mmstpn.structures import get_video_context
 
     from tests.test_datasets.fake_data import write_cocovid
     from tests.test_models.test_data_preprocessors.test_pipeline_integration \
@@ -247,7 +248,7 @@ def test_dataset_pipeline_preprocessor_integration(tmp_path):
 
     test = dataset(root, ann, TEST_PIPELINE, test_mode=True)
     for sampler in support_samplers(test):  # what VideoContextHook does
-        sampler.set_test_policy(model_policy(model))
+        sampler.set_test_policy(get_video_context(model).policy)
     indices = [i for i in TrackImgSampler(test, seed=0) if i[0] == 1]
     assert indices == [(1, 0), (1, 1), (1, 2)]
     model.eval()
@@ -259,10 +260,10 @@ def test_dataset_pipeline_preprocessor_integration(tmp_path):
             assert result.video_id == 2 and result.frame_id == idx[1]
             assert len(result.pred_instances) > 0
             if idx[1] == 0:
-                memory = model.support_cache.memory[2]
-            assert list(model.support_cache.memory) == [2]
+                memory = model.video_context.slot('selsa')[2]
+            assert list(model.video_context.slot('selsa')) == [2]
             # stored once, reused
-            assert model.support_cache.memory[2] is memory
+            assert model.video_context.slot('selsa')[2] is memory
             assert memory.feats[0].shape[0] == 3  # the 3 carried frames
 
 
@@ -280,12 +281,12 @@ def test_online_memory_equals_recomputed_past_frames(troi):
         explicit = predict(model, torch.cat([video[t:t + 1], video[past]]))
         torch.testing.assert_close(cached.bboxes, explicit.bboxes)
         torch.testing.assert_close(cached.scores, explicit.scores)
-        stored = model.support_cache.memory['v']
+        stored = model.video_context.slot('selsa')['v']
         assert stored.frame_ids == [g for g in (0, 2, 4) if g <= t][-2:]
         assert stored.feats[0].shape[0] == len(stored.frame_ids)
     # a new pass (frame 0) restarts the video's memory
     predict(model, video[:1], [ClipMeta('v', 0, 0)])
-    assert model.support_cache.memory['v'].frame_ids == [0]
+    assert model.video_context.slot('selsa')['v'].frame_ids == [0]
     with pytest.raises(ValueError,
                        match="video 'v' frame 1 arrived after frame 2"):
         predict(model, video[:1], [ClipMeta('v', 2, 0)])
@@ -301,7 +302,7 @@ def test_frames_mode_uses_carried_frames_and_keeps_nothing():
     got = predict(model, video, [ClipMeta('v', 1, 2)])
     explicit = predict(model, video)
     torch.testing.assert_close(got.scores, explicit.scores)
-    assert not model.support_cache.memory
+    assert not model.video_context.slot('selsa')
 
 
 def test_policy_and_video_context_hook():
@@ -312,13 +313,13 @@ def test_policy_and_video_context_hook():
 
     from mmdet.registry import HOOKS, TRANSFORMS
 
-    from mmstpn.engine import model_policy, video_context_modules
+    from mmstpn.structures import get_video_context
     cfg = tiny_selsa_cfg()
     cfg.pop('test_support')
     assert MODELS.build(cfg).test_support == SupportPolicy('offline', 14, 1)
     model = build(test_support=dict(mode='online', num_support=4)).eval()
-    assert [n for n, _ in video_context_modules(model)] == ['']
-    assert model_policy(model) == SupportPolicy('online', 4, 1)
+    assert get_video_context(model) is model.video_context
+    assert get_video_context(model).policy == SupportPolicy('online', 4, 1)
     sampler = TRANSFORMS.build(
         dict(type='SupportFrameSample', method='from_model'))
     loop = SimpleNamespace(dataloader=SimpleNamespace(
@@ -328,8 +329,8 @@ def test_policy_and_video_context_hook():
     hook.before_val(runner)
     assert sampler.policy == SupportPolicy('online', 4, 1)
     predict(model, clip(1, 0), [ClipMeta('v', 0, 0)])
-    assert list(model.support_cache.memory) == ['v']
+    assert list(model.video_context.slot('selsa')) == ['v']
     hook.after_val_epoch(runner)
-    assert not model.support_cache.memory
+    assert not model.video_context.slot('selsa')
     with pytest.raises(ValueError, match='model.test_support has unknown'):
         MODELS.build(tiny_selsa_cfg(test_support=dict(mode='online', k=1)))

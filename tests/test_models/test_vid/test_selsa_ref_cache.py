@@ -83,7 +83,7 @@ def test_offline_memory_caches_reference_branch_once(troi):
     video, refs = det.clip(4, 10), det.clip(3, 20)
     det.predict(model, torch.cat([video[:1], refs]),
                 [ClipMeta(video_key='v', frame_id=0, num_support=3)])
-    memory = model.support_cache.memory['v']
+    memory = model.video_context.slot('selsa')['v']
     rows = [len(p) for p in memory.proposals]
     assert len(memory.states) == 3 and calls[-1] > sum(rows)
     for want, got in zip(recomputed(model, memory), memory.states):
@@ -96,7 +96,7 @@ def test_offline_memory_caches_reference_branch_once(troi):
                                        num_support=0)])
         # one reference-branch call: the key frame's own proposals only
         assert calls == [calls[0]] and calls[0] <= 20  # rpn max_per_img
-        assert model.support_cache.memory['v'] is memory
+        assert model.video_context.slot('selsa')['v'] is memory
         assert all(a is b for a, b in zip(memory.states, cached_states))
         calls.clear()
         scratch = det.predict(model, torch.cat([video[t:t + 1], refs]))
@@ -108,15 +108,15 @@ def test_offline_memory_caches_reference_branch_once(troi):
     # a new video: its frame 0 resets the cache (the old video is dropped)
     other = torch.cat([det.clip(1, 30), det.clip(2, 31)])
     det.predict(model, other, [ClipMeta('w', 0, 2)])
-    assert set(model.support_cache.memory) == {'w'}
-    new = model.support_cache.memory['w']
+    assert set(model.video_context.slot('selsa')) == {'w'}
+    new = model.video_context.slot('selsa')['w']
     assert len(new.states) == 2
     assert not any(s is c for s in new.states for c in cached_states)
     for want, got in zip(recomputed(model, new), new.states):
         torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
     # frame 0 of the same video again: replaced, not reused
     det.predict(model, torch.cat([video[:1], refs]), [ClipMeta('w', 0, 3)])
-    assert model.support_cache.memory['w'] is not new
+    assert model.video_context.slot('selsa')['w'] is not new
 
 
 def test_online_cache_holds_past_frames_only():
@@ -131,7 +131,7 @@ def test_online_cache_holds_past_frames_only():
         calls.clear()
         det.predict(model, video[t:t + 1], [ClipMeta('v', t, 0)])
         assert len(calls) == 1 and calls[0] <= 20
-        memory = model.support_cache.memory['v']
+        memory = model.video_context.slot('selsa')['v']
         assert memory.frame_ids == list(range(max(0, t - 1), t + 1))
         assert len(memory.states) == len(memory.frame_ids)
         for want, got in zip(recomputed(model, memory), memory.states):
@@ -150,7 +150,7 @@ def test_num_ref_proposals_caps_reference_rois():
     first = torch.cat([video[:1], refs])
     for model in (capped, full):
         det.predict(model, first, [ClipMeta('v', 0, 3)])
-    small, big = (m.support_cache.memory['v'] for m in (capped, full))
+    small, big = (m.video_context.slot('selsa')['v'] for m in (capped, full))
     for p, q in zip(small.proposals, big.proposals):
         assert len(p) == 5 and len(q) > 5
         torch.testing.assert_close(p.bboxes, q.bboxes[:5])

@@ -9,7 +9,7 @@ import pytest
 import torch
 from mmdet.registry import MODELS
 
-from mmstpn.engine import model_policy, video_context_modules
+from mmstpn.structures import get_video_context
 from mmstpn.structures import ClipBatch, ClipMeta, SupportPolicy
 from tests.conftest import TINY_SWIN, TINY_VIT
 from tests.test_models.test_vid.test_selsa import IMG, clip, samples, \
@@ -47,8 +47,8 @@ def predict(model, frames, metas=None):
 @pytest.mark.parametrize('name', ['swin', 'vit'])
 def test_loss_backward_reaches_the_predictor(name):
     model = build(name).train()
-    assert model.prompted and model.support_cache is \
-        model.backbone.support_cache
+    assert model.prompted and model.video_context is \
+        model.backbone.video_context
     frames = torch.stack([clip(3, 0), clip(3, 1)])
     inputs = ClipBatch(frames, [ClipMeta('a', 4, 2), ClipMeta('b', 0, 0)])
     losses = model.loss(inputs, samples(2))
@@ -85,10 +85,10 @@ def test_offline_memory_holds_prompted_references(name, troi):
         prompted = model.neck(
             backbone.forward_prompted(refs, prompts.expand(2, -1, -1)))
         as_stills = model.neck(backbone(refs))
-    stored = model.support_cache.memory['v'].feats[0]
+    stored = model.video_context.slot('selsa')['v'].feats[0]
     torch.testing.assert_close(stored, prompted[0], atol=1e-5, rtol=1e-4)
     assert not torch.allclose(stored, as_stills[0], atol=1e-3)
-    torch.testing.assert_close(model.support_cache.prompts['v'], prompts[0])
+    torch.testing.assert_close(model.video_context.prompts['v'], prompts[0])
 
     policy = SupportPolicy('frames', 2)
     model.test_support = backbone.test_support = policy
@@ -106,25 +106,23 @@ def test_online_runs_causally():
     video = clip(4, 30)
     for t in range(4):
         predict(model, video[t:t + 1], [ClipMeta('v', t, 0)])
-    cache = model.support_cache
-    assert cache.memory['v'].frame_ids == [2, 3]
-    assert [fid for fid, _ in cache.history['v']][-2:] == [2, 3]
+    cache = model.video_context
+    assert cache.slot('selsa')['v'].frame_ids == [2, 3]
+    assert [fid for fid, _ in cache.embeddings['v']][-2:] == [2, 3]
 
 
-def test_policies_must_agree():
+def test_one_policy_declared_once():
     model = build('swin')  # model.test_support follows the backbone
     assert model.test_support == model.backbone.test_support
-    assert [n for n, _ in video_context_modules(model)] == ['', 'backbone']
-    assert model_policy(model) == SupportPolicy('offline', 2)
-    with pytest.raises(ValueError, match="model.test_support=dict\\(mode="
-                       "'online'.*disagrees with model.backbone.test_support"
-                       "=dict\\(mode='offline'"):
+    assert get_video_context(model) is model.backbone.video_context
+    assert get_video_context(model).policy == SupportPolicy('offline', 2)
+    with pytest.raises(ValueError, match="model.test_support is set.*"
+                       'declare the policy once, at '
+                       'model.backbone.test_support'):
         build('swin', selsa_policy=dict(mode='online', num_support=2))
+    # one switch reaches every consumer: SELSA follows the backbone's
     model.backbone.test_support = SupportPolicy('online', 2)
-    with pytest.raises(ValueError, match="different test_support policies: "
-                       "model.test_support=dict\\(mode='offline'.*model."
-                       "backbone.test_support=dict\\(mode='online'"):
-        model_policy(model)
-    with pytest.raises(ValueError, match='disagrees with'):
-        predict(model.eval(), clip(1, 0), [ClipMeta('v', 0, 0)])
+    assert model.test_support == SupportPolicy('online', 2)
+    model.test_support = dict(mode='frames')
+    assert model.backbone.test_support == SupportPolicy('frames', 2)
     assert IMG % 16 == 0

@@ -13,7 +13,8 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.structures import InstanceData
 
-from mmstpn.engine import model_policy, support_samplers
+from mmstpn.engine import support_samplers
+from mmstpn.structures import get_video_context
 from mmstpn.structures import ClipBatch, ClipMeta, SupportPolicy
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
@@ -48,7 +49,7 @@ def test_builds_and_follows_the_model_policy(name):
     assert type(model).__name__ == 'SELSA'
     assert type(model.data_preprocessor).__name__ == \
         'VideoDetDataPreprocessor'
-    assert model_policy(model) == SupportPolicy('offline', 14, 1)
+    assert get_video_context(model).policy == SupportPolicy('offline', 14, 1)
     assert dict(type='VideoContextHook') in cfg.custom_hooks
     # the shipped test pipeline gets the policy from the model
     dataset = SimpleNamespace(
@@ -139,4 +140,4 @@ def test_swin_models_train_and_predict(name):
         (res, ) = model.predict(
             ClipBatch(clips[:, :1], [ClipMeta('v', 1, 0)]), [sample(0)])
     assert len(res.pred_instances) > 0
-    assert model.support_cache.memory['v'].feats[0].shape[0] == 2
+    assert model.video_context.slot('selsa')['v'].feats[0].shape[0] == 2

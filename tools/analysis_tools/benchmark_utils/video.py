@@ -22,7 +22,8 @@ from torch import Tensor, nn
 
 from mmstpn.models.backbones import STPNBackboneMixin
 from mmstpn.models.vid import SELSA
-from mmstpn.structures import ClipBatch, ClipMeta, SupportPolicy
+from mmstpn.structures import (ClipBatch, ClipMeta, SupportPolicy,
+                               find_video_context, get_video_context)
 
 MODES = ('offline', 'online')
 
@@ -52,11 +53,9 @@ def frame_inputs(model: nn.Module, frames: Tensor, mode: str,
     Returns:
         ClipBatch: ``frames`` with the frame's ClipMeta.
     """
-    policy = SupportPolicy(mode, num_support, stride)
-    if isinstance(model.backbone, STPNBackboneMixin):
-        model.backbone.test_support = policy
-    if isinstance(model, SELSA):  # SELSA's policy (== its backbone's)
-        model.test_support = policy
+    context = find_video_context(model)
+    if context is not None:  # one switch for every consumer
+        context.set_policy(SupportPolicy(mode, num_support, stride))
     return ClipBatch(frames, [ClipMeta(video_key, t, frames.shape[1] - 1)])
 
 
@@ -81,28 +80,26 @@ def prefill_online_cache(model: nn.Module, video_key: str, frame: Tensor,
     backbone = model.backbone
     with torch.no_grad():
         tokens, hw = backbone.support_embeddings(frame)
-    cache = backbone.support_cache
-    cache.reset_video(video_key)
+    state = backbone.video_context.reset_video(video_key)
     for i in range(num_support):
-        cache.add_embedding(video_key, i * stride, tokens[0].clone(), hw,
+        state.add_embedding(video_key, i * stride, tokens[0].clone(), hw,
                             num_support + 1)
 
 
 def reset_video_cache(model: nn.Module, video_key: str) -> None:
-    """Forget what the model (SELSA) / backbone cached for ``video_key``."""
-    cache = getattr(model, 'support_cache', None) or \
-        model.backbone.support_cache
-    cache.reset_video(video_key)
+    """Forget what the model's video context holds for ``video_key``."""
+    get_video_context(model).reset_video(video_key)
 
 
 def cached_embeddings(model: nn.Module, video_key: str,
                       t: int) -> List[Tensor]:
     """What frame ``t`` of ``video_key`` stored in the backbone's support
     cache (online: its own unprompted embedding); [] without a cache."""
-    cache = getattr(getattr(model, 'backbone', None), 'support_cache', None)
-    if cache is None:
+    context = find_video_context(model)
+    if context is None:
         return []
-    return [emb for fid, emb in cache.history.get(video_key, []) if fid == t]
+    return [emb for fid, emb in context.embeddings.get(video_key, [])
+            if fid == t]
 
 
 # ---------------------------------------------------------------- streams
