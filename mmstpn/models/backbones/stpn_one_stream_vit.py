@@ -127,8 +127,11 @@ class STPNOneStreamViT(STPNViT):
         return dict(zip(loc, map(float, ratios)))
 
     # ---------------------------------------------------------------- passes
-    def _embed_template(self, x: Tensor) -> Embedded:
-        """(M, C, Ht, Wt) -> template tokens + template table, (ht, wt)."""
+    def _embed(self, x: Tensor, template: bool = False) -> Embedded:
+        """(M, C, H, W) -> patch tokens + the search (default) or template
+        position table, and (h, w)."""
+        if not template:
+            return super()._embed(x)
         tokens, hw = self.patch_embed(x)
         hw = tuple(hw)
         return tokens + self.resize_pos_embed(
@@ -173,7 +176,7 @@ class STPNOneStreamViT(STPNViT):
         if template is None:
             out = self._run_blocks(tokens, hw, 0)
         else:
-            t_tokens, _ = self._embed_template(template)
+            t_tokens, _ = self._embed(template, template=True)
             lt = t_tokens.shape[1]
             out = self._run_blocks(
                 torch.cat([t_tokens, tokens], dim=1), hw, 0)[:, lt:]
@@ -227,7 +230,7 @@ class STPNOneStreamViT(STPNViT):
         if template.shape[0] != search.shape[0]:
             raise ValueError(f'forward_joint: {template.shape[0]} templates '
                              f'for {search.shape[0]} search crops')
-        t_tokens, t_hw = self._embed_template(template)
+        t_tokens, t_hw = self._embed(template, template=True)
         s_tokens, hw = self._embed(search)
         tokens = torch.cat([t_tokens, s_tokens], dim=1)
         num_prompts = 0

@@ -1,4 +1,4 @@
-"""OSTrack-style candidate elimination (CE) in STPNViT's joint pass against
+"""OSTrack-style candidate elimination (CE) in STPNOneStreamViT's joint pass against
 a naive reference written here (blocks one by one, full softmax attention,
 rank by the template-center rows, gather, scatter back with zeros)."""
 import importlib.util
