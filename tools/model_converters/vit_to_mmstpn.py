@@ -22,7 +22,8 @@ splits it); separate ``q``/``k``/``v`` Linears or ``q_bias``/``v_bias`` are
 stacked into it. Tensors STPNViT has no place for (layer scale, q/k norms,
 a pre-norm, relative position tables, ...) stop the conversion with their
 names. The output holds ``backbone.*`` tensors; the predictor is left to
-its initialisation (and so is a detector's SimpleFeaturePyramid neck). Use it as ``load_from`` or as
+its initialisation (and so is a detector's SimpleFeaturePyramid neck). Use
+it as ``load_from`` or as
 ``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``.
 
 Tracker backbones (``--config`` whose ``model.backbone`` is

@@ -1,6 +1,7 @@
-"""OSTrack-style candidate elimination (CE) in STPNOneStreamViT's joint pass against
-a naive reference written here (blocks one by one, full softmax attention,
-rank by the template-center rows, gather, scatter back with zeros)."""
+"""OSTrack-style candidate elimination (CE) in STPNOneStreamViT's joint pass
+against a naive reference written here (blocks one by one, full softmax
+attention, rank by the template-center rows, gather, scatter back with
+zeros)."""
 import importlib.util
 import math
 import os.path as osp
