@@ -35,6 +35,9 @@ TINY_VIT = dict(
     drop_path_rate=0.,
     test_support=dict(mode='frames', num_support=2),
     init_cfg=None)
+# the simple feature pyramid of TINY_VIT's stride-16 map (a detector's first
+# neck module): strides 4, 8, 16, 32 with 8, 16, 32, 32 channels
+TINY_VIT_PYRAMID = dict(type='SimpleFeaturePyramid', in_channels=32)
 PREDICTORS = ('AttentionDVPPredictor', 'MixerDVPPredictor',
               'AverageDVPPredictor')
 

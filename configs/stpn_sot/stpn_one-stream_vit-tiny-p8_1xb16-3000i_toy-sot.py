@@ -1,7 +1,8 @@
 # STPN one-stream tracker on the toy deteriorated tracking set
-# (tools/misc/toy_sot_experiment.py): a tiny STPNViT (64-d, 4 blocks,
-# patch 8: template 32 px -> 4x4 tokens, search 64 px -> 8x8), 4 prompts
-# from the cached search crops of the 2 previous frames (online, K=2, S=1).
+# (tools/misc/toy_sot_experiment.py): a tiny STPNOneStreamViT (64-d, 4
+# blocks, patch 8: template 32 px -> 4x4 tokens, search 64 px -> 8x8), 4
+# prompts from the cached search crops of the 2 previous frames (online, K=2,
+# S=1).
 # The toy recipe (docs/sot.md, each part measured there): support
 # embeddings from the joint pass with the template (the backbone default)
 # plus the layer-normalised position table (support_pos_embed), and the
@@ -20,7 +21,7 @@ model = dict(
         std=[58.395, 57.12, 57.375],
         bgr_to_rgb=True),
     backbone=dict(
-        type='STPNViT',
+        type='STPNOneStreamViT',
         img_size=64,
         template_size=32,
         patch_size=8,

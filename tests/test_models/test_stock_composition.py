@@ -1,5 +1,6 @@
 """mmdet's own Faster / Mask R-CNN configs with only the backbone (and the
-neck's in_channels) replaced by an STPN backbone, on synthetic 5-D clips."""
+neck's in_channels) replaced by an STPN backbone, on synthetic 5-D clips;
+STPNViT's neck is the simple feature pyramid followed by the stock FPN."""
 import copy
 import os.path as osp
 
@@ -10,7 +11,7 @@ from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
 
-from tests.conftest import TINY_SWIN, TINY_VIT
+from tests.conftest import TINY_SWIN, TINY_VIT, TINY_VIT_PYRAMID
 
 STOCK = {
     'faster': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
@@ -30,6 +31,8 @@ def stock_detector_cfg(kind: str, backbone: str):
     bb, channels = BACKBONES[backbone]
     cfg.backbone = copy.deepcopy(bb)
     cfg.neck.in_channels = channels
+    if backbone == 'vit':
+        cfg.neck = [copy.deepcopy(TINY_VIT_PYRAMID), cfg.neck]
     cfg.roi_head.bbox_head.num_classes = 3
     if kind == 'mask':
         cfg.roi_head.mask_head.num_classes = 3

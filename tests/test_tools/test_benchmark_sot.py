@@ -11,7 +11,7 @@ custom_imports = dict(imports=['mmstpn'], allow_failed_imports=False)
 model = dict(
     type='OneStreamTracker',
     data_preprocessor=dict(type='SOTDataPreprocessor'),
-    backbone=dict(type='STPNViT', img_size=64, template_size=32,
+    backbone=dict(type='STPNOneStreamViT', img_size=64, template_size=32,
                   embed_dims=32, depth=2, num_heads=2, num_prompts=2,
                   test_support=dict(mode='online', num_support=2, stride=2)),
     head=dict(type='TrackCenterHead', feat_channels=16, num_convs=2),

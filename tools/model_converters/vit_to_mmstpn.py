@@ -1,4 +1,5 @@
-"""Convert a ViT checkpoint (timm DeiT / AugReg, MAE, mmpretrain) to STPNViT.
+"""Convert a ViT checkpoint (timm DeiT / AugReg, MAE, mmpretrain) to STPNViT
+(or STPNOneStreamViT).
 
     python tools/model_converters/vit_to_mmstpn.py SRC DST \
         [--config CONFIG | --img-size 224] [--verbose]
@@ -20,16 +21,18 @@ copied as it is (all three layouts stack q, k, v, each head-major, as STPNViT
 splits it); separate ``q``/``k``/``v`` Linears or ``q_bias``/``v_bias`` are
 stacked into it. Tensors STPNViT has no place for (layer scale, q/k norms,
 a pre-norm, relative position tables, ...) stop the conversion with their
-names. The output holds ``backbone.*`` tensors; the pyramid and the
-predictor are left to their initialisation. Use it as ``load_from`` or as
+names. The output holds ``backbone.*`` tensors; the predictor is left to
+its initialisation (and so is a detector's SimpleFeaturePyramid neck). Use
+it as ``load_from`` or as
 ``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``.
 
-Tracker backbones (``--config`` whose ``model.backbone`` has
-``template_size``, e.g. ``configs/stpn_sot/*``): ``pos_embed`` becomes the
+Tracker backbones (``--config`` whose ``model.backbone`` is
+``STPNOneStreamViT``, e.g. ``configs/stpn_sot/*``): ``pos_embed`` becomes the
 search table (``img_size // 16``) and the same pretrained table, resized the
 same way to ``template_size // 16``, fills ``pos_embed_template`` (as
-OSTrack initialises both tables from the one pretrained table); no pyramid
-is expected. ``--template-size`` sets it without a config.
+OSTrack initialises both tables from the one pretrained table).
+``--template-size`` makes the target an STPNOneStreamViT with that template
+size.
 """
 import argparse
 import inspect
@@ -52,6 +55,9 @@ from mmstpn.utils.checkpoint_io import (  # noqa: E402
     CheckpointConversionError, ConversionReport, add_common_args,
     check_against_model, converter_meta, load_source,
     save_atomic)
+
+#: the backbone types a converted ViT checkpoint initialises
+VIT_TYPES = ('STPNViT', 'STPNOneStreamViT')
 
 #: (source pattern, STPNViT name) for each layout; \1 is the block index
 RULES = {
@@ -262,16 +268,17 @@ def patch_weight(state_dict: Dict[str, Tensor], src: str) -> Tensor:
 def target_config(config: Optional[str], img_size: Optional[int],
                   weight: Tensor, src: str,
                   template_size: Optional[int] = None) -> Tuple[dict, str]:
-    """STPNViT arguments to check against (``model.backbone`` of
-    ``config``, else STPNViT's defaults at the file's width) and how to name
-    their source in messages; the patch size and width are checked here."""
+    """STPNViT / STPNOneStreamViT arguments to check against
+    (``model.backbone`` of ``config``, else STPNViT's defaults at the file's
+    width) and how to name their source in messages; the patch size and
+    width are checked here."""
     if config is not None:
         from mmengine.config import Config
         cfg = dict(Config.fromfile(config).model.backbone)
-        if cfg.get('type') != 'STPNViT':
+        if cfg.get('type') not in VIT_TYPES:
             raise CheckpointConversionError(
                 f'{config}: model.backbone.type is {cfg.get("type")!r}, not '
-                'STPNViT')
+                f'one of {VIT_TYPES}')
         where = f'model.backbone.{{}} of {config}'
     else:
         cfg = dict(type='STPNViT', embed_dims=weight.shape[0], num_prompts=0,
@@ -280,9 +287,9 @@ def target_config(config: Optional[str], img_size: Optional[int],
     if img_size is not None:
         cfg['img_size'] = img_size
     if template_size is not None:
-        cfg['template_size'] = template_size
-    if cfg.get('template_size') is not None:
-        # a tracker backbone: global blocks only (STPNViT checks it)
+        cfg.update(type='STPNOneStreamViT', template_size=template_size)
+    if cfg['type'] == 'STPNOneStreamViT':
+        # global blocks only (STPNOneStreamViT checks it)
         cfg.setdefault('window_block_indices', ())
     from mmstpn.models.backbones import STPNViT
     for name, arg in inspect.signature(STPNViT).parameters.items():
@@ -324,7 +331,7 @@ def convert(src: str,
             template_size: Optional[int] = None) -> ConversionReport:
     """Read ``src``, convert, check against STPNViT, write ``dst``
     (``template_size`` / the config's: also ``pos_embed_template``)."""
-    import mmstpn  # noqa: F401  (registers STPNViT)
+    import mmstpn  # noqa: F401  (registers the backbones)
     from mmdet.registry import MODELS
 
     _, state_dict, desc = load_source(src, allow_numpy, trust)
@@ -334,7 +341,7 @@ def convert(src: str,
                                patch_weight(state_dict, src), src,
                                template_size)
     grid = cfg['img_size'] // cfg['patch_size']
-    tracker = cfg.get('template_size') is not None
+    tracker = cfg['type'] == 'STPNOneStreamViT'
     template_grid = cfg['template_size'] // cfg['patch_size'] \
         if tracker else None
     new_sd, layout, report = convert_state_dict(state_dict, src, grid,
@@ -351,7 +358,7 @@ def convert(src: str,
     target = MODELS.build(cfg).state_dict()
     what = where.format('(built)')
     missing = check_against_model(new_sd, target, src, what,
-                                  ('pyramid.', 'prompt_generator.'))
+                                  ('prompt_generator.', ))
     save_atomic(
         dict(
             meta=converter_meta(src, 'vit_to_mmstpn', source_layout=layout,
@@ -376,15 +383,17 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     add_common_args(parser)
     parser.add_argument(
-        '--config', help='STPNViT config whose model.backbone must take the '
+        '--config', help='config whose model.backbone (STPNViT or '
+        'STPNOneStreamViT) must take the '
         'result (its img_size sets the position grid)')
     parser.add_argument(
         '--img-size', type=int, help='position grid = img_size // 16 '
         '(overrides the config; default 224 without a config)')
     parser.add_argument(
-        '--template-size', type=int, help='tracker backbone: also fill '
-        'pos_embed_template, grid template_size // 16 (overrides the '
-        "config's model.backbone.template_size)")
+        '--template-size', type=int, help='tracker backbone '
+        '(STPNOneStreamViT): also fill pos_embed_template, grid '
+        "template_size // 16 (overrides the config's "
+        'model.backbone.template_size)')
     args = parser.parse_args(argv)
     try:
         convert(args.src, args.dst, args.config, args.img_size,

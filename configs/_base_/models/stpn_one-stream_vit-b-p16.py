@@ -1,6 +1,6 @@
-# One-stream (OSTrack-style) tracker on STPNViT-B/16: template 128 px (2x the
-# box), search 256 px (4x the box), joint global attention over
-# [prompts, template, search], centre head on the search tokens (focal +
+# One-stream (OSTrack-style) tracker on STPNOneStreamViT-B/16: template
+# 128 px (2x the box), search 256 px (4x the box), joint global attention over
+# [prompts, template, search], center head on the search tokens (focal +
 # GIoU + L1). Prompts from the cached search crops of past frames (online,
 # K=3 every S=10 frames). Initialise from an ImageNet (or MAE) ViT-B/16
 # converted to mmstpn's key names with
@@ -18,7 +18,7 @@ model = dict(
         std=[58.395, 57.12, 57.375],
         bgr_to_rgb=True),
     backbone=dict(
-        type='STPNViT',
+        type='STPNOneStreamViT',
         img_size=256,  # search table: 16 x 16
         template_size=128,  # template table: 8 x 8
         patch_size=16,

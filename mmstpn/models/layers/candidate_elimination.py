@@ -1,8 +1,8 @@
 """Candidate elimination (CE) of search tokens in a one-stream tracker.
 
 OSTrack-style (ECCV 2022): at chosen blocks the search tokens are ranked by
-the attention the template's centre tokens give them (mean over heads and
-centre rows); only the top ``k`` go on to the later blocks, and at the end
+the attention the template's center tokens give them (mean over heads and
+center rows); only the top ``k`` go on to the later blocks, and at the end
 the dropped ones come back as zeros at their grid positions. Everything
 here works item by item: each item keeps its own top-``k`` (one ``k`` for
 the batch, so shapes stay rectangular).
@@ -17,12 +17,12 @@ import torch
 from torch import Tensor
 
 
-def template_centre_index(hw: Tuple[int, int],
+def template_center_index(hw: Tuple[int, int],
                           device=None) -> Tensor:
-    """Flat indices of the template tokens covering the template centre.
+    """Flat indices of the template tokens covering the template center.
 
-    The template crop is centred on the target, so these tokens cover the
-    target centre: the middle token of an odd side, the middle two of an
+    The template crop is centered on the target, so these tokens cover the
+    target center: the middle token of an odd side, the middle two of an
     even side (a 2x2 block on an even grid, e.g. tokens (3..4, 3..4) of
     8x8; OSTrack's ``CTR_POINT`` takes the single token (3, 3)).
 
@@ -48,11 +48,11 @@ def num_kept(num_search: int, keep_ratio: float) -> int:
     return max(1, math.ceil(round(keep_ratio * num_search, 6)))
 
 
-def centre_attention_scores(q: Tensor, k: Tensor, rows: Tensor,
+def center_attention_scores(q: Tensor, k: Tensor, rows: Tensor,
                             search_start: int) -> Tensor:
-    """Attention from the template centre rows to the search tokens.
+    """Attention from the template center rows to the search tokens.
 
-    Recomputes only the ``R`` centre query rows of the block's softmax
+    Recomputes only the ``R`` center query rows of the block's softmax
     attention (the block's full attention runs fused, without weights):
     ``softmax(q_rows k^T / sqrt(d))`` over ALL keys of the sequence
     (prompts, template, search), then the search columns, averaged over
@@ -61,7 +61,7 @@ def centre_attention_scores(q: Tensor, k: Tensor, rows: Tensor,
     Args:
         q (Tensor): (B, H, N, d) queries of the block.
         k (Tensor): (B, H, N, d) keys of the block.
-        rows (Tensor): (R, ) sequence positions of the centre tokens.
+        rows (Tensor): (R, ) sequence positions of the center tokens.
         search_start (int): Sequence position of the first search token.
 
     Returns:

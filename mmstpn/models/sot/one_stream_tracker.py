@@ -11,6 +11,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmstpn.structures import ClipBatch, ClipMeta, VideoContext
+from ..backbones import STPNOneStreamViT
 from .center_head import hann2d
 from .crop import clip_box, crop_resize, square_region
 
@@ -49,7 +50,7 @@ class OneStreamTracker(BaseMOTModel):
     The template crop (``template_factor`` x the box, ``template_size``
     pixels) and the search crop (``search_factor`` x, ``search_size``) run
     as one joint token sequence through the backbone
-    (``STPNViT(template_size=...)``, :meth:`STPNViT.forward_tracking`); the
+    (:class:`STPNOneStreamViT`, its :meth:`forward_tracking`); the
     :class:`TrackCenterHead` reads the search tokens.
 
     Prompts (``backbone.num_prompts > 0``) come from SUPPORT SEARCH CROPS of
@@ -59,9 +60,9 @@ class OneStreamTracker(BaseMOTModel):
     with the item's template, at test with the sequence's); at test
     the backbone's ``test_support`` must be ``mode='online'``: the
     unprompted pass of the search crop of every S-th frame (frame 0: the
-    crop around the given box) is cached once
-    in the video context under the sequence, and frame t uses the K latest
-    cached crops before it. ``num_prompts=0``: the same tracker without prompts (baseline).
+    crop around the given box) is cached once in the video context under
+    the sequence, and frame t uses the K latest cached crops before it.
+    ``num_prompts=0``: the same tracker without prompts (baseline).
 
     Inputs (see :class:`~mmstpn.models.SOTDataPreprocessor`):
 
@@ -82,7 +83,7 @@ class OneStreamTracker(BaseMOTModel):
       ``scale_factor`` undone) and ``frame_time`` (seconds, measured).
 
     Args:
-        backbone (dict): ``STPNViT`` with ``template_size``.
+        backbone (dict): ``STPNOneStreamViT``.
         head (dict): ``TrackCenterHead``.
         data_preprocessor (dict, optional): ``SOTDataPreprocessor``.
         template_factor (float): Template context. Defaults to 2.0.
@@ -105,10 +106,11 @@ class OneStreamTracker(BaseMOTModel):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor, init_cfg)
         self.backbone = MODELS.build(backbone)
-        if getattr(self.backbone, 'template_size', None) is None:
+        if not isinstance(self.backbone, STPNOneStreamViT):
             raise ValueError(
                 'OneStreamTracker: model.backbone must be a tracker backbone '
-                "(type='STPNViT' with template_size set)")
+                "(type='STPNOneStreamViT'), got "
+                f'{type(self.backbone).__name__}')
         head = dict(head)
         head.setdefault('in_channels', self.backbone.embed_dims)
         self.head = MODELS.build(head)

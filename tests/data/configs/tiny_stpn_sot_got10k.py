@@ -1,8 +1,8 @@
 # The GOT-10k STPN tracker config shrunk for CPU tests of tools/train.py,
 # tools/test.py and tools/dist_test.sh (tests/test_tools/test_sot_tools.py):
 # same tracker, pipelines, samplers, hook and GOT10kMetric, with a tiny
-# STPNViT (2 prompts, online K=2 / S=2), template 32 px / search 64 px, 3
-# iterations. Data roots are set on the command line (--cfg-options), no
+# STPNOneStreamViT (2 prompts, online K=2 / S=2), template 32 px / search
+# 64 px, 3 iterations. Data roots are set on the command line (--cfg-options), no
 # pretrained weights, nothing downloaded.
 _base_ = '../../../configs/stpn_sot/' \
     'stpn_one-stream_vit-b-p16_4xb32-100e_got10k.py'

@@ -6,7 +6,7 @@ import torch
 from mmdet.registry import MODELS
 
 from mmstpn.structures import ClipBatch, ClipMeta
-from tests.conftest import PREDICTORS, TINY_SWIN, TINY_VIT
+from tests.conftest import PREDICTORS, TINY_SWIN, TINY_VIT, TINY_VIT_PYRAMID
 
 BACKBONES = {'swin': TINY_SWIN, 'vit': TINY_VIT}
 
@@ -59,6 +59,9 @@ def test_output_strides_and_channels(name):
     x = torch.randn(1, 2, 3, 70, 100)
     with torch.no_grad():
         outs = model(x)
+        if name == 'vit':  # the stride-16 map through the pyramid neck
+            model = MODELS.build(TINY_VIT_PYRAMID)
+            outs = model(outs)
     assert len(outs) == 4
     channels = [o.shape[1] for o in outs]
     if name == 'swin':

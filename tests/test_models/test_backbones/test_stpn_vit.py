@@ -2,11 +2,30 @@ import pytest
 import torch
 from mmdet.registry import MODELS
 
-from tests.conftest import TINY_VIT
+from tests.conftest import TINY_VIT, TINY_VIT_PYRAMID
+
+
+def vit_with_pyramid(neck=None, **kwargs):
+    """TINY_VIT + its SimpleFeaturePyramid in sequence (a list of module
+    configs builds an nn.Sequential, as a detector's ``neck`` list does)."""
+    return MODELS.build(
+        [dict(TINY_VIT, **kwargs),
+         dict(TINY_VIT_PYRAMID, **(neck or {}))])
+
+
+def test_output_is_the_stride_16_map_only():
+    model = MODELS.build(TINY_VIT)
+    model.init_weights()
+    with torch.no_grad():
+        outs = model.eval()(torch.randn(2, 3, 3, 70, 100))
+    assert isinstance(outs, tuple) and len(outs) == 1
+    assert outs[0].shape == (2, 32, 5, 7)  # corner-padded to 80 x 112
+    assert outs[0].is_contiguous()
+    assert model.out_channels == (32, )
 
 
 def test_position_embedding_is_resized_to_the_input():
-    model = MODELS.build(TINY_VIT)
+    model = vit_with_pyramid()
     model.init_weights()
     model.eval()
     with torch.no_grad():
@@ -18,14 +37,14 @@ def test_position_embedding_is_resized_to_the_input():
 
 def test_windowed_and_global_blocks_differ():
     torch.manual_seed(0)
-    windowed = MODELS.build(TINY_VIT)
+    windowed = vit_with_pyramid()
     torch.manual_seed(0)
-    plain = MODELS.build(dict(TINY_VIT, window_block_indices=()))
+    plain = vit_with_pyramid(window_block_indices=())
     plain.load_state_dict(windowed.state_dict())
     x = torch.randn(1, 2, 3, 96, 96)
     with torch.no_grad():
         assert (windowed.eval()(x)[2] - plain.eval()(x)[2]).abs().max() > 1e-5
-    assert [b.window_size for b in windowed.blocks] == [3, 0, 3, 0]
+    assert [b.window_size for b in windowed[0].blocks] == [3, 0, 3, 0]
 
 
 def test_prompts_get_no_position_embedding():
@@ -34,21 +53,26 @@ def test_prompts_get_no_position_embedding():
     assert model.pos_embed.shape == (1, 16, 32)  # patches only
 
 
-@pytest.mark.parametrize('kwargs,match', [
-    (dict(patch_size=8), 'patch_size'),
-    (dict(embed_dims=30, num_heads=2), 'divisible by 4'),
-    (dict(out_indices=(0, 4)), 'out_indices'),
+@pytest.mark.parametrize('kwargs,neck,match', [
+    (dict(patch_size=8), None, 'patch_size'),
+    (dict(embed_dims=32), dict(in_channels=30), 'divisible by 4'),
+    (dict(), dict(out_indices=(0, 4)), 'out_indices'),
 ])
-def test_bad_config(kwargs, match):
+def test_bad_config(kwargs, neck, match):
     with pytest.raises(ValueError, match=match):
-        MODELS.build(dict(TINY_VIT, **kwargs))
+        vit_with_pyramid(neck, **kwargs)
+
+
+def test_tracker_arguments_point_to_the_tracker_class():
+    with pytest.raises(ValueError, match="template_size=128.*'STPNOneStre"):
+        MODELS.build(dict(TINY_VIT, template_size=128))
 
 
 def test_pyramid_maps_are_contiguous_for_roi_align():
     """mmcv's RoIAlign reads channels-last (non-contiguous) maps wrongly:
     the pyramid must hand the neck contiguous NCHW maps."""
     from mmcv.ops import roi_align
-    model = MODELS.build(dict(TINY_VIT, num_prompts=0))
+    model = vit_with_pyramid(num_prompts=0)
     model.init_weights()
     with torch.no_grad():
         outs = model(torch.randn(1, 3, 64, 96))

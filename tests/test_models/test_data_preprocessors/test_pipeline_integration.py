@@ -55,6 +55,7 @@ def stock_faster_rcnn():
         test_support=dict(mode='offline', num_support=3),
         init_cfg=None)
     cfg.neck.in_channels = [8, 16, 32, 32]
+    cfg.neck = [dict(type='SimpleFeaturePyramid', in_channels=32), cfg.neck]
     cfg.roi_head.bbox_head.num_classes = 30
     cfg.data_preprocessor = dict(
         type='VideoDetDataPreprocessor',

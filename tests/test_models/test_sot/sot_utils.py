@@ -5,7 +5,7 @@ from mmdet.structures import DetDataSample, TrackDataSample
 from mmengine.structures import InstanceData
 
 TINY_TRACKER_VIT = dict(
-    type='STPNViT',
+    type='STPNOneStreamViT',
     img_size=64,  # search table 4 x 4
     template_size=32,  # template table 2 x 2
     embed_dims=32,

@@ -1,6 +1,7 @@
-"""OSTrack-style candidate elimination (CE) in STPNViT's joint pass against
-a naive reference written here (blocks one by one, full softmax attention,
-rank by the template-centre rows, gather, scatter back with zeros)."""
+"""OSTrack-style candidate elimination (CE) in STPNOneStreamViT's joint pass
+against a naive reference written here (blocks one by one, full softmax
+attention, rank by the template-center rows, gather, scatter back with
+zeros)."""
 import importlib.util
 import math
 import os.path as osp
@@ -11,7 +12,7 @@ import torch.nn.functional as F
 from mmdet.registry import MODELS
 
 from mmstpn.models.layers.candidate_elimination import (num_kept,
-                                                        template_centre_index)
+                                                        template_center_index)
 from mmstpn.structures import ClipBatch, ClipMeta
 from tests.conftest import TINY_VIT
 from .sot_utils import TINY_TRACKER_VIT, tiny_tracker, train_samples
@@ -57,10 +58,10 @@ def naive_ce(model, template, search, prompts, ce):
                          model.template_grid)
     xs, _ = embed(search, model.pos_embed, model.pos_grid)
     p, lt, ls = prompts.shape[1], zt.shape[1], xs.shape[1]
-    # template centre: middle token(s) of each side, written out by hand
+    # template center: middle token(s) of each side, written out by hand
     mid_r = [ht // 2] if ht % 2 else [ht // 2 - 1, ht // 2]
     mid_c = [wt // 2] if wt % 2 else [wt // 2 - 1, wt // 2]
-    centre = [p + r * wt + c for r in mid_r for c in mid_c]
+    center = [p + r * wt + c for r in mid_r for c in mid_c]
     out = []
     for b in range(template.shape[0]):  # item by item
         x = torch.cat([prompts[b:b + 1], zt[b:b + 1], xs[b:b + 1]], 1)
@@ -81,7 +82,7 @@ def naive_ce(model, template, search, prompts, ce):
             if i in ce:  # rank AFTER the (token-wise) FFN: same tokens
                 cur = len(pos)
                 keep = math.ceil(round(ce[i] * cur, 6))
-                score = att[0][:, centre, p + lt:].mean(0).mean(0)
+                score = att[0][:, center, p + lt:].mean(0).mean(0)
                 order = sorted(range(cur), key=lambda j: -score[j].item())
                 kept = sorted(order[:keep])
                 x = torch.cat([x[:, :p + lt], x[:, [p + lt + j
@@ -183,9 +184,9 @@ def test_prompts_and_template_are_never_eliminated():
                                          return_template=True)
     # blocks 0 and 3 run plainly (hooks), 1 and 2 through forward_ce
     assert lengths == [3 + 16 + 64, 3 + 16 + 32]
-    centre = [3 + 5, 3 + 6, 3 + 9, 3 + 10]  # 4x4 template: rows/cols 1..2
-    assert seen == [(3 + 16 + 64, centre, 19, 45),
-                    (3 + 16 + 45, centre, 19, 32)]
+    center = [3 + 5, 3 + 6, 3 + 9, 3 + 10]  # 4x4 template: rows/cols 1..2
+    assert seen == [(3 + 16 + 64, center, 19, 45),
+                    (3 + 16 + 45, center, 19, 32)]
     assert (tmpl.abs().sum(-1) > 0).all()
 
 
@@ -218,12 +219,12 @@ def test_ce_in_training_with_checkpointing_and_backward():
     sum(losses.values()).backward()
 
 
-def test_centre_tokens_and_kept_counts():
-    assert template_centre_index((8, 8)).tolist() == [27, 28, 35, 36]
-    assert template_centre_index((3, 3)).tolist() == [4]
-    assert template_centre_index((2, 2)).tolist() == [0, 1, 2, 3]
-    assert template_centre_index((1, 1)).tolist() == [0]
-    assert template_centre_index((2, 3)).tolist() == [1, 4]
+def test_center_tokens_and_kept_counts():
+    assert template_center_index((8, 8)).tolist() == [27, 28, 35, 36]
+    assert template_center_index((3, 3)).tolist() == [4]
+    assert template_center_index((2, 2)).tolist() == [0, 1, 2, 3]
+    assert template_center_index((1, 1)).tolist() == [0]
+    assert template_center_index((2, 3)).tolist() == [1, 4]
     # ViT-B: 256 -> 180 -> 126 -> 89 at 0.7; float noise does not add one
     assert [num_kept(n, .7) for n in (256, 180, 126, 10)] == \
         [180, 126, 89, 7]
@@ -262,7 +263,7 @@ custom_imports = dict(imports=['mmstpn'], allow_failed_imports=False)
 model = dict(
     type='OneStreamTracker',
     data_preprocessor=dict(type='SOTDataPreprocessor'),
-    backbone=dict(type='STPNViT', img_size=64, template_size=32,
+    backbone=dict(type='STPNOneStreamViT', img_size=64, template_size=32,
                   patch_size=8, embed_dims=32, depth=4, num_heads=2,
                   num_prompts=2,
                   test_support=dict(mode='online', num_support=2, stride=2)),

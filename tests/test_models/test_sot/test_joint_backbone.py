@@ -1,4 +1,4 @@
-"""STPNViT's one-stream tracker API (template_size, forward_joint,
+"""STPNOneStreamViT (template_size, forward_joint,
 forward_tracking) against a naive joint ViT written here."""
 import pytest
 import torch

@@ -15,14 +15,15 @@ from tests.conftest import TINY_SWIN, TINY_VIT
 from tests.test_models.test_vid.test_selsa import IMG, clip, samples, \
     tiny_selsa_cfg
 
-# stride-16 level of each tiny backbone and its channels
+# stride-16 level of each tiny backbone and its channels (STPNViT gives
+# only that map)
 BACKBONES = {
     'swin': (TINY_SWIN, dict(out_indices=(2, )), 64),
-    'vit': (TINY_VIT, dict(out_indices=(2, )), 32),
+    'vit': (TINY_VIT, dict(), 32),
 }
 
 
-def build(name, policy=None, troi=False, selsa_policy=None):
+def build(name, policy=None, troi=False, selsa_policy=None, pyramid=False):
     base, extra, channels = BACKBONES[name]
     backbone = dict(copy.deepcopy(base), **extra)
     backbone['test_support'] = policy or dict(mode='offline', num_support=2)
@@ -32,6 +33,11 @@ def build(name, policy=None, troi=False, selsa_policy=None):
         cfg.test_support = selsa_policy
     cfg.backbone = backbone
     cfg.neck.in_channels = [channels]
+    if pyramid:  # the stride-16 level of the pyramid neck, then the mapper
+        cfg.neck = [
+            dict(type='SimpleFeaturePyramid', in_channels=channels,
+                 out_indices=(2, )), cfg.neck
+        ]
     torch.manual_seed(0)
     model = MODELS.build(cfg)
     model.init_weights()
@@ -126,3 +132,31 @@ def test_one_policy_declared_once():
     model.test_support = dict(mode='frames')
     assert model.backbone.test_support == SupportPolicy('frames', 2)
     assert IMG % 16 == 0
+
+
+def test_pyramid_neck_list_through_selsa():
+    """neck=[SimpleFeaturePyramid(out_indices=(2, )), ChannelMapper] (an
+    nn.Sequential that SELSA's neck call runs) gives the detections of the
+    mapper alone on STPNViT's map with the same weights: level 2 is the map
+    itself."""
+    plain = build('vit').eval()
+    stacked = build('vit', pyramid=True).eval()
+    assert type(stacked.neck).__name__ == 'Sequential'
+    result = stacked.load_state_dict({
+        k.replace('neck.', 'neck.1.', 1) if k.startswith('neck.') else k: v
+        for k, v in plain.state_dict().items()
+    }, strict=False)
+    assert not result.unexpected_keys
+    assert result.missing_keys and all(
+        k.startswith('neck.0.levels.') for k in result.missing_keys)
+    video, refs = clip(2, 40), clip(2, 50)
+    first = torch.cat([video[:1], refs])
+    got = [predict(m, first, [ClipMeta('v', 0, 2)]) for m in (plain, stacked)]
+    later = [
+        predict(m, video[1:2], [ClipMeta('v', 1, 0)])
+        for m in (plain, stacked)
+    ]
+    for a, b in (got, later):
+        assert len(a.bboxes) > 0
+        assert torch.equal(a.bboxes, b.bboxes)
+        assert torch.equal(a.scores, b.scores)
