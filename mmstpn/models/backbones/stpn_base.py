@@ -98,7 +98,8 @@ class STPNBackboneMixin:
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         """Checkpoints that keep the predictor at ``backbone.predictor.*``
         (made before the prompt generator existed) load unchanged."""
-        old, new = prefix + 'predictor.', prefix + 'prompt_generator.predictor.'
+        old = prefix + 'predictor.'
+        new = prefix + 'prompt_generator.predictor.'
         for key in [k for k in state_dict if k.startswith(old)]:
             state_dict[new + key[len(old):]] = state_dict.pop(key)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

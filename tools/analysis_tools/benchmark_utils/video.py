@@ -20,7 +20,6 @@ from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
-from mmstpn.models.backbones import STPNBackboneMixin
 from mmstpn.models.vid import SELSA
 from mmstpn.structures import (ClipBatch, ClipMeta, SupportPolicy,
                                find_video_context, get_video_context)
