@@ -27,10 +27,8 @@ class PromptSupervisedFasterRCNN(FasterRCNN):
     holds (multi-label, binary cross-entropy against the classes of its
     ground-truth boxes; frames without boxes count as "no class"). It makes
     the predictor's output depend on the support frames' content from the
-    start; trained with the detection loss alone for a few hundred
-    iterations, the predictor instead learns one constant prompt (measured
-    on the toy set: prompts of two videos of different classes differ by
-    0.5%). Test time is exactly ``FasterRCNN``'s: the head is unused.
+    start (when it helps: docs/toy_vid.md). Test time is exactly
+    ``FasterRCNN``'s: the head is unused.
 
     Args:
         prompt_loss_weight (float): Weight of ``loss_prompt_cls``.

@@ -13,10 +13,8 @@ class BaseDVPPredictor(BaseModule):
     Initialisation: without ``init_cfg`` every layer of the predictor gets
     PyTorch's default initialisation (``reset_parameters``) in
     ``init_weights``, whatever the backbone's initialisation did before
-    (mmdet's from-scratch Swin re-initialises every Linear of the model with
-    trunc-normal std 0.02, which made the prompts start about 80x smaller
-    than after a ``Pretrained`` backbone init and let the detection loss
-    settle on one constant prompt: docs/toy_vid.md).
+    (mmdet's from-scratch Swin re-initialises every Linear of the model;
+    why this matters: docs/toy_vid.md).
 
     Args:
         in_channels (int): Width of the support tokens (C_L, the last stage).
