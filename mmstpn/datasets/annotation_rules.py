@@ -96,8 +96,9 @@ def check_cocovid_layout(data: Any, path: str) -> None:
 
     Raises:
         ValueError: Not a dict, or ``images`` / ``categories`` missing or
-            not lists, or ``annotations`` present but not a list, or an
-            image / annotation that is not a dict.
+            not lists, or ``annotations`` / ``videos`` present but not a
+            list, or an entry that is not a dict, or an image without a
+            positive ``width`` / ``height`` (naming the image).
     """
     if not isinstance(data, dict):
         raise ValueError(f'{path}: expected a json object with "images", '
@@ -116,6 +117,19 @@ def check_cocovid_layout(data: Any, path: str) -> None:
         if bad:
             raise ValueError(f'{path}: {key}[{bad[0]}] is not an object: '
                              f'{data[key][bad[0]]!r}')
+    sized = [
+        img for img in data['images']
+        if not all(
+            isinstance(img.get(k), (int, float))
+            and not isinstance(img.get(k), bool) and img.get(k) > 0
+            for k in ('width', 'height'))
+    ]
+    if sized:
+        img = sized[0]
+        raise ValueError(
+            f'{path}: image id {img.get("id")} ("{img.get("file_name")}") '
+            'needs positive numeric "width" and "height", got '
+            f'{img.get("width")!r}, {img.get("height")!r}')
 
 
 def check_frame_ids(images: Sequence[dict], path: str) -> None:

@@ -92,10 +92,10 @@ class CocoVIDDataset(BaseVideoDataset):
         self._check_ids(raw)
         coco = COCO()
         coco.dataset = raw
-        coco.createIndex()
         self._set_classes(coco)
         kinds, _ = box_kinds(raw, self.ann_file, self.cat_ids,
                              self.drop_category_ids)
+        coco.createIndex()
         anns = raw.get('annotations') or []
         self._ann_kinds = {a['id']: k for a, k in zip(anns, kinds.tolist())}
 

@@ -354,6 +354,12 @@ class GOT10kDataset(BaseVideoDataset):
             ]
             if len(video['key_frame_inds']) >= min_visible:
                 kept.append(video)
+        if not kept:
+            raise ValueError(
+                f'{self.source_name()}: no sequence left for training: each '
+                f'of the {len(self.data_list)} sequences has fewer than '
+                f'{min_visible} visible frames (filter_cfg.min_visible; '
+                'absence.label marks every frame absent?)')
         if len(kept) != len(self.data_list):
             dropped = [
                 v['video_name'] for v in self.data_list if v not in kept
