@@ -111,10 +111,10 @@ class SOTDataPreprocessor(TrackDataPreprocessor):
             frames = samples[i].video_data_samples if samples else []
             pos = 0 if role == 'template' else 1 + t
             info = frames[pos].metainfo if pos < len(frames) else {}
-            what = role if role == 'template' or t == 0 else \
+            what = f'{role} crop' if role == 'template' or t == 0 else \
                 f'support search crop {t}'
             raise non_finite_error(type(self).__name__, i,
-                                   f'the {what} crop ({describe_frame(info)})')
+                                   f'the {what} ({describe_frame(info)})')
 
     @staticmethod
     def _stack(role: str, crops: List[Tensor]) -> Tensor:
