@@ -193,6 +193,8 @@ def annotation_boxes(data: dict, path: str) -> np.ndarray:
     anns = data.get('annotations') or []
     images = {img.get('id'): img for img in data.get('images', [])}
     raw = _column(anns, 'bbox', path, images)
+    if not raw:
+        return np.zeros((0, 4), dtype=np.float64)
     try:
         boxes = np.array(raw, dtype=np.float64).reshape(len(raw), -1)
         ok = boxes.shape[1] == 4

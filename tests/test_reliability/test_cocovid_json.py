@@ -428,3 +428,8 @@ def test_rule_is_vectorised_numpy():
     assert (names == 'invalid').tolist() == invalid.tolist()
     assert (names == 'outside').tolist() == outside.tolist()
     assert ((names == 'valid') == ~(invalid | outside)).all()
+
+
+def test_file_without_annotations_loads(ann, tmp_path):
+    edit_json(ann, lambda d: d.update(annotations=[]))
+    assert [len(i) for i in _instances(ann, tmp_path)] == [0] * 5
