@@ -170,8 +170,8 @@ def _column(anns: List[dict], key: str, path: str,
         return [a[key] for a in anns]
     except KeyError:
         ann = next(a for a in anns if key not in a)
-        raise ValueError(f'{_where(path, ann, images.get(ann.get("image_id")))}'
-                         f' has no "{key}"') from None
+        where = _where(path, ann, images.get(ann.get('image_id')))
+        raise ValueError(f'{where} has no "{key}"') from None
 
 
 def annotation_boxes(data: dict, path: str) -> np.ndarray:

@@ -228,7 +228,9 @@ def main(argv=None):
     if args.split_train:
         mmdet_args.append('--split-train')
     run_mmdet_converter(
-        'mot2coco.py', mmdet_args, init_globals=dict(sorted=frame_number_sorted))
+        'mot2coco.py',
+        mmdet_args,
+        init_globals=dict(sorted=frame_number_sorted))
 
 
 if __name__ == '__main__':
