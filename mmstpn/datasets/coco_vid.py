@@ -2,13 +2,16 @@
 import os.path as osp
 import random
 from collections import Counter
-from typing import Any, Dict, List, Tuple, Union
+from typing import Any, Dict, List, Sequence, Tuple, Union
 
-import mmengine.fileio as fileio
 from mmdet.datasets import BaseVideoDataset
 from mmdet.datasets.api_wrappers import COCO
 from mmdet.registry import DATASETS
 from mmengine.logging import print_log
+
+from .annotation_rules import (IGNORED, NOT_GT, box_kinds,
+                               check_cocovid_layout, check_frame_ids,
+                               load_json)
 
 Index = Union[int, Tuple[int, int]]
 
@@ -40,9 +43,22 @@ class CocoVIDDataset(BaseVideoDataset):
     video with ``key_frame_id = key_frame_inds[i]`` (what ``TrackImgSampler``
     yields); ``dataset[video_idx]`` picks a random key frame (training only).
 
+    Ground truth follows :mod:`mmstpn.datasets.annotation_rules` (the rule
+    :class:`~mmstpn.evaluation.VIDMetric` applies too): boxes with NaN / inf
+    coordinates, of a ``category_id`` missing from ``categories`` or of an
+    image without size are errors; boxes below 1 pixel, outside their
+    image, of ``drop_category_ids`` or of classes not chosen are left out
+    of ``instances``; ``iscrowd`` / ``ignore`` boxes get ``ignore_flag=1``;
+    each count is logged. ``frame_id`` must be an int (frames are ordered by
+    its value). A file that is empty, not json, or whose frames are all
+    filtered out in training is an error naming it.
+
     Args:
         load_as_video (bool): False: every image is a one-frame video.
             Defaults to True.
+        drop_category_ids (Sequence[int]): Category ids whose boxes are
+            dropped (counted), e.g. ids that the file uses without listing
+            them in ``categories``. Defaults to ().
         *args, **kwargs: See :class:`mmdet.datasets.BaseVideoDataset`.
             ``metainfo=dict(classes=...)`` selects and orders the classes
             (labels follow that order); without it all categories of the
@@ -53,8 +69,13 @@ class CocoVIDDataset(BaseVideoDataset):
 
     METAINFO: dict = dict()
 
-    def __init__(self, *args, load_as_video: bool = True, **kwargs) -> None:
+    def __init__(self,
+                 *args,
+                 load_as_video: bool = True,
+                 drop_category_ids: Sequence[int] = (),
+                 **kwargs) -> None:
         self.load_as_video = load_as_video
+        self.drop_category_ids = tuple(drop_category_ids)
         super().__init__(*args, **kwargs)
 
     # --------------------------------------------------------------- loading
@@ -64,11 +85,19 @@ class CocoVIDDataset(BaseVideoDataset):
         Returns:
             list[dict]: One dict per video (see the class docstring).
         """
-        with fileio.get_local_path(
-                self.ann_file, backend_args=self.backend_args) as local_path:
-            coco = COCO(local_path)
-        self._check_ids(coco.dataset)
+        raw = load_json(self.ann_file, self.backend_args)
+        check_cocovid_layout(raw, self.ann_file)
+        if not raw['images']:
+            raise ValueError(f'{self.ann_file}: "images" is empty')
+        self._check_ids(raw)
+        coco = COCO()
+        coco.dataset = raw
         self._set_classes(coco)
+        kinds, _ = box_kinds(raw, self.ann_file, self.cat_ids,
+                             self.drop_category_ids)
+        coco.createIndex()
+        anns = raw.get('annotations') or []
+        self._ann_kinds = {a['id']: k for a, k in zip(anns, kinds.tolist())}
 
         videos: Dict[Any, List[dict]] = {}
         real_ids = [v['id'] for v in coco.dataset.get('videos', [])]
@@ -80,7 +109,7 @@ class CocoVIDDataset(BaseVideoDataset):
             if video_id is None:
                 video_id, next_video_id = next_video_id, next_video_id + 1
                 img.update(video_id=video_id, frame_id=0)
-            ann_ids = coco.get_ann_ids(img_ids=[img_id], cat_ids=self.cat_ids)
+            ann_ids = coco.get_ann_ids(img_ids=[img_id])
             info = self.parse_data_info(
                 dict(raw_img_info=img, raw_ann_info=coco.load_anns(ann_ids)))
             videos.setdefault(video_id, []).append(info)
@@ -95,28 +124,38 @@ class CocoVIDDataset(BaseVideoDataset):
                     video_id=video_id,
                     video_length=len(frames),
                     images=frames))
+        del self._ann_kinds
         return data_list
 
     def _check_ids(self, raw: dict) -> None:
-        """Raise a ValueError naming the file and the id for broken links."""
+        """Raise a ValueError naming the file and the id for broken links
+        and for non-int ``frame_id`` s."""
         src = self.ann_file
-        images = raw.get('images', [])
+        images = raw['images']
+        missing = [i for i, img in enumerate(images) if 'id' not in img]
+        if missing:
+            raise ValueError(f'{src}: images[{missing[0]}] has no "id"')
         dup = [k for k, c in Counter(i['id'] for i in images).items() if c > 1]
         if dup:
             raise ValueError(f'{src}: duplicate image id {dup[0]}')
         img_ids = {img['id'] for img in images}
         ann_ids = set()
-        for ann in raw.get('annotations', []):
+        for n, ann in enumerate(raw.get('annotations') or []):
+            if 'id' not in ann or 'image_id' not in ann:
+                key = 'id' if 'id' not in ann else 'image_id'
+                raise ValueError(f'{src}: annotations[{n}] (id '
+                                 f'{ann.get("id")}) has no "{key}"')
             if ann['image_id'] not in img_ids:
                 raise ValueError(
                     f'{src}: annotation id {ann.get("id")} refers to image '
                     f'id {ann["image_id"]}, which is not in "images"')
-            if ann.get('id') in ann_ids:
+            if ann['id'] in ann_ids:
                 raise ValueError(f'{src}: duplicate annotation id {ann["id"]}')
-            ann_ids.add(ann.get('id'))
+            ann_ids.add(ann['id'])
+        check_frame_ids(images, src)
         if not self.load_as_video:
             return
-        video_ids = {v['id'] for v in raw.get('videos', [])}
+        video_ids = {v.get('id') for v in raw.get('videos', [])}
         seen: Dict[Tuple[Any, Any], Any] = {}
         for img in images:
             vid = img.get('video_id')
@@ -160,7 +199,10 @@ class CocoVIDDataset(BaseVideoDataset):
         """Turn one raw image and its annotations into a frame info.
 
         Unlike mmdet's, keeps ``instance_id`` 0 as is and the ``occluded`` /
-        ``generated`` flags of ImageNet VID annotations.
+        ``generated`` flags of ImageNet VID annotations. Which annotations
+        become instances, and which get ``ignore_flag=1``, follows
+        :func:`~mmstpn.datasets.annotation_rules.box_kinds` (computed for
+        the whole file in :meth:`load_data_list`).
 
         Args:
             raw_data_info (dict): ``raw_img_info`` and ``raw_ann_info``.
@@ -175,17 +217,14 @@ class CocoVIDDataset(BaseVideoDataset):
             if prefix else img['file_name']
         instances = []
         for i, ann in enumerate(raw_data_info['raw_ann_info']):
-            x1, y1, w, h = ann['bbox']
-            inter_w = min(x1 + w, img['width']) - max(x1, 0)
-            inter_h = min(y1 + h, img['height']) - max(y1, 0)
-            if (ann.get('ignore', False) or inter_w <= 0 or inter_h <= 0
-                    or ann.get('area', w * h) <= 0 or w < 1 or h < 1
-                    or ann['category_id'] not in self.cat2label):
+            kind = self._ann_kinds[ann['id']]
+            if kind in NOT_GT:
                 continue
+            x1, y1, w, h = ann['bbox']
             instance = dict(
                 bbox=[x1, y1, x1 + w, y1 + h],
                 bbox_label=self.cat2label[ann['category_id']],
-                ignore_flag=int(bool(ann.get('iscrowd', False))),
+                ignore_flag=int(kind == IGNORED),
                 instance_id=ann['instance_id']
                 if ann.get('instance_id') is not None else i)
             if ann.get('segmentation'):
@@ -225,6 +264,16 @@ class CocoVIDDataset(BaseVideoDataset):
         print_log(
             f'{self.ann_file}: key frames before / after filtering: '
             f'{num_before} / {num_after} ({len(kept)} videos)', 'current')
+        if not kept:
+            num_gt = sum(
+                bool(f['instances']) for v in self.data_list
+                for f in v['images'])
+            raise ValueError(
+                f'{self.ann_file}: no training key frame left after '
+                f'filtering ({num_before} frames, {num_gt} with ground-truth '
+                f'boxes; filter_cfg: filter_empty_gt={filter_empty}, '
+                f'min_size={min_size}; is_vid_train_frame and the box kinds '
+                'logged above also count)')
         return kept
 
     # ------------------------------------------------------------- indexing

@@ -4,6 +4,7 @@ import os
 import os.path as osp
 from typing import Any, Dict, List, Tuple, Union
 
+import numpy as np
 from mmdet.datasets import BaseVideoDataset
 from mmdet.registry import DATASETS
 from mmengine.logging import print_log
@@ -19,6 +20,50 @@ def _read_lines(path: str) -> List[str]:
     while lines and not lines[-1].strip():
         lines.pop()
     return lines
+
+
+def list_numbered_frames(name: str, frames_dir: str, first: int) -> List[str]:
+    """The ``.jpg`` files of a folder whose names are frame numbers,
+    ordered by number (``2.jpg`` before ``10.jpg``; ``00000002.jpg`` works
+    too), checked to run ``first, first + 1, ...`` without a gap.
+
+    Args:
+        name (str): The sequence (named in errors).
+        frames_dir (str): The folder.
+        first (int): Number of the first frame (GOT-10k: 1, TrackingNet: 0).
+
+    Returns:
+        list[str]: File names in frame order.
+
+    Raises:
+        FileNotFoundError: No ``.jpg`` in the folder.
+        ValueError: A ``.jpg`` whose name is not a number, a number twice
+            or a gap, naming the file.
+    """
+    numbered = []
+    for fname in os.listdir(frames_dir):
+        stem, ext = osp.splitext(fname)
+        if ext.lower() != '.jpg':
+            continue
+        if not stem.isdigit():
+            raise ValueError(
+                f'sequence {name!r}: frame file '
+                f'{osp.join(frames_dir, fname)} is not named <i>.jpg')
+        numbered.append((int(stem), fname))
+    if not numbered:
+        raise FileNotFoundError(
+            f'sequence {name!r}: no .jpg frame in {frames_dir}')
+    numbered.sort()
+    for i, (num, fname) in enumerate(numbered, first):
+        if num < i:
+            raise ValueError(f'sequence {name!r}: frame {num} appears '
+                             f'twice in {frames_dir} ({fname})')
+        if num > i:
+            raise ValueError(
+                f'sequence {name!r}: frames in {frames_dir} are not '
+                f'numbered {first}..{first + len(numbered) - 1} without a '
+                f'gap: frame {i} is missing (next file {fname})')
+    return [fname for _, fname in numbered]
 
 
 def parse_meta_info(path: str) -> Dict[str, str]:
@@ -62,7 +107,8 @@ class GOT10kDataset(BaseVideoDataset):
     sequence is the number of ``groundtruth.txt`` lines (image files are
     neither opened nor listed, frame ``i`` is ``%08d.jpg % (i + 1)``); for
     a test sequence (``first_frame_only=True``) the ``*.jpg`` files of the
-    folder are listed and sorted.
+    folder are listed and ordered by their number (``10.jpg`` after
+    ``9.jpg``), which must run 1, 2, ... without a gap.
 
     One item per sequence, in ``list.txt`` order::
 
@@ -92,7 +138,8 @@ class GOT10kDataset(BaseVideoDataset):
     a line without exactly 4 comma-separated numbers, a box with
     non-positive width or height on a visible frame, label files whose
     line count differs from ``groundtruth.txt``, label values out of
-    range, an unreadable ``resolution``.
+    range (NaN and inf included), a box with a NaN / inf coordinate, an
+    unreadable ``resolution``.
 
     Indexing: ``dataset[(video_idx, i)]`` (``TrackImgSampler``): test mode
     gives frame i (mmdet's frame-level item); training runs the pipeline on
@@ -176,6 +223,12 @@ class GOT10kDataset(BaseVideoDataset):
                                  f'not a number in {line!r}') from None
         if not boxes:
             raise ValueError(f'{path} (sequence {name!r}) is empty')
+        bad = np.flatnonzero(~np.isfinite(np.asarray(boxes)).all(axis=1))
+        if len(bad):
+            raise ValueError(
+                f'{path} line {bad[0] + 1} (sequence {name!r}, frame '
+                f'{bad[0]}): non-finite box {boxes[bad[0]]} ({len(bad)} '
+                'line(s) with NaN / inf)')
         return boxes
 
     @staticmethod
@@ -193,7 +246,8 @@ class GOT10kDataset(BaseVideoDataset):
             except ValueError:
                 raise ValueError(f'{path} line {n} (sequence {name!r}): not '
                                  f'a number: {line!r}') from None
-            if value != int(value) or not 0 <= value <= max_value:
+            if not np.isfinite(value) or value != int(value) \
+                    or not 0 <= value <= max_value:
                 raise ValueError(
                     f'{path} line {n} (sequence {name!r}): expected an '
                     f'integer in [0, {max_value}], got {line.strip()!r}')
@@ -216,11 +270,7 @@ class GOT10kDataset(BaseVideoDataset):
                         f'be "(width, height)", got {res!r}') from None
 
         if self.first_frame_only:
-            files = sorted(f for f in os.listdir(seq_dir)
-                           if f.lower().endswith('.jpg'))
-            if not files:
-                raise FileNotFoundError(
-                    f'sequence {name!r}: no .jpg frame in {seq_dir}')
+            files = list_numbered_frames(name, seq_dir, first=1)
             if len(boxes) != 1:
                 raise ValueError(
                     f'{gt_file} (sequence {name!r}) has {len(boxes)} lines; '
@@ -304,6 +354,12 @@ class GOT10kDataset(BaseVideoDataset):
             ]
             if len(video['key_frame_inds']) >= min_visible:
                 kept.append(video)
+        if not kept:
+            raise ValueError(
+                f'{self.source_name()}: no sequence left for training: each '
+                f'of the {len(self.data_list)} sequences has fewer than '
+                f'{min_visible} visible frames (filter_cfg.min_visible; '
+                'absence.label marks every frame absent?)')
         if len(kept) != len(self.data_list):
             dropped = [
                 v['video_name'] for v in self.data_list if v not in kept

@@ -5,7 +5,7 @@ from typing import List, Sequence
 
 from mmdet.registry import DATASETS
 
-from .got10k import GOT10kDataset
+from .got10k import GOT10kDataset, list_numbered_frames
 
 TEST_CHUNK = 'TEST'
 
@@ -121,34 +121,6 @@ class TrackingNetDataset(GOT10kDataset):
                                                num_frames)
         return data_list
 
-    @staticmethod
-    def _list_frames(name: str, frames_dir: str) -> List[str]:
-        """``0.jpg .. <n-1>.jpg`` of a TEST sequence, numerically sorted."""
-        numbered = []
-        for fname in os.listdir(frames_dir):
-            stem, ext = osp.splitext(fname)
-            if ext.lower() != '.jpg':
-                continue
-            if not stem.isdigit():
-                raise ValueError(
-                    f'sequence {name!r}: frame file '
-                    f'{osp.join(frames_dir, fname)} is not named <i>.jpg')
-            numbered.append((int(stem), fname))
-        if not numbered:
-            raise FileNotFoundError(
-                f'sequence {name!r}: no .jpg frame in {frames_dir}')
-        numbered.sort()
-        for i, (num, fname) in enumerate(numbered):
-            if num < i:
-                raise ValueError(f'sequence {name!r}: frame {num} appears '
-                                 f'twice in {frames_dir} ({fname})')
-            if num > i:
-                raise ValueError(
-                    f'sequence {name!r}: frames in {frames_dir} are not '
-                    f'numbered 0..{len(numbered) - 1} without a gap: frame '
-                    f'{i} is missing (next file {fname})')
-        return [fname for _, fname in numbered]
-
     def _load_chunk_sequence(self, name: str, anno_file: str,
                              frames_dir: str) -> List[dict]:
         if not osp.isdir(frames_dir):
@@ -161,7 +133,7 @@ class TrackingNetDataset(GOT10kDataset):
                 raise ValueError(
                     f'{anno_file} (sequence {name!r}) has {len(boxes)} '
                     f'lines; the {TEST_CHUNK} chunk has frame 0\'s box only')
-            files = self._list_frames(name, frames_dir)
+            files = list_numbered_frames(name, frames_dir, first=0)
             rest = [None] * (len(files) - 1)
             labels = dict(
                 absence=[0] + rest,

@@ -15,8 +15,10 @@ Two formats are checked:
 from collections import defaultdict
 from typing import Any, Dict, List, Optional, Sequence
 
-import mmengine
-import mmengine.fileio as fileio
+from mmengine.logging import print_log
+
+from .annotation_rules import (box_kinds, check_cocovid_layout,
+                               check_frame_ids, load_json)
 
 
 def _rle_error(segm: Any, height: int, width: int) -> Optional[str]:
@@ -66,7 +68,7 @@ def check_youtube_vis_json(path: str, data: Optional[dict] = None) -> dict:
             annotation id, the frame and the field at fault.
     """
     if data is None:
-        data = mmengine.load(path)
+        data = load_json(path)
     if not isinstance(data, dict) or 'videos' not in data:
         raise ValueError(f'{path}: not a YouTube-VIS json (no "videos")')
     videos = {}
@@ -128,7 +130,10 @@ def check_cocovid_json(path: str,
     video, in file order, must have ``frame_id`` 0, 1, 2, ... (mmdet's video
     datasets and ``YouTubeVISMetric`` index frames by their position);
     annotations need a known ``image_id``, the ``required_ann_keys`` and,
-    with ``check_masks``, a ``segmentation`` RLE of their image's size. An
+    with ``check_masks``, a ``segmentation`` RLE of their image's size, a
+    ``bbox`` of 4 finite numbers and a ``category_id`` of ``categories``;
+    the boxes that mmdet's loader drops (below 1 pixel, outside the image)
+    are counted in the log (:mod:`~mmstpn.datasets.annotation_rules`). An
     official (unconverted) YouTube-VIS json is recognised and named.
 
     Args:
@@ -146,7 +151,10 @@ def check_cocovid_json(path: str,
             the field at fault.
     """
     if data is None:
-        data = mmengine.load(path)
+        data = load_json(path)
+    if not isinstance(data, dict):
+        raise ValueError(f'{path}: not a CocoVID json (a '
+                         f'{type(data).__name__}, not an object)')
     anns = data.get('annotations') or []
     if anns and 'segmentations' in anns[0] and 'image_id' not in anns[0]:
         raise ValueError(
@@ -156,6 +164,8 @@ def check_cocovid_json(path: str,
     for key in ('videos', 'images'):
         if key not in data:
             raise ValueError(f'{path}: not a CocoVID json (no "{key}")')
+    check_cocovid_layout(data, path)
+    check_frame_ids(data['images'], path)
     frames: Dict[Any, List[dict]] = defaultdict(list)
     for img in data['images']:
         frames[img.get('video_id')].append(img)
@@ -196,12 +206,16 @@ def check_cocovid_json(path: str,
             err = _rle_error(segm, img['height'], img['width'])
             if err:
                 raise ValueError(f'{where}: "segmentation" {err}')
+    box_kinds(data, path)
     return data
 
 
 class CheckedJsonMixin:
     """Runs :func:`check_cocovid_json` on ``ann_file`` before mmdet loads
-    it (the file is parsed twice: once here, once by mmdet's COCO API)."""
+    it (the file is parsed twice: once here, once by mmdet's COCO API),
+    and makes a training set whose frames are all filtered out an error
+    naming the file (instead of mmengine's ``need at least one array to
+    concatenate``)."""
 
     required_ann_keys: tuple = ()
     check_masks: bool = True
@@ -213,11 +227,29 @@ class CheckedJsonMixin:
             list[dict]: One dict per video, as mmdet's
             ``BaseVideoDataset.load_data_list``.
         """
-        with fileio.get_local_path(
-                self.ann_file, backend_args=self.backend_args) as local:
-            check_cocovid_json(
-                self.ann_file,
-                data=fileio.load(local, file_format='json'),
-                required_ann_keys=self.required_ann_keys,
-                check_masks=self.check_masks)
+        check_cocovid_json(
+            self.ann_file,
+            data=load_json(self.ann_file, self.backend_args),
+            required_ann_keys=self.required_ann_keys,
+            check_masks=self.check_masks)
         return super().load_data_list()
+
+    def filter_data(self) -> List[dict]:
+        """mmdet's filter; an empty result is an error naming the file.
+
+        Returns:
+            list[dict]: The kept videos.
+        """
+        kept = super().filter_data()
+        num = sum(len(v.get('images', [])) for v in kept)
+        if not num:
+            total = sum(len(v.get('images', [])) for v in self.data_list)
+            raise ValueError(
+                f'{self.ann_file}: no frame left after filtering ({total} '
+                f'frames before; filter_cfg={self.filter_cfg}, '
+                f'test_mode={self.test_mode})')
+        if num != sum(len(v.get('images', [])) for v in self.data_list):
+            print_log(
+                f'{self.ann_file}: {num} frames kept by filter_cfg='
+                f'{self.filter_cfg}', 'current')
+        return kept

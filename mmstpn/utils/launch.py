@@ -51,12 +51,28 @@ LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 # --------------------------------------------------------------------------
 # command line
 # --------------------------------------------------------------------------
+class KeyValueAction(DictAction):
+    """mmengine's ``DictAction``; a malformed ``key=value`` pair is an
+    argparse error naming it (mmengine raises a bare ``ValueError`` /
+    ``AssertionError``)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        for pair in values:
+            if '=' not in pair:
+                parser.error(f'{option_string}: {pair!r} is not a key=value '
+                             'pair')
+        try:
+            super().__call__(parser, namespace, values, option_string)
+        except (AssertionError, ValueError) as err:
+            parser.error(f'{option_string}: cannot parse {values}: {err}')
+
+
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """Add the options both tools have (after their own positionals)."""
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=KeyValueAction,
         help='override settings of the config, as key=value pairs merged '
         'into it, e.g. train_cfg.max_iters=10 or key="[a,b]" for lists '
         '(quotes needed, no spaces)')
@@ -78,8 +94,20 @@ def finalize_args(args: argparse.Namespace) -> argparse.Namespace:
 # config
 # --------------------------------------------------------------------------
 def load_config(args: argparse.Namespace) -> Config:
-    """Read ``args.config`` and apply :func:`merge_cli_args`."""
-    return merge_cli_args(Config.fromfile(args.config), args)
+    """Read ``args.config`` and apply :func:`merge_cli_args`.
+
+    Raises:
+        SyntaxError: Naming the config file when mmengine's message does
+            not.
+    """
+    try:
+        cfg = Config.fromfile(args.config)
+    except SyntaxError as err:
+        if args.config in str(err):
+            raise
+        raise SyntaxError(f'{args.config} (or a config it inherits) is not '
+                          f'valid Python: {err}') from err
+    return merge_cli_args(cfg, args)
 
 
 def merge_cli_args(cfg: Config, args: argparse.Namespace) -> Config:

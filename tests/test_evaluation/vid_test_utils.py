@@ -88,6 +88,27 @@ def make_cocovid(seed,
         annotations=anns)
 
 
+def is_ground_truth(ann, img):
+    """The documented ground-truth rule, written independently of the
+    library: a box below 1 pixel, with ``area <= 0`` or that does not
+    overlap its image is not ground truth."""
+    x, y, w, h = ann['bbox']
+    if w < 1 or h < 1 or ann.get('area', 1) <= 0:
+        return False
+    return x < img['width'] and y < img['height'] and x + w > 0 and y + h > 0
+
+
+def drop_non_gt(data):
+    """A copy of ``data`` without the annotations that are not GT."""
+    data = copy.deepcopy(data)
+    imgs = {i['id']: i for i in data['images']}
+    data['annotations'] = [
+        a for a in data['annotations']
+        if is_ground_truth(a, imgs[a['image_id']])
+    ]
+    return data
+
+
 def cat_ids_in_class_order(data):
     name2id = {c['name']: c['id'] for c in data['categories']}
     return [name2id[c] for c in CLASSES]
@@ -153,6 +174,7 @@ def make_sample(img, pred, with_gt=None, data=None, gt_style='instances'):
         anns = [
             a for a in data['annotations']
             if a['image_id'] == img['id'] and a['category_id'] in cat2label
+            and is_ground_truth(a, img)
         ]
         # same relative order as in the json
         if gt_style == 'instances':
@@ -203,7 +225,9 @@ def _iou_xywh(a, b):
 
 
 def reference_motion_ious(data, window=10, no_neighbour=0.0):
-    """ann id -> motion IoU, by brute force over all annotations."""
+    """ann id -> motion IoU, by brute force over all annotations that are
+    ground truth."""
+    data = drop_non_gt(data)
     img = {i['id']: i for i in data['images']}
     anns = data['annotations']
     out = {}
@@ -254,8 +278,10 @@ def predictions_to_coco_results(preds, cat_ids):
 
 def reference_ap50(data, preds, img_ids=None, extra_ignore=()):
     """(mAP, per-class AP list) of pycocotools at IoU 0.5, area all, no
-    detection cap; -1 / nan where there is no GT, like VIDMetric."""
-    data = copy.deepcopy(data)
+    detection cap; -1 / nan where there is no GT, like VIDMetric. The
+    annotations that are not ground truth (:func:`is_ground_truth`) are
+    removed from the json first."""
+    data = drop_non_gt(data)
     gt = COCO()
     gt.dataset = data
     gt.createIndex()

@@ -8,7 +8,7 @@ loaded with :mod:`runpy` (never copied).
 import os.path as osp
 import runpy
 import sys
-from typing import Dict, List
+from typing import Any, Dict, List, Optional
 
 import mmdet
 
@@ -50,17 +50,22 @@ def load_mmdet_converter(name: str) -> Dict:
     return runpy.run_path(mmdet_converter_path(name), run_name='mmdet_tool')
 
 
-def run_mmdet_converter(name: str, argv: List[str]) -> None:
+def run_mmdet_converter(name: str,
+                        argv: List[str],
+                        init_globals: Optional[Dict[str, Any]] = None
+                        ) -> None:
     """Run mmdet's converter script as ``python <script> <argv...>``.
 
     Args:
         name (str): File name, e.g. 'mot2coco.py'.
         argv (list[str]): Its command-line arguments.
+        init_globals (dict, optional): Names the script sees as globals
+            (``runpy``'s ``init_globals``), e.g. a builtin to replace.
     """
     path = mmdet_converter_path(name)
     old = sys.argv
     sys.argv = [path] + list(argv)
     try:
-        runpy.run_path(path, run_name='__main__')
+        runpy.run_path(path, init_globals=init_globals, run_name='__main__')
     finally:
         sys.argv = old

@@ -8,8 +8,13 @@ package) does the conversion and takes the same arguments; it reads
 of ``train/`` and ``test/`` as a sequence folder and every ``gt.txt`` line
 as 9 comma-separated fields (MOT15: the first 6), failing with a bare
 ``IndexError`` / ``AssertionError`` / ``ValueError`` otherwise. The check
-pass raises a ``ValueError`` that names what is wrong first, then mmdet's
-script runs unchanged.
+pass raises a ``ValueError`` that names what is wrong first (frame files
+must be numbered 1..seqLength without a gap), then mmdet's script runs
+unchanged, except that it orders the frame files by their number: it
+lists them with ``sorted(os.listdir(...))``, text order, which puts
+``10.jpg`` before ``2.jpg`` and would give wrong ``frame_id`` s and a wrong
+half-train / half-val split for unpadded names; the script's ``sorted`` is
+bound to :func:`frame_number_sorted` (``runpy``'s ``init_globals``).
 
 Example (MOT17, with the half-train / half-val split for local metrics)::
 
@@ -17,6 +22,8 @@ Example (MOT17, with the half-train / half-val split for local metrics)::
         -o data/MOT17/annotations --split-train --convert-det
 """
 import argparse
+import builtins
+import math
 import os
 import os.path as osp
 import sys
@@ -30,6 +37,26 @@ SEQINFO_KEYS = ('name', 'imDir', 'frameRate', 'seqLength', 'imWidth',
 INT_KEYS = ('frameRate', 'seqLength', 'imWidth', 'imHeight')
 # gt.txt: frame, id, x, y, w, h, conf, class, visibility
 GT_TYPES = (int, int, float, float, float, float, float, int, float)
+
+
+def frame_number_sorted(iterable, *, key=None, reverse=False) -> list:
+    """``sorted`` that orders frame file names (``<number>.<ext>``) by
+    their number; anything else (a key, ``reverse``, other names) is the
+    builtin ``sorted``.
+
+    Args:
+        iterable: What to sort.
+        key, reverse: As for the builtin.
+
+    Returns:
+        list: The sorted items.
+    """
+    items = list(iterable)
+    if key is None and not reverse and all(
+            isinstance(n, str) and n.split('.')[0].isdigit() for n in items):
+        return builtins.sorted(
+            items, key=lambda n: (int(n.split('.')[0]), n))
+    return builtins.sorted(items, key=key, reverse=reverse)
 
 
 def _read_lines(path: str) -> List[str]:
@@ -84,6 +111,16 @@ def check_seqinfo(seq_dir: str) -> dict:
     if bad:
         raise ValueError(f'{img_dir}: file {sorted(bad)[0]!r} is not named '
                          f'<frame number>.<ext> (sequence {seq})')
+    ordered = frame_number_sorted(names)
+    for i, name in enumerate(ordered, start=1):
+        num = int(name.split('.')[0])
+        if num != i:
+            what = f'frame {i} is missing' if num > i else \
+                f'frame {num} appears twice'
+            raise ValueError(
+                f'{img_dir}: frame files must be numbered 1..'
+                f'{info["seqLength"]} without a gap: {what} (at file '
+                f'{name!r}, sequence {seq})')
     return info
 
 
@@ -121,6 +158,10 @@ def check_track_file(path: str, seq: str, seq_length: int,
             except ValueError:
                 raise ValueError(f'{where}: field {i + 1} must be '
                                  f'{typ.__name__}, got {field!r}')
+        numbers = [float(f) for f in fields[2:len(types)]]
+        if not all(math.isfinite(v) for v in numbers):
+            raise ValueError(f'{where}: NaN / inf in x, y, w, h' + (
+                ', conf, ...' if len(numbers) > 4 else '') + f': {line!r}')
         frame = int(fields[0])
         if not 1 <= frame <= seq_length:
             raise ValueError(f'{where}: frame {frame} is outside 1..'
@@ -186,7 +227,10 @@ def main(argv=None):
         mmdet_args.append('--convert-det')
     if args.split_train:
         mmdet_args.append('--split-train')
-    run_mmdet_converter('mot2coco.py', mmdet_args)
+    run_mmdet_converter(
+        'mot2coco.py',
+        mmdet_args,
+        init_globals=dict(sorted=frame_number_sorted))
 
 
 if __name__ == '__main__':

@@ -14,6 +14,9 @@ from mmengine.utils import mkdir_or_exist
 from terminaltables import AsciiTable
 
 from mmdet.registry import METRICS
+from mmstpn.datasets.annotation_rules import (NOT_GT, box_kinds,
+                                              check_cocovid_layout,
+                                              check_frame_ids, load_json)
 from ..functional import (VIDAPEvaluator, compute_motion_ious, mean_ap,
                           motion_split_masks)
 
@@ -98,11 +101,17 @@ class VIDMetric(BaseMetric):
     * ``ann_file`` given (CocoVID json: ``videos``, ``images`` with
       ``video_id`` / ``frame_id``, ``annotations`` with ``instance_id``,
       ``bbox`` xywh, ``category_id``, optional ``iscrowd`` / ``ignore``):
-      ground truth comes from the file; ``iscrowd`` boxes are ignored and
+      ground truth comes from the file, chosen by the rule of
+      :mod:`mmstpn.datasets.annotation_rules` that the video datasets apply
+      too: NaN / inf boxes and ``category_id`` s missing from
+      ``categories`` (unless in ``drop_category_ids``) are errors; boxes
+      below 1 pixel, outside their image or of ``drop_category_ids`` are not
+      ground truth (counted in the log); ``iscrowd`` boxes are ignored and
       matched with COCO's crowd IoU (intersection over the detection's
       area, may absorb many detections); ``ignore`` boxes are ignored with
       the ordinary IoU. Categories are mapped to ``dataset_meta['classes']``
-      by name; annotations of other categories are dropped.
+      by name; annotations of other categories are not ground truth.
+      ``frame_id`` must be an int.
     * no ``ann_file``: ground truth comes from each sample, either the raw
       ``instances`` list (``bbox`` xyxy, ``bbox_label``, ``ignore_flag``,
       ``instance_id``) or ``gt_instances`` (``bboxes``, ``labels``, optional
@@ -152,6 +161,9 @@ class VIDMetric(BaseMetric):
             ``<outfile_prefix>.bbox.json``; required by ``format_only``.
         backend_args (dict, optional): File backend arguments of the ann
             file.
+        drop_category_ids (Sequence[int]): Category ids of the ann file
+            whose boxes are not ground truth (set it as the dataset's
+            option of the same name). Defaults to ().
         collect_device (str): 'cpu' or 'gpu'. Defaults to 'cpu'.
         collect_dir (str, optional): Directory for cpu collection.
         prefix (str, optional): Metric name prefix. Defaults to 'vid'.
@@ -172,6 +184,7 @@ class VIDMetric(BaseMetric):
                  format_only: bool = False,
                  outfile_prefix: Optional[str] = None,
                  backend_args: Optional[dict] = None,
+                 drop_category_ids: Sequence[int] = (),
                  collect_device: str = 'cpu',
                  collect_dir: Optional[str] = None,
                  prefix: Optional[str] = None) -> None:
@@ -222,6 +235,7 @@ class VIDMetric(BaseMetric):
                              'is True')
         self.outfile_prefix = outfile_prefix
         self.backend_args = backend_args
+        self.drop_category_ids = tuple(drop_category_ids)
         self.ann_file = ann_file
         self._img_info: Optional[Dict[Any, dict]] = None
         if ann_file is not None:
@@ -231,7 +245,11 @@ class VIDMetric(BaseMetric):
     # annotation file
     # ------------------------------------------------------------------ #
     def _load_ann_file(self, ann_file: str) -> None:
-        data = mmengine.load(ann_file, backend_args=self.backend_args)
+        data = load_json(ann_file, self.backend_args)
+        check_cocovid_layout(data, ann_file)
+        check_frame_ids(data['images'], ann_file)
+        kinds, boxes = box_kinds(data, ann_file, None,
+                                 self.drop_category_ids)
         self._categories = list(data.get('categories', []))
         self._img_info = {}
         for img in data['images']:
@@ -245,7 +263,7 @@ class VIDMetric(BaseMetric):
                 # an image without video is a one-frame video of its own
                 video_key=('video', video_id) if video_id is not None else
                 ('image', img_id),
-                frame_id=int(img.get('frame_id', 0)),
+                frame_id=img.get('frame_id', 0),
                 flags={f: bool(img.get(f, False))
                        for f in self.subset_flags},
                 anns=[])
@@ -254,7 +272,9 @@ class VIDMetric(BaseMetric):
                 MMLogger.get_current_instance().warning(
                     f'VIDMetric: no image of {ann_file} has a true '
                     f'"{f}" field; bbox_mAP_50_{f} will be -1.')
-        anns = data.get('annotations', [])
+        keep = ~np.isin(kinds, NOT_GT)
+        anns = [a for a, k in zip(data.get('annotations') or [], keep) if k]
+        boxes = boxes[keep]
         num = len(anns)
         self._ann_cat = np.zeros(num, dtype=np.int64)
         self._ann_bbox = np.zeros((num, 4), dtype=np.float64)
@@ -272,7 +292,7 @@ class VIDMetric(BaseMetric):
             info = self._img_info[img_id]
             info['anns'].append(i)
             self._ann_cat[i] = ann['category_id']
-            self._ann_bbox[i] = ann['bbox']
+            self._ann_bbox[i] = boxes[i]
             self._ann_crowd[i] = bool(ann.get('iscrowd', False))
             self._ann_ignore[i] = bool(ann.get('ignore', False))
             self._ann_instance[i] = ann.get('instance_id')

@@ -8,6 +8,8 @@ from mmdet.registry import MODELS
 from torch import Tensor
 
 from mmstpn.structures import ClipBatch, ClipMeta
+from .input_checks import (describe_frame, first_non_finite_frame,
+                           non_finite_error)
 
 
 @MODELS.register_module()
@@ -36,6 +38,9 @@ class SOTDataPreprocessor(TrackDataPreprocessor):
     whole frames): :class:`~mmdet.models.TrackDataPreprocessor`'s output,
     ``(N, 1, C, H, W)``.
 
+    Floating-point crops are checked for NaN / inf pixels (an error names
+    the batch item, the crop and its video / frame / image).
+
     Args:
         **kwargs: See :class:`mmdet.models.TrackDataPreprocessor` (mean,
             std, bgr_to_rgb, pad_size_divisor, ...).
@@ -60,6 +65,8 @@ class SOTDataPreprocessor(TrackDataPreprocessor):
                 raise KeyError(f'SOTDataPreprocessor: inputs has no {key!r} '
                                f'(keys {sorted(inputs)}); pack with '
                                'PackSOTInputs')
+        for key in ('template', 'search'):
+            self._check_finite(key, inputs[key], samples)
         templates = self._stack('template',
                                 [self._norm(t) for t in inputs['template']])
         searches = [self._norm(s) for s in inputs['search']]
@@ -92,6 +99,22 @@ class SOTDataPreprocessor(TrackDataPreprocessor):
         if self._enable_normalize:
             x = (x - self.mean) / self.std
         return x
+
+    def _check_finite(self, role: str, crops: List[Tensor],
+                      samples) -> None:
+        """NaN / inf pixels are an error naming the item and the crop
+        (template, search or its k-th support crop)."""
+        for i, x in enumerate(crops):
+            t = first_non_finite_frame(x)
+            if t is None:
+                continue
+            frames = samples[i].video_data_samples if samples else []
+            pos = 0 if role == 'template' else 1 + t
+            info = frames[pos].metainfo if pos < len(frames) else {}
+            what = f'{role} crop' if role == 'template' or t == 0 else \
+                f'support search crop {t}'
+            raise non_finite_error(type(self).__name__, i,
+                                   f'the {what} ({describe_frame(info)})')
 
     @staticmethod
     def _stack(role: str, crops: List[Tensor]) -> Tensor:

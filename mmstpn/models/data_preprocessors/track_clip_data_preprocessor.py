@@ -11,6 +11,8 @@ from mmdet.structures import TrackDataSample
 from torch import Tensor
 
 from mmstpn.structures import ClipMeta, TrackClips
+from .input_checks import (describe_frame, first_non_finite_frame,
+                           non_finite_error)
 from .video_det_data_preprocessor import VideoDetDataPreprocessor
 
 
@@ -71,6 +73,7 @@ class TrackClipDataPreprocessor(VideoDetDataPreprocessor):
                     'TrackClipDataPreprocessor expects one (F, C, H, W) '
                     f'tensor per item (PackTrackClipInputs), got {shape} for '
                     f'batch item {i}')
+        self._check_finite_items(items, data.get('data_samples'))
         items = [self._normalize(x) for x in items]
         pad_shapes = self._get_pad_shape({'inputs': [x[0] for x in items]})
         f_max = max(x.shape[0] for x in items)
@@ -93,6 +96,27 @@ class TrackClipDataPreprocessor(VideoDetDataPreprocessor):
                 TrackDataPreprocessor.pad_track_gt_masks(self, data_samples)
         clips = self.track_clips(frames, data_samples)
         return dict(inputs=clips, data_samples=data_samples)
+
+    def _check_finite_items(
+            self, items: Sequence[Tensor],
+            data_samples: Optional[Sequence[TrackDataSample]]) -> None:
+        """NaN / inf pixels are an error naming the item and the frame (a
+        clip frame, or a support frame of one)."""
+        for i, item in enumerate(items):
+            j = first_non_finite_frame(item)
+            if j is None:
+                continue
+            what = f'loaded frame {j}'
+            for t in range(len(data_samples[i]) if data_samples else 0):
+                info = data_samples[i][t].metainfo
+                if info.get('input_index', t) == j:
+                    what = f'clip frame {t} ({describe_frame(info)})'
+                    break
+                if j in list(info.get('support_input_indices', [])):
+                    what = (f'loaded frame {j}, a support frame of clip '
+                            f'frame {t} ({describe_frame(info)})')
+                    break
+            raise non_finite_error(type(self).__name__, i, what)
 
     @staticmethod
     def track_clips(frames: Tensor,

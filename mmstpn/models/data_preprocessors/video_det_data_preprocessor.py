@@ -11,6 +11,8 @@ from mmdet.structures import DetDataSample
 from torch import Tensor
 
 from mmstpn.structures import ClipBatch, ClipMeta
+from .input_checks import (check_std, describe_frame, first_non_finite_frame,
+                           non_finite_error)
 
 
 @MODELS.register_module()
@@ -32,6 +34,11 @@ class VideoDetDataPreprocessor(DetDataPreprocessor):
     ``batch_input_shape`` and ``pad_shape`` set and, when asked, gt masks /
     semantic maps padded by the parent's helpers.
 
+    Floating-point inputs are checked for NaN / inf pixels (an error names
+    the batch item, the video, the key frame's image and which frame of the
+    clip: the key frame or support frame ``frame_id``); decoded uint8
+    frames need no check. A zero in ``std`` is an error.
+
     Args:
         batch_augments (list[dict], optional): Not supported (they would
             transform key frames but not their support frames); must be
@@ -52,6 +59,8 @@ class VideoDetDataPreprocessor(DetDataPreprocessor):
                 'frames. Put the augmentation in the data pipeline inside '
                 'TransformBroadcaster(share_random_params=True) instead.')
         super().__init__(batch_augments=None, **kwargs)
+        if self._enable_normalize:
+            check_std(type(self).__name__, self.std)
 
     def forward(self, data: dict, training: bool = False) -> dict:
         """Preprocess a collated batch of clips.
@@ -66,8 +75,10 @@ class VideoDetDataPreprocessor(DetDataPreprocessor):
             ``data_samples``.
         """
         data = self.cast_data(data)
-        clips = [self._normalize(c) for c in self._as_clips(data['inputs'])]
         data_samples = data.get('data_samples')
+        clips = self._as_clips(data['inputs'])
+        self._check_finite(clips, data_samples)
+        clips = [self._normalize(c) for c in clips]
         pad_shapes = self._get_pad_shape({'inputs': [c[0] for c in clips]})
         num_frames = [c.shape[0] for c in clips]
         t_max = max(num_frames)
@@ -120,6 +131,24 @@ class VideoDetDataPreprocessor(DetDataPreprocessor):
         return metas
 
     # ------------------------------------------------------------ internals
+    def _check_finite(self, clips: Sequence[Tensor],
+                      data_samples: Optional[Sequence[DetDataSample]]
+                      ) -> None:
+        """NaN / inf pixels are an error naming the item and the frame."""
+        for i, clip in enumerate(clips):
+            t = first_non_finite_frame(clip)
+            if t is None:
+                continue
+            info = data_samples[i].metainfo if data_samples else {}
+            support = list(info.get('support_frame_ids') or [])
+            if t == 0:
+                what = f'its key frame ({describe_frame(info)})'
+            else:
+                frame = support[t - 1] if t - 1 < len(support) else '?'
+                what = (f'support frame {t} of the clip (frame_id {frame}; '
+                        f'key frame: {describe_frame(info)})')
+            raise non_finite_error(type(self).__name__, i, what)
+
     @staticmethod
     def _as_clips(inputs) -> List[Tensor]:
         """Collated inputs -> list of (T, C, H, W) tensors."""
