@@ -1,10 +1,16 @@
 from .checkpoint_compat import (mmengine_safe_globals,
                                 register_mmengine_safe_globals)
+from .checkpoint_io import (CheckpointLoadError, CheckpointMismatchError,
+                            CheckpointReadError, checkpoint_dataset_meta,
+                            load_checkpoint_strict,
+                            load_state_dict_checked, read_checkpoint)
 from .launch import (apply_tta, build_runner, enable_visualization,
                      merge_cli_args, setup_distributed)
 
 __all__ = [
     'mmengine_safe_globals', 'register_mmengine_safe_globals',
     'merge_cli_args', 'setup_distributed', 'build_runner', 'apply_tta',
-    'enable_visualization'
+    'enable_visualization', 'load_checkpoint_strict',
+    'load_state_dict_checked', 'read_checkpoint', 'CheckpointLoadError',
+    'CheckpointReadError', 'CheckpointMismatchError', 'checkpoint_dataset_meta'
 ]
