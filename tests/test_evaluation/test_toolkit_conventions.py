@@ -327,3 +327,131 @@ def test_vid_devkit_matches_an_independent_loop(seed):
     ref = ref_vid_devkit(dets, gts, 3)
     np.testing.assert_allclose(aps, ref, atol=1e-12)
     assert 0 < mean_ap(aps) < 1
+
+
+# ------------------------------------------------------------ MOT: trackeval
+MOT_T = 6
+
+
+def _mot_case():
+    """Ground truth (frame, id, x, y, w, h, conf, class, visibility) and
+    predictions (frame, id, x, y, w, h, score), MOTChallenge conventions
+    (frames 1-based): an exact track, an id switch, a late and partly
+    missed track, a false positive, a prediction on a distractor
+    (class 7, removed by trackeval's preprocessing) and a zero-marked
+    (conf 0, ignored) ground truth."""
+    gt, pred = [], []
+    for f in range(1, MOT_T + 1):
+        gt.append((f, 1, 10 + 5 * f, 20, 40, 80, 1, 1, 1.0))
+        gt.append((f, 2, 200, 30 + 3 * f, 30, 70, 1, 1, 0.8))
+        if f >= 3:
+            gt.append((f, 3, 120, 150, 25, 60, 1, 1, 0.6))
+        gt.append((f, 4, 300, 200, 20, 50, 0, 1, 1.0))  # zero-marked
+        if f <= 3:
+            gt.append((f, 5, 400, 40, 30, 60, 1, 7, 1.0))  # distractor
+        pred.append((f, 10, 10 + 5 * f + 1.25, 21, 40, 78.5, 0.9))
+        pred.append((f, 20 if f <= 3 else 30, 200.5, 30 + 3 * f, 30, 70,
+                     0.8))
+        if f >= 4:
+            pred.append((f, 40, 121, 152.25, 24, 58, 0.7))
+        if 2 <= f <= 5:
+            pred.append((f, 50, 500, 300, 30, 60, 0.6))  # false positive
+        if f <= 3:
+            pred.append((f, 60, 401, 41, 30, 60, 0.5))  # on the distractor
+        pred.append((f, 70, 300, 200, 20, 50, 0.4))  # on the zero-marked gt
+    return gt, pred
+
+
+def _trackeval_direct(tmp_path, gt, pred):
+    """trackeval's own MOTChallenge layout and evaluator, no mmdet."""
+    import trackeval
+    seq = 'MOT17-90-TOY'
+    gt_root = tmp_path / 'gt'
+    seq_dir = gt_root / 'MOT17-train' / seq
+    (seq_dir / 'gt').mkdir(parents=True)
+    (seq_dir / 'seqinfo.ini').write_text(
+        f'[Sequence]\nname={seq}\nimDir=img1\nframeRate=30\n'
+        f'seqLength={MOT_T}\nimWidth=640\nimHeight=480\nimExt=.jpg\n')
+    (seq_dir / 'gt' / 'gt.txt').write_text(''.join(
+        f'{f},{i},{x},{y},{w},{h},{c},{k},{v}\n'
+        for f, i, x, y, w, h, c, k, v in gt))
+    (gt_root / 'seqmaps').mkdir()
+    (gt_root / 'seqmaps' / 'MOT17-train.txt').write_text(f'name\n{seq}\n')
+    trk = tmp_path / 'trackers' / 'MOT17-train' / 'mine' / 'data'
+    trk.mkdir(parents=True)
+    (trk / f'{seq}.txt').write_text(''.join(
+        f'{f},{i},{x},{y},{w},{h},{s},-1,-1,-1\n'
+        for f, i, x, y, w, h, s in pred))
+    eval_cfg = trackeval.Evaluator.get_default_eval_config()
+    eval_cfg.update(USE_PARALLEL=False, PRINT_RESULTS=False,
+                    PRINT_CONFIG=False, TIME_PROGRESS=False,
+                    OUTPUT_SUMMARY=False, OUTPUT_DETAILED=False,
+                    PLOT_CURVES=False, PRINT_ONLY_COMBINED=True)
+    data_cfg = trackeval.datasets.MotChallenge2DBox.get_default_dataset_config()
+    data_cfg.update(GT_FOLDER=str(gt_root),
+                    TRACKERS_FOLDER=str(tmp_path / 'trackers'),
+                    BENCHMARK='MOT17', SPLIT_TO_EVAL='train',
+                    TRACKERS_TO_EVAL=['mine'], PRINT_CONFIG=False)
+    metrics = [trackeval.metrics.HOTA(), trackeval.metrics.CLEAR(),
+               trackeval.metrics.Identity()]
+    res, _ = trackeval.Evaluator(eval_cfg).evaluate(
+        [trackeval.datasets.MotChallenge2DBox(data_cfg)], metrics)
+    res = res['MotChallenge2DBox']['mine']['COMBINED_SEQ']['pedestrian']
+    return dict(HOTA=float(np.mean(res['HOTA']['HOTA'])),
+                DetA=float(np.mean(res['HOTA']['DetA'])),
+                AssA=float(np.mean(res['HOTA']['AssA'])),
+                MOTA=float(res['CLEAR']['MOTA']),
+                MOTP=float(res['CLEAR']['MOTP']),
+                IDSW=float(res['CLEAR']['IDSW']),
+                FP=float(res['CLEAR']['CLR_FP']),
+                FN=float(res['CLEAR']['CLR_FN']),
+                IDF1=float(res['Identity']['IDF1']))
+
+
+def _mot_metric(gt, pred):
+    """mmdet's MOTChallengeMetric (trackeval inside) on data samples of the
+    same case, as a video dataset gives them."""
+    import torch
+    from mmdet.structures import DetDataSample, TrackDataSample
+    from mmengine.evaluator import Evaluator
+    from mmengine.structures import InstanceData
+
+    import mmstpn  # noqa: F401
+    frames = []
+    for t in range(MOT_T):
+        f = t + 1
+        instances = [
+            dict(bbox=[x, y, x + w, y + h], instance_id=i, mot_conf=c,
+                 category_id=k, visibility=v, bbox_label=0, ignore_flag=0)
+            for ff, i, x, y, w, h, c, k, v in gt if ff == f
+        ]
+        ds = DetDataSample(metainfo=dict(
+            img_path=f'data/MOT17/train/MOT17-90-TOY/img1/{f:06d}.jpg',
+            frame_id=t, ori_video_length=MOT_T, video_length=MOT_T,
+            instances=instances, img_id=t))
+        mine = [p for p in pred if p[0] == f]
+        ds.pred_track_instances = InstanceData(
+            bboxes=torch.tensor([[x, y, x + w, y + h]
+                                 for _, _, x, y, w, h, _ in mine],
+                                dtype=torch.float64),
+            scores=torch.tensor([p[6] for p in mine]),
+            labels=torch.zeros(len(mine), dtype=torch.long),
+            instances_id=torch.tensor([p[1] for p in mine]))
+        frames.append(ds)
+    evaluator = Evaluator(dict(type='MOTChallengeMetric',
+                               metric=['HOTA', 'CLEAR', 'Identity']))
+    evaluator.dataset_meta = dict(classes=('pedestrian', ))
+    evaluator.process([TrackDataSample(video_data_samples=frames)], {})
+    res = evaluator.evaluate(1)
+    return {k.split('/')[-1]: v for k, v in res.items()}
+
+
+def test_mot_metric_matches_trackeval_run_directly(tmp_path):
+    gt, pred = _mot_case()
+    ref = _trackeval_direct(tmp_path, gt, pred)
+    res = _mot_metric(gt, pred)
+    # not a trivial case: an id switch, misses and a false positive
+    assert ref['IDSW'] >= 1 and ref['FN'] >= 1 and ref['FP'] >= 6
+    assert 0.3 < ref['HOTA'] < 0.95
+    for key, value in ref.items():
+        assert res[key] == pytest.approx(value, abs=1e-9), key

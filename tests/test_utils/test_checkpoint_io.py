@@ -183,7 +183,7 @@ _RUN_IDS = itertools.count()
 
 
 def make_runner(work_dir, max_iters, resume=False, load_from=None,
-                extra=False, **cfg):
+                extra=False, keep=3, **cfg):
     torch.manual_seed(0)
     from mmengine.config import Config
     return StrictCheckpointRunner(
@@ -198,7 +198,7 @@ def make_runner(work_dir, max_iters, resume=False, load_from=None,
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
         default_hooks=dict(
             checkpoint=dict(type='CheckpointHook', interval=1, by_epoch=False,
-                            max_keep_ckpts=3),
+                            max_keep_ckpts=keep),
             logger=dict(type='LoggerHook', interval=1)),
         resume=resume,
         load_from=load_from,
@@ -326,3 +326,17 @@ def test_explicit_resume_and_load_from_are_checked(tmp_path):
     partial.load_or_resume()
     ref = torch.load(good, map_location='cpu')['state_dict']
     assert torch.equal(partial.model.linear.weight, ref['linear.weight'])
+
+
+def test_max_keep_ckpts_1_is_warned(tmp_path):
+    """mmengine deletes the previous checkpoint before writing the next:
+    with max_keep_ckpts=1 a killed save leaves none."""
+    runner = make_runner(tmp_path, 1, keep=1)
+    with _capture(runner.logger) as records:
+        runner.train()
+    assert any('max_keep_ckpts=1' in r and 'keeps no checkpoint' in r
+               for r in records)
+    quiet = make_runner(tmp_path / 'quiet', 1, keep=2)
+    with _capture(quiet.logger) as records:
+        quiet.train()
+    assert not any('keeps no checkpoint' in r for r in records)

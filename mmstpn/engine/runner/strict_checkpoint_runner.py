@@ -7,8 +7,10 @@ from typing import Callable, Optional, Union
 from mmdet.registry import RUNNERS
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend, get_file_backend
+from mmengine.hooks import CheckpointHook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
+from torch import nn
 
 from mmstpn.utils.checkpoint_io import (CheckpointReadError, publish,
                                         read_checkpoint,
@@ -43,6 +45,12 @@ class StrictCheckpointRunner(Runner):
       (logged). No readable candidate at all is an error; no candidate is
       a fresh start (as mmengine). A checkpoint named explicitly
       (``--resume PATH``) is used or fails, never replaced by another.
+      Guarantee: a run killed at any moment, while saving included, resumes
+      from its last completed checkpoint, i.e. loses at most the
+      iterations since then (less than one checkpoint interval plus the
+      interrupted save), provided ``CheckpointHook.max_keep_ckpts`` is not
+      1 (mmengine deletes the oldest kept checkpoint before it writes the
+      next; ``train`` warns about that setting).
 
     Built by :func:`mmstpn.utils.launch.build_runner` (``tools/train.py``,
     ``tools/test.py``) unless the config names another ``runner_type``.
@@ -108,6 +116,20 @@ class StrictCheckpointRunner(Runner):
         finally:
             if osp.exists(tmp) and is_main_process():
                 os.remove(tmp)
+
+    def train(self) -> nn.Module:
+        """mmengine's ``train``, after warning about a ``CheckpointHook``
+        with ``max_keep_ckpts=1``: mmengine deletes the previous checkpoint
+        BEFORE writing the next one, so a crash while saving would leave
+        none."""
+        for hook in self.hooks:
+            if isinstance(hook, CheckpointHook) and hook.max_keep_ckpts == 1:
+                self.logger.warning(
+                    'CheckpointHook(max_keep_ckpts=1) deletes the previous '
+                    'checkpoint before it writes the next: a run killed '
+                    'while saving keeps no checkpoint. Use max_keep_ckpts '
+                    '>= 2 (or -1) for the resume guarantee')
+        return super().train()
 
     def load_or_resume(self) -> None:
         """mmengine's ``load_or_resume``, with the fallback of the class
