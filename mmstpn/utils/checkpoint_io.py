@@ -9,10 +9,13 @@ through :class:`mmstpn.engine.StrictCheckpointRunner`, ``load_from`` and
   truncated or unsafe file is a :class:`CheckpointReadError` naming the
   file and what is wrong with it.
 * :func:`load_state_dict_checked` loads a read checkpoint into a model
-  after comparing keys and shapes: anything missing, unexpected or of
+  after comparing keys and shapes (through the model's own loading where
+  names differ, so that a model that maps an older layout of its keys
+  still loads its old checkpoints): anything missing, unexpected or of
   another shape is a :class:`CheckpointMismatchError` naming the file and
-  the first keys of each kind, unless the caller opts in to a partial
-  load (``allow_partial=True``: the mismatch is logged as a warning).
+  the first keys of each kind, and the model keeps its values, unless the
+  caller opts in to a partial load (``allow_partial=True``: the mismatch
+  is logged as a warning).
   The only keys that may be missing are ``OPTIONAL_KEY_SUFFIXES``
   (BatchNorm's ``num_batches_tracked``, which mmengine ignores too).
 * :func:`load_checkpoint_strict` is both in one call.
@@ -318,9 +321,12 @@ def checkpoint_state_dict(checkpoint: dict,
     """The state dict of a checkpoint (``state_dict`` or the dict itself),
     its keys revised as mmengine's loader does (``module.`` stripped)."""
     state_dict = checkpoint.get('state_dict', checkpoint)
+    metadata = getattr(state_dict, '_metadata', None)
     for pattern, repl in revise_keys:
         state_dict = OrderedDict(
             (re.sub(pattern, repl, k), v) for k, v in state_dict.items())
+    if metadata is not None:  # module versions, as mmengine keeps them
+        state_dict._metadata = metadata
     return state_dict
 
 
@@ -345,6 +351,41 @@ def compare_state_dict(model: nn.Module, state_dict: Dict[str, Tensor]
     return missing, unexpected, shapes
 
 
+def _load_reporting(target: nn.Module, state_dict: Dict[str, Tensor]
+                    ) -> Tuple[List[str], List[str], List[str]]:
+    """Load with torch's ``load_state_dict(strict=False)``, so that the
+    model's own ``_load_from_state_dict`` hooks (e.g. a layout upgrade that
+    renames old keys) run, and return what still does not fit: (missing,
+    unexpected, shape mismatches). Tensors of another shape are not
+    loaded."""
+    own = target.state_dict()
+    shapes = [
+        k for k, v in state_dict.items()
+        if k in own and isinstance(v, Tensor) and v.shape != own[k].shape
+    ]
+    kept = OrderedDict(
+        (k, v) for k, v in state_dict.items() if k not in shapes)
+    if hasattr(state_dict, '_metadata'):
+        kept._metadata = state_dict._metadata
+    shape_msgs = [
+        f'{k}: {tuple(state_dict[k].shape)} in the file vs '
+        f'{tuple(own[k].shape)} in the model' for k in shapes
+    ]
+    try:
+        result = target.load_state_dict(kept, strict=False)
+    except RuntimeError as err:  # a key renamed by a hook, another shape
+        lines = [
+            line.strip() for line in str(err).splitlines()
+            if 'size mismatch' in line
+        ]
+        return [], [], shape_msgs + (lines or [_first_line(err)])
+    missing = [
+        k for k in result.missing_keys
+        if not k.endswith(OPTIONAL_KEY_SUFFIXES) and k not in shapes
+    ]
+    return missing, list(result.unexpected_keys), shape_msgs
+
+
 def load_state_dict_checked(model: nn.Module,
                             checkpoint: dict,
                             filename: str,
@@ -354,6 +395,12 @@ def load_state_dict_checked(model: nn.Module,
                             logger: Union[str, logging.Logger,
                                           None] = 'current') -> None:
     """Load a read checkpoint into ``model`` if its weights fit.
+
+    Keys and shapes are compared with the model's state dict. Where the
+    names differ, the checkpoint is loaded through the model's own loading
+    (``_load_from_state_dict`` hooks, e.g. a model that maps an older
+    layout of its keys) and what still does not fit decides; the model's
+    previous values are restored when that is an error.
 
     Args:
         model (nn.Module): The model (DDP / TTA wrappers are unwrapped).
@@ -370,38 +417,42 @@ def load_state_dict_checked(model: nn.Module,
         CheckpointMismatchError: Missing keys (beyond
             ``OPTIONAL_KEY_SUFFIXES``), unexpected keys or other shapes,
             with their counts, the first :data:`NAMED_KEYS` of each and the
-            file; nothing was loaded.
+            file; the model keeps its values.
     """
+    target = _target_module(model)
     state_dict = checkpoint_state_dict(checkpoint, revise_keys)
-    missing, unexpected, shapes = compare_state_dict(model, state_dict)
-    if missing or unexpected or shapes:
-        problems = []
-        for what, keys in (('missing (in the model, not in the file)',
-                            missing),
-                           ('unexpected (in the file, not in the model)',
-                            unexpected), ('of another shape', shapes)):
-            if keys:
-                more = f' (+{len(keys) - NAMED_KEYS} more)' \
-                    if len(keys) > NAMED_KEYS else ''
-                problems.append(f'{len(keys)} keys {what}: '
-                                f'{keys[:NAMED_KEYS]}{more}')
-        text = (f'{filename}: the checkpoint does not fit '
-                f'{type(_target_module(model)).__name__}: ' +
-                '; '.join(problems))
-        if not allow_partial:
-            raise CheckpointMismatchError(
-                text + '. Nothing was loaded. Is it the checkpoint of this '
-                'config? To load only the weights that fit (e.g. to '
-                'fine-tune from another model), opt in with '
-                '--allow-partial-load (tools/test.py, demos) or '
-                'allow_partial_load=True in the config.')
-        print_log(f'partial load (allowed): {text}; the model keeps its '
-                  'own values there', logger=logger, level=logging.WARNING)
-    # mismatched shapes are skipped by torch's loader; mmengine's repeat of
-    # the mismatch (all keys) is silenced: the message above has it
-    _load_checkpoint_to_model(
-        _target_module(model), checkpoint, strict=False, logger='silent',
-        revise_keys=list(revise_keys))
+    missing, unexpected, shapes = compare_state_dict(target, state_dict)
+    if not (missing or unexpected or shapes):
+        _load_checkpoint_to_model(target, checkpoint, strict=False,
+                                  logger='silent',
+                                  revise_keys=list(revise_keys))
+        return
+    backup = OrderedDict(
+        (k, v.detach().clone()) for k, v in target.state_dict().items())
+    missing, unexpected, shapes = _load_reporting(target, state_dict)
+    if not (missing or unexpected or shapes):
+        return  # the model's own loading mapped the names
+    problems = []
+    for what, keys in (('missing (in the model, not in the file)', missing),
+                       ('unexpected (in the file, not in the model)',
+                        unexpected), ('of another shape', shapes)):
+        if keys:
+            more = f' (+{len(keys) - NAMED_KEYS} more)' \
+                if len(keys) > NAMED_KEYS else ''
+            problems.append(f'{len(keys)} keys {what}: '
+                            f'{keys[:NAMED_KEYS]}{more}')
+    text = (f'{filename}: the checkpoint does not fit '
+            f'{type(target).__name__}: ' + '; '.join(problems))
+    if not allow_partial:
+        target.load_state_dict(backup)
+        raise CheckpointMismatchError(
+            text + '. Nothing was loaded. Is it the checkpoint of this '
+            'config? To load only the weights that fit (e.g. to fine-tune '
+            'from another model), opt in with --allow-partial-load '
+            '(tools/test.py, tools/train.py, demos) or '
+            'allow_partial_load=True in the config.')
+    print_log(f'partial load (allowed): {text}; the model keeps its own '
+              'values there', logger=logger, level=logging.WARNING)
 
 
 def checkpoint_dataset_meta(checkpoint: dict) -> Optional[dict]:

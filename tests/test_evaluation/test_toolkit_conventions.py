@@ -387,7 +387,8 @@ def _trackeval_direct(tmp_path, gt, pred):
                     PRINT_CONFIG=False, TIME_PROGRESS=False,
                     OUTPUT_SUMMARY=False, OUTPUT_DETAILED=False,
                     PLOT_CURVES=False, PRINT_ONLY_COMBINED=True)
-    data_cfg = trackeval.datasets.MotChallenge2DBox.get_default_dataset_config()
+    mot = trackeval.datasets.MotChallenge2DBox
+    data_cfg = mot.get_default_dataset_config()
     data_cfg.update(GT_FOLDER=str(gt_root),
                     TRACKERS_FOLDER=str(tmp_path / 'trackers'),
                     BENCHMARK='MOT17', SPLIT_TO_EVAL='train',
@@ -395,7 +396,7 @@ def _trackeval_direct(tmp_path, gt, pred):
     metrics = [trackeval.metrics.HOTA(), trackeval.metrics.CLEAR(),
                trackeval.metrics.Identity()]
     res, _ = trackeval.Evaluator(eval_cfg).evaluate(
-        [trackeval.datasets.MotChallenge2DBox(data_cfg)], metrics)
+        [mot(data_cfg)], metrics)
     res = res['MotChallenge2DBox']['mine']['COMBINED_SEQ']['pedestrian']
     return dict(HOTA=float(np.mean(res['HOTA']['HOTA'])),
                 DetA=float(np.mean(res['HOTA']['DetA'])),

@@ -107,6 +107,41 @@ def test_module_prefix_and_bare_state_dict_load(tmp_path):
     load_checkpoint_strict(Detector(), _save(sd, tmp_path / 'old.pth'))
 
 
+class OldLayout(nn.Module):
+    """Loads checkpoints of an older layout: ``old.*`` keys go to
+    ``new.*`` (as a model's ``_load_from_state_dict`` upgrade does)."""
+
+    def __init__(self):
+        super().__init__()
+        self.new = nn.Linear(2, 2)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        for key in [k for k in state_dict if k.startswith(prefix + 'old.')]:
+            rest = key[len(prefix + 'old.'):]
+            state_dict[prefix + 'new.' + rest] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+def test_the_models_own_key_mapping_is_honoured(tmp_path):
+    src = nn.Linear(2, 2)
+    old = {'backbone.old.weight': src.weight.detach().clone(),
+           'backbone.old.bias': src.bias.detach().clone()}
+    model = nn.Module()
+    model.backbone = OldLayout()
+    load_checkpoint_strict(model, _save(old, tmp_path / 'old.pth'))
+    assert torch.equal(model.backbone.new.weight, src.weight)
+    # still a mismatch once mapped: an error, and the values are restored
+    model.backbone.new.weight.data.fill_(7.0)
+    del old['backbone.old.bias']
+    old['backbone.old.extra'] = torch.zeros(1)
+    with pytest.raises(CheckpointMismatchError) as err:
+        load_checkpoint_strict(model, _save(old, tmp_path / 'bad.pth'))
+    assert "1 keys missing (in the model, not in the file): " \
+        "['backbone.new.bias']" in str(err.value)
+    assert "['backbone.new.extra']" in str(err.value)
+    assert (model.backbone.new.weight == 7.0).all()
+
+
 @pytest.mark.parametrize('kind', ['truncated', 'random', 'empty', 'text'])
 def test_unreadable_file_names_the_file(tmp_path, kind):
     path = tmp_path / f'{kind}.pth'
