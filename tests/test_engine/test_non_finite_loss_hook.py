@@ -56,7 +56,9 @@ class Frames(Dataset):
 _RUN_IDS = itertools.count()
 
 
-def make_runner(work_dir, model):
+def make_runner(work_dir, model, by_epoch=False):
+    train_cfg = dict(by_epoch=True, max_epochs=1) if by_epoch else \
+        dict(by_epoch=False, max_iters=4)
     return StrictCheckpointRunner(
         model=model,
         work_dir=str(work_dir),
@@ -66,10 +68,10 @@ def make_runner(work_dir, model):
             batch_size=2,
             collate_fn=dict(type='pseudo_collate')),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
-        train_cfg=dict(by_epoch=False, max_iters=4),
+        train_cfg=train_cfg,
         default_hooks=dict(
             checkpoint=dict(type='CheckpointHook', interval=1,
-                            by_epoch=False),
+                            by_epoch=by_epoch),
             non_finite_loss=dict(type='NonFiniteLossHook')),
         default_scope='mmdet',
         experiment_name=f'non_finite_{next(_RUN_IDS)}')
@@ -93,6 +95,60 @@ def test_stops_at_iteration_2_naming_the_items(tmp_path, value):
     # iteration 1 was saved, the non-finite iteration 2 was not
     assert osp.isfile(tmp_path / 'iter_1.pth')
     assert not osp.exists(tmp_path / 'iter_2.pth')
+
+
+def test_epoch_based_names_the_epoch_and_batch(tmp_path):
+    runner = make_runner(tmp_path, NaNAtIteration(3), by_epoch=True)
+    with pytest.raises(NonFiniteLossError,
+                       match=r'^training iteration 3 \(epoch 1, batch 3\): '
+                       r'non-finite loss') as err:
+        runner.train()
+    assert "img_path='data/vid/clip_1/000000.JPEG'" in str(err.value)
+
+
+def _dist_worker(rank, world, port, out_file):
+    """Rank 1's loss is NaN, rank 0's is finite: both stop."""
+    import json
+    import types
+
+    import torch.distributed as dist
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
+                            rank=rank, world_size=world)
+    runner = types.SimpleNamespace(iter=6, epoch=0, train_loop=None)
+    loss = float('nan') if rank == 1 else 0.5
+    sample = DetDataSample(metainfo=dict(img_path=f'rank{rank}.jpg'))
+    try:
+        NonFiniteLossHook().after_train_iter(
+            runner, 6, dict(data_samples=[sample]),
+            dict(loss=torch.tensor(loss)))
+        msg = None
+    except NonFiniteLossError as err:
+        msg = str(err)
+    finally:
+        dist.destroy_process_group()
+    with open(f'{out_file}.{rank}', 'w') as f:
+        json.dump(msg, f)
+
+
+def test_distributed_ranks_stop_together(tmp_path):
+    import json
+    import socket
+
+    import torch.multiprocessing as mp
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    out = str(tmp_path / 'msg')
+    # fork: the children reuse the imported modules
+    mp.start_processes(_dist_worker, args=(2, port, out), nprocs=2,
+                       join=True, start_method='fork')
+    msgs = [json.load(open(f'{out}.{r}')) for r in range(2)]
+    assert msgs[1].startswith('training iteration 7: non-finite loss '
+                              '(loss=nan)')
+    assert "img_path='rank1.jpg'" in msgs[1]
+    assert msgs[0] == ('training iteration 7: a loss is not finite on 1 '
+                       'other process(es) (this is rank 0); training '
+                       'stopped, see their error for the items')
 
 
 def test_finite_run_is_untouched_and_interval_is_checked(tmp_path):
