@@ -49,6 +49,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('video', help='video file or folder of frames')
     parser.add_argument('config', help='tracker config')
     parser.add_argument('checkpoint', help='tracker checkpoint')
+    parser.add_argument(
+        '--allow-partial-load', action='store_true',
+        help='load a checkpoint whose weights do not all fit the model '
+        '(without it: an error naming the keys)')
     parser.add_argument('--box', required=True,
                         help='target box in the first frame: x,y,w,h')
     parser.add_argument('--out', required=True,
@@ -130,12 +134,15 @@ def run(args: argparse.Namespace) -> dict:
     """The demo; returns the summary written to the json."""
     box = check_args(args)
     source = open_frames(args.video)
-    model = build_model(args)
-    if not isinstance(model, OneStreamTracker):
-        raise ValueError(f'{args.config}: model.type is '
-                         f'{type(model).__name__}, not a single-object '
-                         'tracker (OneStreamTracker); for detectors use '
-                         'demo/video_demo.py')
+
+    def check(model: torch.nn.Module) -> None:
+        if not isinstance(model, OneStreamTracker):
+            raise ValueError(f'{args.config}: model.type is '
+                             f'{type(model).__name__}, not a single-object '
+                             'tracker (OneStreamTracker); for detectors use '
+                             'demo/video_demo.py')
+
+    model = build_model(args, check)
     model.clear_video_state()
     pipeline, broadcast = build_frame_pipeline(model.cfg)
     if not broadcast:

@@ -26,7 +26,8 @@ import os.path as osp
 import pickle
 import sys
 import time
-from typing import Dict, List, Optional, Tuple
+import warnings
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -50,6 +51,8 @@ from mmengine.utils import ProgressBar  # noqa: E402
 
 from mmstpn.datasets.transforms import SupportFrameSample  # noqa: E402
 from mmstpn.structures import SupportPolicy, find_video_context  # noqa: E402
+from mmstpn.utils import (checkpoint_dataset_meta,  # noqa: E402
+                          load_checkpoint_strict)
 from video_io import (VIDEO_OUT_FOURCC, FrameSink, FrameSource,  # noqa: E402
                       GifSink, StagedOutputs, open_frames)
 
@@ -62,6 +65,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'folder of frames (natural file-name order)')
     parser.add_argument('config', help='model config')
     parser.add_argument('checkpoint', help='model checkpoint')
+    parser.add_argument(
+        '--allow-partial-load', action='store_true',
+        help='load a checkpoint whose weights do not all fit the model '
+        '(without it: an error naming the keys)')
     parser.add_argument(
         '--out', required=True,
         help='annotated video: .mp4 / .avi, or a path without extension '
@@ -141,14 +148,43 @@ def timings_path(args: argparse.Namespace) -> str:
 
 
 # ------------------------------------------------------------------ model
-def build_model(args: argparse.Namespace) -> torch.nn.Module:
-    """mmdet's ``init_detector`` from config + checkpoint."""
+def build_model(
+        args: argparse.Namespace,
+        check: Optional[Callable[[torch.nn.Module], None]] = None
+) -> torch.nn.Module:
+    """mmdet's ``init_detector`` from the config, then the checkpoint
+    loaded strictly (:func:`mmstpn.utils.load_checkpoint_strict`: an
+    unreadable file or weights that do not fit the model are an error
+    naming the file and the keys, unless ``--allow-partial-load``); the
+    model's ``dataset_meta`` comes from the checkpoint as in
+    ``init_detector`` (palette: config, then checkpoint, then random).
+    ``check(model)`` runs before the checkpoint is read."""
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     if 'init_cfg' in cfg.model.get('backbone', {}):
         cfg.model.backbone.init_cfg = None  # no pretrained download
-    return init_detector(cfg, args.checkpoint, device=args.device)
+    with warnings.catch_warnings(record=True) as caught:
+        model = init_detector(cfg, None, device=args.device)
+    for w in caught:  # all but its "COCO classes" note (not so here)
+        if 'checkpoint is None' not in str(w.message):
+            warnings.warn_explicit(w.message, w.category, w.filename,
+                                   w.lineno)
+    if check is not None:
+        check(model)
+    checkpoint = load_checkpoint_strict(
+        model, args.checkpoint,
+        allow_partial=getattr(args, 'allow_partial_load', False))
+    config_palette = model.dataset_meta.get('palette')
+    meta = checkpoint_dataset_meta(checkpoint)
+    if meta is None:
+        warnings.warn(f'{args.checkpoint}: no dataset_meta in the '
+                      'checkpoint; using COCO class names')
+    else:
+        model.dataset_meta = meta
+        if config_palette != 'random' or 'palette' not in meta:
+            model.dataset_meta['palette'] = config_palette
+    return model
 
 
 def set_support_policy(model: torch.nn.Module,

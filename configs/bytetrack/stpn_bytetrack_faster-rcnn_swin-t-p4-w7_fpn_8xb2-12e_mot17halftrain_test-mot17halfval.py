@@ -78,3 +78,6 @@ train_cfg = dict(
     val_interval=12)
 # mmdet's YOLOX hooks (mode switch, sync norm, EMA) do not apply
 custom_hooks = [dict(type='VideoContextHook')]
+# stop at the first NaN / inf loss, naming the iteration and the items
+# (configs/_base_/default_runtime.py does it for the others)
+default_hooks = dict(non_finite_loss=dict(type='NonFiniteLossHook'))

@@ -79,3 +79,6 @@ optim_wrapper = dict(
 val_evaluator = dict(type='YouTubeVISMetricNp2')
 test_evaluator = val_evaluator
 custom_hooks = [dict(type='VideoContextHook')]
+# stop at the first NaN / inf loss, naming the iteration and the items
+# (configs/_base_/default_runtime.py does it for the others)
+default_hooks = dict(non_finite_loss=dict(type='NonFiniteLossHook'))

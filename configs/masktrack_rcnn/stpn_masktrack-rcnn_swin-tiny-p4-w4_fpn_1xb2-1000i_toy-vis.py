@@ -122,6 +122,7 @@ optim_wrapper = dict(
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     checkpoint=dict(type='CheckpointHook', interval=max_iters,
-                    by_epoch=False))
+                    by_epoch=False),
+    non_finite_loss=dict(type='NonFiniteLossHook'))
 log_processor = dict(by_epoch=False)
 custom_hooks = [dict(type='VideoContextHook')]

@@ -73,3 +73,6 @@ optim_wrapper = dict(
             relative_position_bias_table=dict(decay_mult=0.),
             norm=dict(decay_mult=0.))))
 custom_hooks = [dict(type='SyncBuffersHook'), dict(type='VideoContextHook')]
+# stop at the first NaN / inf loss, naming the iteration and the items
+# (configs/_base_/default_runtime.py does it for the others)
+default_hooks = dict(non_finite_loss=dict(type='NonFiniteLossHook'))

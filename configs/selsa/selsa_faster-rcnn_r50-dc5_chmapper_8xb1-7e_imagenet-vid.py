@@ -2,7 +2,7 @@
 _base_ = [
     '../_base_/models/selsa_faster-rcnn_r50-dc5_chmapper.py',
     '../_base_/datasets/imagenet-vid-det_selsa.py',
-    '../_base_/schedules/sgd-7e_selsa.py', 'mmdet::_base_/default_runtime.py'
+    '../_base_/schedules/sgd-7e_selsa.py', '../_base_/default_runtime.py'
 ]
 default_hooks = dict(
     checkpoint=dict(

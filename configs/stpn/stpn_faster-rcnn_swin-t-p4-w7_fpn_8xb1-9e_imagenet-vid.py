@@ -5,7 +5,7 @@
 _base_ = [
     '../_base_/models/stpn_faster-rcnn_swin-t-p4-w7_fpn.py',
     '../_base_/datasets/imagenet-vid-det_stpn.py',
-    '../_base_/schedules/adamw-9e_stpn.py', 'mmdet::_base_/default_runtime.py'
+    '../_base_/schedules/adamw-9e_stpn.py', '../_base_/default_runtime.py'
 ]
 default_hooks = dict(
     checkpoint=dict(

@@ -14,7 +14,7 @@
 # --cfg-options model.type=PromptSupervisedFasterRCNN.
 _base_ = [
     'mmdet::_base_/models/faster-rcnn_r50_fpn.py',
-    'mmdet::_base_/default_runtime.py', '../_base_/datasets/toy-vid.py'
+    '../_base_/default_runtime.py', '../_base_/datasets/toy-vid.py'
 ]
 custom_imports = dict(imports=['mmstpn'], allow_failed_imports=False)
 

@@ -5,7 +5,7 @@
 # --cfg-options model.backbone.test_support.stride=5 (etc.).
 _base_ = [
     '../_base_/models/stpn_one-stream_vit-b-p16.py',
-    '../_base_/datasets/got10k_sot.py', 'mmdet::_base_/default_runtime.py'
+    '../_base_/datasets/got10k_sot.py', '../_base_/default_runtime.py'
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_interval=20)
 val_cfg = dict(type='ValLoop')

@@ -12,7 +12,7 @@
 # WHERE its target is, which global prompt tokens do not learn to carry
 # from the tracking losses alone.
 custom_imports = dict(imports=['mmstpn'], allow_failed_imports=False)
-_base_ = ['../_base_/datasets/toy-sot.py', 'mmdet::_base_/default_runtime.py']
+_base_ = ['../_base_/datasets/toy-sot.py', '../_base_/default_runtime.py']
 model = dict(
     type='PromptSupervisedOneStreamTracker',  # its default L1 loss, weight 5
     data_preprocessor=dict(

@@ -78,6 +78,12 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
         '(quotes needed, no spaces)')
     parser.add_argument(
         '--launcher', choices=LAUNCHERS, default='none', help='job launcher')
+    parser.add_argument(
+        '--allow-partial-load',
+        action='store_true',
+        help='load a checkpoint whose weights do not all fit the model (the '
+        'rest keeps its initialisation; the mismatch is logged). Without '
+        'it a mismatch is an error (allow_partial_load=True in a config)')
     # torch.distributed.launch passes --local-rank (torch >= 2.0) or
     # --local_rank (older); torchrun only sets LOCAL_RANK.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -122,6 +128,8 @@ def merge_cli_args(cfg: Config, args: argparse.Namespace) -> Config:
     cfg.launcher = getattr(args, 'launcher', 'none')
     if getattr(args, 'cfg_options', None):
         cfg.merge_from_dict(args.cfg_options)
+    if getattr(args, 'allow_partial_load', False):
+        cfg.allow_partial_load = True
 
     if getattr(args, 'work_dir', None) is not None:
         cfg.work_dir = args.work_dir
@@ -295,14 +303,22 @@ def setup_distributed(launcher: str, cfg: Config) -> Config:
 # runner
 # --------------------------------------------------------------------------
 def build_runner(cfg: Config) -> Runner:
-    """``Runner.from_cfg``, or the registered runner named ``runner_type``;
+    """:class:`~mmstpn.engine.StrictCheckpointRunner` (checked loads,
+    atomic saves, resume from the newest readable checkpoint), or the
+    registered runner named ``runner_type`` (warned when it is not one);
     on ranks other than 0, the LoggerHooks do not write the test metrics
     json (see :func:`_log_test_epoch_without_json`)."""
+    from mmstpn.engine.runner import StrictCheckpointRunner
     if 'runner_type' in cfg:
         from mmdet.registry import RUNNERS
         runner = RUNNERS.build(cfg)
+        if not isinstance(runner, StrictCheckpointRunner):
+            runner.logger.warning(
+                f'runner_type={cfg.runner_type!r} is not a '
+                'StrictCheckpointRunner: checkpoints are loaded without the '
+                'key check and not written atomically')
     else:
-        runner = Runner.from_cfg(cfg)
+        runner = StrictCheckpointRunner.from_cfg(cfg)
     if not is_main_process():
         for hook in runner.hooks:
             # mmengine's method only, not a subclass's own

@@ -279,14 +279,15 @@ def test_perfect_predictions_reach_the_maximum(tmp_path):
     # > 1, so its maximum mean is 20 / 21
     assert res['ope/success_auc'] == pytest.approx(20 / 21)
     assert res['ope/precision'] == 1.0
-    assert res['ope/norm_precision'] == 1.0
+    assert res['ope/norm_precision_pytracking'] == 1.0
+    assert res['ope/norm_precision_trackingnet'] == 1.0
     assert res['ope/SR50'] == 1.0
-    # shifted right by half / three quarters of the gt width: norm error
-    # 0.5 (the last threshold, still <=) / 0.75 on frames 1..; frame 0 is
-    # the given box (error 0). Per sequence (2, 3, 4 frames) the curve is
-    # 1 / F below the error, 1 from it on; curves averaged, then the mean
+    # shifted right by 0.15 / 0.25 of the gt width: norm error 0.15 / 0.25
+    # on frames 1..; frame 0 is the given box (error 0). pytracking reads
+    # the curve at 0.2: every frame / only frame 0 of each sequence (2, 3,
+    # 4 frames), averaged over sequences
     first = np.mean([1 / 2, 1 / 3, 1 / 4])
-    for frac, exp in ((0.5, first * 50 / 51 + 1 / 51), (0.75, first)):
+    for frac, exp in ((0.15, 1.0), (0.25, first)):
         evaluator = Evaluator(dict(type='GOT10kMetric', protocol='ope'))
 
         def shifted(frame, frac=frac):
@@ -294,7 +295,7 @@ def test_perfect_predictions_reach_the_maximum(tmp_path):
             return np.asarray(frame.bbox) + [dx, 0, dx, 0]
 
         res = _run(ds, evaluator, shifted)
-        assert res['ope/norm_precision'] == pytest.approx(exp)
+        assert res['ope/norm_precision_pytracking'] == pytest.approx(exp)
 
 
 def test_test_chunk_submission_end_to_end(tmp_path):

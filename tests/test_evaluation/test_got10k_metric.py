@@ -538,8 +538,8 @@ NORM_THRS = np.linspace(0, 0.5, 51)
 def _ref_norm_precision(preds, gts):
     """Naive per-frame loops: frame 0 = gt, NaN-gt frames dropped, error
     sqrt((dcx / w_g)^2 + (dcy / h_g)^2) (inf for a non-finite prediction or
-    a non-positive gt size), per-sequence curves (<=) averaged, then the
-    curve's mean."""
+    a non-positive gt size), per-sequence curves (<=) averaged; pytracking
+    reports the curve at 0.2 (index 20)."""
     curves = []
     for pred, gt in zip(preds, gts):
         errs = []
@@ -559,7 +559,7 @@ def _ref_norm_precision(preds, gts):
                        for t in NORM_THRS])
     curve = [sum(c[i] for c in curves) / len(curves)
              for i in range(len(NORM_THRS))]
-    return sum(curve) / len(curve), curve
+    return curve[20], curve
 
 
 def test_ope_norm_precision_steps_at_the_shift():
@@ -573,13 +573,16 @@ def test_ope_norm_precision_steps_at_the_shift():
     assert curve.shape == (51, )
     np.testing.assert_allclose(curve[:10], 1 / 5)
     np.testing.assert_allclose(curve[10:], 1.0)
-    assert res['norm_precision'] == pytest.approx((10 / 5 + 41) / 51)
+    # pytracking / MMTracking report the curve at 0.2, not its mean
+    assert res['norm_precision_pytracking'] == 1.0
     # the same shift along y on a box 10 high is 0.4 of h: step at 0.4
     pred_y = [[0, 0, 1, 1]] + [_shifted(gt[0], dy=4.0)] * 4
     curve_y = ope_metrics([pred_y], [gt], return_curve=True)[
         'norm_precision_curve']
     np.testing.assert_allclose(curve_y[:40], 1 / 5)
     np.testing.assert_allclose(curve_y[40:], 1.0)
+    assert ope_metrics([pred_y], [gt])['norm_precision_pytracking'] == \
+        pytest.approx(1 / 5)
     # pixel precision: 4 px <= 20 px on every frame
     assert res['precision'] == 1.0
     # normalised by the GROUND TRUTH's size: a prediction half as wide
@@ -599,7 +602,7 @@ def test_ope_norm_precision_matches_naive_loop():
     preds[3][1, 0] = np.nan  # non-finite prediction: a miss
     res = ope_metrics(preds, gts, return_curve=True)
     ref, ref_curve = _ref_norm_precision(preds, gts)
-    assert res['norm_precision'] == pytest.approx(ref, abs=1e-12)
+    assert res['norm_precision_pytracking'] == pytest.approx(ref, abs=1e-12)
     np.testing.assert_allclose(res['norm_precision_curve'], ref_curve,
                                atol=1e-12)
     assert (np.diff(res['norm_precision_curve']) >= 0).all()
@@ -608,7 +611,7 @@ def test_ope_norm_precision_matches_naive_loop():
         [[[0, 0, 4, 4]] * 2, [[0, 0, 4, 4]] + [[4, 0, 4, 4]] * 9],
         [[[0, 0, 4, 4]] * 2, [[0, 0, 4, 4]] * 10])
     # seq 1: all errors 0 -> 1; seq 2: 1 of 10 frames (error 1 > 0.5)
-    assert two['norm_precision'] == pytest.approx((1 + 0.1) / 2)
+    assert two['norm_precision_pytracking'] == pytest.approx((1 + 0.1) / 2)
 
 
 def test_ope_protocol_norm_precision_and_plot(tmp_path):
@@ -619,12 +622,13 @@ def test_ope_protocol_norm_precision_and_plot(tmp_path):
                          outfile_prefix=out), _samples(seqs))
     ref, _ = _ref_norm_precision([s['preds'][0] for s in seqs],
                                  [s['gt'] for s in seqs])
-    assert res['ope/norm_precision'] == pytest.approx(ref, abs=1e-5)
+    assert res['ope/norm_precision_pytracking'] == pytest.approx(ref,
+                                                                 abs=1e-5)
     assert 0 < ref < 1
     assert osp.getsize(osp.join(out, 'norm_precision_plot.png')) > 1000
     perf = json.load(open(osp.join(out, 'performance.json')))
-    assert perf['overall']['norm_precision'] == pytest.approx(
-        res['ope/norm_precision'])
+    assert perf['overall']['norm_precision_pytracking'] == pytest.approx(
+        res['ope/norm_precision_pytracking'])
     assert len(perf['overall']['norm_precision_curve']) == 51
 
 
@@ -699,8 +703,8 @@ def test_trackingnet_format_with_ground_truth(tmp_path):
                          result_format='trackingnet', outfile_prefix=out),
                     _samples(seqs))
     exp = ope_metrics([s['preds'][0] for s in seqs], [s['gt'] for s in seqs])
-    assert res['ope/norm_precision'] == pytest.approx(exp['norm_precision'],
-                                                      abs=1e-5)
+    for key in ('norm_precision_pytracking', 'norm_precision_trackingnet'):
+        assert res[f'ope/{key}'] == pytest.approx(exp[key], abs=1e-5)
     name = seqs[1]['name']
     boxes = np.loadtxt(osp.join(out, f'{name}.txt'), delimiter=',')
     np.testing.assert_allclose(boxes[0], seqs[1]['gt'][0], atol=1e-3)

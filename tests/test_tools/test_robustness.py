@@ -461,10 +461,19 @@ def test_cli_smoke(toy, tmp_path):
     """2 corruptions x 1 severity x 2 targets, STPN vs baseline, plus a K
     sweep, on the first video of the toy set."""
     root, ckpt = toy
+    # the baseline's own checkpoint: the STPN weights it has (checkpoints
+    # load strictly; the prompt predictor's are not the baseline's)
+    base_keys = MODELS.build(Config.fromfile(BASE_CFG).model).state_dict()
+    full = torch.load(ckpt, map_location='cpu')
+    base_ckpt = str(tmp_path / 'base.pth')
+    torch.save(dict(full, state_dict={k: v for k, v in
+                                      full['state_dict'].items()
+                                      if k in base_keys}), base_ckpt)
     out = str(tmp_path / 'rob.json')
     env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
     cmd = [
-        sys.executable, TOOL, STPN_CFG, ckpt, '--compare', BASE_CFG, ckpt,
+        sys.executable, TOOL, STPN_CFG, ckpt, '--compare', BASE_CFG,
+        base_ckpt,
         '--names', 'stpn', 'base', '--corruptions', 'gaussian_noise',
         'contrast', '--severities', '2', '--target', 'key', 'support',
         '--max-videos', '1', '--sweep', 'num_ref_imgs=2', '--work-dir',

@@ -132,3 +132,22 @@ def test_demo_errors_leave_no_output(assets):
                    '--box', '1,2,3,4'])
     assert not osp.exists(out)
     assert not [f for f in os.listdir(assets['root']) if f.startswith('.')]
+
+
+def test_checkpoint_of_another_model_is_an_error(assets):
+    """A VID detector's weights for the tracker: an error naming the file
+    and the keys; nothing is written."""
+    det_cfg = Config.fromfile(osp.join(REPO, 'tests', 'data', 'configs',
+                                       'tiny_stpn_toy_vid.py'))
+    det = str(assets['root'] / 'detector.pth')
+    torch.save(dict(state_dict=MODELS.build(det_cfg.model).state_dict()),
+               det)
+    out = str(assets['root'] / 'mismatch.mp4')
+    from mmstpn.utils import CheckpointMismatchError
+    with pytest.raises(CheckpointMismatchError) as info:
+        _demo().main([assets['video'], CONFIG, det, '--out', out,
+                      '--box', ','.join(map(str, BOX))])
+    msg = str(info.value)
+    assert msg.startswith(f'{det}: the checkpoint does not fit')
+    assert "keys unexpected (in the file, not in the model): ['" in msg
+    assert not osp.exists(out)

@@ -12,6 +12,9 @@ import json
 import os
 import os.path as osp
 import pickle
+import shutil
+import subprocess
+import sys
 
 import mmcv
 import numpy as np
@@ -180,6 +183,77 @@ def test_test_tool(tiny, trained):
     log = _test(tiny['env'], ckpt, work_tta, '--tta')
     assert 'DetTTAModel' in log
     assert 0 <= _test_metrics(work_tta)['coco/bbox_mAP'] <= 1
+
+
+# --------------------------------------------------------------------------
+# checkpoints that do not fit, unreadable ones, resume after a killed save
+# --------------------------------------------------------------------------
+def _failing_tool(env, script, *args):
+    proc = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', script), *args], cwd=REPO,
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, timeout=240)
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    return proc.stdout
+
+
+def test_test_tool_refuses_a_checkpoint_that_does_not_fit(tiny, trained):
+    root = tiny['root'] / 'bad_ckpts'
+    root.mkdir()
+    good = _load(osp.join(trained['resumed'], 'iter_4.pth'))
+    # another model's weights (a tracker's keys) in place of the head's
+    other = {k: v for k, v in good['state_dict'].items()
+             if not k.startswith('bbox_head.')}
+    other.update({'tracker.template.weight': torch.zeros(3, 3),
+                  'tracker.template.bias': torch.zeros(3)})
+    mismatched = str(root / 'mismatched.pth')
+    torch.save(dict(state_dict=other, meta=good['meta']), mismatched)
+    out = _failing_tool(tiny['env'], 'test.py', CONFIG, mismatched,
+                        '--work-dir', str(root / 'w1'))
+    assert f'CheckpointMismatchError: {mismatched}: the checkpoint does ' \
+        'not fit RetinaNet' in out
+    assert "keys missing (in the model, not in the file): ['bbox_head." \
+        in out
+    assert "2 keys unexpected (in the file, not in the model): " \
+        "['tracker.template.weight', 'tracker.template.bias']" in out
+    assert 'coco/bbox_mAP' not in out  # no metric of random weights
+    # the explicit opt-in loads what fits and evaluates
+    log = _test(tiny['env'], mismatched, str(root / 'w2'),
+                '--allow-partial-load')
+    assert 'partial load (allowed)' in log
+    assert 'coco/bbox_mAP' in _test_metrics(str(root / 'w2'))
+    # a truncated file: named, without torch's weights_only advice
+    truncated = str(root / 'truncated.pth')
+    with open(osp.join(trained['resumed'], 'iter_4.pth'), 'rb') as f:
+        data = f.read()
+    with open(truncated, 'wb') as f:
+        f.write(data[:len(data) // 2])
+    out = _failing_tool(tiny['env'], 'test.py', CONFIG, truncated,
+                        '--work-dir', str(root / 'w3'))
+    assert f'CheckpointReadError: {truncated} ({len(data) // 2} bytes): ' \
+        'not a readable torch checkpoint' in out
+    assert 'weights_only' not in out
+
+
+def test_train_resumes_from_the_newest_readable_checkpoint(tiny, trained):
+    """A run killed while writing iter_4.pth (truncated, last_checkpoint
+    pointing at it): --resume starts from iter_2.pth, says so, and ends
+    with the weights of an uninterrupted run."""
+    work = str(tiny['root'] / 'killed')
+    shutil.copytree(trained['resumed'], work)
+    latest = osp.join(work, 'iter_4.pth')
+    with open(osp.join(work, 'last_checkpoint'), 'w') as f:
+        f.write(latest)
+    with open(latest, 'r+b') as f:
+        f.truncate(os.path.getsize(latest) // 3)
+    log = _train(tiny['env'], work, '--resume', '--cfg-options',
+                 'train_cfg.max_iters=4')
+    assert f'auto resume: skipping {latest}: {latest} (' in log
+    assert f"Auto resumed from {osp.join(work, 'iter_2.pth')} (newest " \
+        f"readable checkpoint; skipped ['{latest}'])" in log
+    assert 'Iter(train) [3/4]' in log and 'Iter(train) [4/4]' in log
+    straight = _load(osp.join(trained['straight'], 'iter_4.pth'))
+    _assert_same_weights(_load(latest)['state_dict'], straight['state_dict'])
 
 
 # --------------------------------------------------------------------------

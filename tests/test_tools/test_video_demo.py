@@ -329,3 +329,49 @@ def test_track_predictions_are_drawn_with_their_ids(assets):
     np.testing.assert_array_equal(drawn,
                                   mmcv.rgb2bgr(reference.get_image()))
     assert not np.array_equal(drawn, frame)
+
+
+def test_checkpoint_of_another_model_is_an_error_naming_keys(assets):
+    """The single-object tracker's weights on the VID config: an error
+    naming the file and the first keys, before any output; a truncated
+    checkpoint names the file; --allow-partial-load is the opt-in."""
+    root = assets['root'] / 'mismatch'
+    root.mkdir()
+    sot_cfg = Config.fromfile(osp.join(REPO, 'tests', 'data', 'configs',
+                                       'tiny_stpn_sot_got10k.py'))
+    tracker = str(root / 'tracker.pth')
+    torch.save(dict(state_dict=MODELS.build(sot_cfg.model).state_dict()),
+               tracker)
+    truncated = str(root / 'truncated.pth')
+    with open(assets['ckpt'], 'rb') as f:
+        data = f.read()
+    with open(truncated, 'wb') as f:
+        f.write(data[:len(data) // 2])
+    out_dir = root / 'out'
+    out_dir.mkdir()
+    args = [assets['video'], CONFIG, None, '--out',
+            str(out_dir / 'out.mp4'), '--device', 'cpu']
+    from mmstpn.utils import CheckpointMismatchError, CheckpointReadError
+    with pytest.raises(CheckpointMismatchError) as info:
+        _demo().main(args[:2] + [tracker] + args[3:])
+    msg = str(info.value)
+    assert msg.startswith(f'{tracker}: the checkpoint does not fit')
+    assert 'keys missing (in the model, not in the file): ' \
+        "['backbone." in msg
+    assert 'keys unexpected (in the file, not in the model): ' in msg
+    assert '--allow-partial-load' in msg
+    with pytest.raises(CheckpointReadError,
+                       match=f'{truncated} .*not a readable torch'):
+        _demo().main(args[:2] + [truncated] + args[3:])
+    assert os.listdir(out_dir) == []
+    # the opt-in: a checkpoint without the ROI head's weights runs
+    full = torch.load(assets['ckpt'], map_location='cpu')
+    partial = str(root / 'no_roi_head.pth')
+    torch.save(dict(state_dict={k: v for k, v in full['state_dict'].items()
+                                if not k.startswith('roi_head.')},
+                    meta=full['meta']), partial)
+    with pytest.raises(CheckpointMismatchError, match="'roi_head."):
+        _demo().main(args[:2] + [partial] + args[3:])
+    summary = _demo().main(args[:2] + [partial] + args[3:] +
+                           ['--allow-partial-load'])
+    assert summary['num_frames'] == NUM_FRAMES

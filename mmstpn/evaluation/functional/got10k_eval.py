@@ -32,28 +32,48 @@ got10k.py`` ``ExperimentGOT10k.report`` and ``got10k/utils/metrics.py``
 Deviation: a predicted box with a NaN / inf coordinate gets IoU 0 (a
 failure). The toolkit would propagate the NaN into AO.
 
-OPE (one-pass evaluation; the toolkit's ``ExperimentOTB`` /
-``ExperimentLaSOT``): frame 0's prediction is replaced by the ground truth
-and INCLUDED, no image bound, frames whose ground truth has a NaN are
-dropped (LaSOT); per sequence, success curve = mean(IoU > thr) for
-``thr = linspace(0, 1, 21)`` and precision curve = mean(centre error <=
-thr) for ``thr = 0, 1, ..., 50`` pixels; the curves are averaged over
-sequences (each sequence weighs the same); success AUC = mean of the
-averaged success curve, precision = its value at 20 px. Centre = ``x +
-(w - 1) / 2`` as the toolkit (the -1 cancels out in the error).
+OPE (one-pass evaluation), as pytracking (``pytracking/analysis/
+extract_results.py`` + ``plot_results.py``), pysot-toolkit and MMTracking
+(``mmtrack/evaluation/functional/eval_sot_ope.py``) compute it; the three
+agree on these measures (their IoUs are the same continuous-coordinate
+IoU, their centre offsets the same difference): frame 0's prediction is
+replaced by the ground truth and INCLUDED, no image bound, frames whose
+ground truth has a NaN are dropped (LaSOT); per sequence, success curve =
+mean(IoU > thr) for ``thr = linspace(0, 1, 21)`` and precision curve =
+mean(centre error <= thr) for ``thr = 0, 1, ..., 50`` pixels; the curves
+are averaged over sequences (each sequence weighs the same); ``success_auc``
+= mean of the averaged success curve, ``precision`` = its value at 20 px.
+Centre = ``x + (w - 1) / 2`` as the toolkits (the -1 cancels out in the
+error).
 
-Normalized precision (LaSOT / TrackingNet; the pytracking convention), on
-exactly the frames above (frame 0 = the given box included, NaN-gt frames
-dropped): per frame the centre error divided per axis by the GROUND-TRUTH
-size, ``sqrt(((cx_p - cx_g) / w_g) ** 2 + ((cy_p - cy_g) / h_g) ** 2)``;
-per sequence the curve mean(error <= thr) for ``thr = linspace(0, 0.5,
-51)``, averaged over sequences like the precision curve; the reported
-``norm_precision`` is the mean of that curve (its AUC over [0, 0.5]).
+Normalized precision comes in two conventions, reported under two keys:
+
+* ``norm_precision_pytracking`` (pytracking, MMTracking; what LaSOT tables
+  and most TrackingNet tables computed offline report): per frame the
+  centre error divided per axis by the GROUND-TRUTH size, ``sqrt(((cx_p -
+  cx_g) / w_g) ** 2 + ((cy_p - cy_g) / h_g) ** 2)``, on the frames above;
+  per sequence the curve mean(error <= thr) for ``thr = 0, 0.01, ...,
+  0.5`` (51 points), averaged over sequences; the reported value is the
+  curve AT 0.2 (index 20), not its mean.
+* ``norm_precision_trackingnet`` (the TrackingNet devkit ``metrics.py``,
+  i.e. the evaluation server): every coordinate of both boxes rounded to
+  an integer (``np.round``) first; the same normalised error; per sequence
+  a 21-point curve for ``thr = linspace(0, 0.5, 21)``, averaged over
+  sequences, and the reported value is its trapezoidal integral over an
+  abscissa ``linspace(0, 1, 21)`` (``np.trapz(curve, x=linspace(0, 1,
+  21))``). The devkit reports success and precision the same way
+  (``success_trackingnet``: 21-point success curve of the rounded boxes'
+  inclusive-pixel IoU, integrated; ``precision_trackingnet``: 21-point
+  precision curve over ``linspace(0, 50, 21)`` px, integrated, not read
+  at 20 px). See :func:`trackingnet_metrics`.
+
 A frame whose ground truth has a non-positive width or height (undefined
-normalised error) or whose prediction is not finite counts as a miss
-(error inf) at every threshold.
+normalised error) or whose prediction is not finite counts as a miss at
+every threshold (pytracking counts a non-positive ground-truth size as a
+hit in normalized precision outside LaSOT; such boxes do not occur on the
+evaluated frames of LaSOT / TrackingNet).
 """
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -63,8 +83,16 @@ GOT10K_IOU_THRS = np.linspace(0, 1, 101)
 OPE_IOU_THRS = np.linspace(0, 1, 21)
 OPE_CE_THRS = np.arange(0, 51)
 OPE_PRECISION_PX = 20
-# OPE normalized-precision thresholds (51 points in [0, 0.5]).
+# OPE normalized-precision thresholds of pytracking / MMTracking (0, 0.01,
+# ..., 0.5) and the index of 0.2, the value they report.
 OPE_NORM_THRS = np.linspace(0, 0.5, 51)
+OPE_NORM_PRECISION_AT = 20
+# TrackingNet devkit: 21-point curves (IoU, pixels, normalised error), each
+# integrated with np.trapz over the abscissa linspace(0, 1, 21).
+TRACKINGNET_IOU_THRS = np.linspace(0, 1, 21)
+TRACKINGNET_CE_THRS = np.linspace(0, 50, 21)
+TRACKINGNET_NORM_THRS = np.linspace(0, 0.5, 21)
+TRACKINGNET_X = np.linspace(0, 1, 21)
 
 ArrayLike = Union[np.ndarray, Sequence]
 
@@ -358,37 +386,20 @@ def normalized_center_errors(boxes1: np.ndarray,
     return np.where(bad, np.inf, err)
 
 
-def ope_metrics(pred_boxes: Sequence[ArrayLike],
+def _ope_frames(pred_boxes: Sequence[ArrayLike],
                 gt_boxes: Sequence[ArrayLike],
-                seq_names: Optional[Sequence[str]] = None,
-                return_curve: bool = False) -> Dict[str, object]:
-    """OPE success AUC and precision (OTB / LaSOT convention, module doc).
-
-    Args:
-        pred_boxes (Sequence): Per sequence (F, 4) ``x, y, w, h``; frame 0
-            is replaced by the ground truth.
-        gt_boxes (Sequence): Per sequence (F, 4); rows with a NaN (LaSOT's
-            unannotated frames) are not evaluated.
-        seq_names (Sequence[str], optional): Names for error messages.
-        return_curve (bool): Add ``success_curve`` (21),
-            ``precision_curve`` (51, thresholds 0..50 px) and
-            ``norm_precision_curve`` (51, thresholds linspace(0, 0.5, 51)).
-
-    Returns:
-        dict: ``success_auc``, ``precision`` (at 20 px), ``norm_precision``
-        (mean of the normalized-precision curve: per frame the centre error
-        divided per axis by the ground truth's w / h, ``<=`` thresholds
-        linspace(0, 0.5, 51), same frames as the other measures, curves
-        averaged over sequences; non-positive gt size = a miss), ``SR50``
-        (success rate at IoU 0.5, the curve's middle point), all in [0, 1].
-    """
+                seq_names: Optional[Sequence[str]] = None
+                ) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """Per sequence the (predicted, ground-truth) ``x, y, w, h`` boxes OPE
+    evaluates: frame 0's prediction replaced by the ground truth, frames
+    whose ground truth has a NaN dropped."""
     num = len(gt_boxes)
     if len(pred_boxes) != num:
         raise ValueError(f'{len(pred_boxes)} predicted sequences but {num} '
                          'ground-truth sequences')
     if not num:
         raise ValueError('ope_metrics: no sequence to evaluate')
-    succ, prec, norm = [], [], []
+    out = []
     for i in range(num):
         name = _seq_name(i, seq_names)
         pred = _as_boxes(pred_boxes[i], f'{name}: pred_boxes').copy()
@@ -400,23 +411,146 @@ def ope_metrics(pred_boxes: Sequence[ArrayLike],
         valid = np.isfinite(gt).all(1)
         if not valid.any():
             raise ValueError(f'{name}: no frame with a finite ground truth')
-        ious = box_iou_xywh(pred[valid], gt[valid])
-        errs = center_errors(pred[valid], gt[valid])
-        succ.append(success_curve(ious, OPE_IOU_THRS))
-        prec.append(np.mean(errs[:, None] <= OPE_CE_THRS[None, :], axis=0))
-        norm_errs = normalized_center_errors(pred[valid], gt[valid])
+        out.append((pred[valid], gt[valid]))
+    return out
+
+
+def _hits_at_most(errors: np.ndarray, thrs: np.ndarray) -> np.ndarray:
+    """mean(errors <= thr) for each threshold (NaN / inf: a miss)."""
+    with np.errstate(invalid='ignore'):
+        return np.mean(errors[:, None] <= thrs[None, :], axis=0)
+
+
+def _trapezoid(curve: np.ndarray, x: np.ndarray) -> float:
+    """The trapezoidal rule (``np.trapz``, renamed ``np.trapezoid`` in
+    numpy 2)."""
+    return float(np.sum((curve[1:] + curve[:-1]) / 2 * np.diff(x)))
+
+
+def ope_metrics(pred_boxes: Sequence[ArrayLike],
+                gt_boxes: Sequence[ArrayLike],
+                seq_names: Optional[Sequence[str]] = None,
+                return_curve: bool = False) -> Dict[str, object]:
+    """OPE measures of pytracking / pysot / MMTracking and of the
+    TrackingNet devkit (module doc).
+
+    Args:
+        pred_boxes (Sequence): Per sequence (F, 4) ``x, y, w, h``; frame 0
+            is replaced by the ground truth.
+        gt_boxes (Sequence): Per sequence (F, 4); rows with a NaN (LaSOT's
+            unannotated frames) are not evaluated.
+        seq_names (Sequence[str], optional): Names for error messages.
+        return_curve (bool): Add ``success_curve`` (21),
+            ``precision_curve`` (51, thresholds 0..50 px),
+            ``norm_precision_curve`` (51, thresholds linspace(0, 0.5, 51))
+            and the TrackingNet devkit's curves (see
+            :func:`trackingnet_metrics`).
+
+    Returns:
+        dict: All in [0, 1]. pytracking / pysot / MMTracking:
+        ``success_auc`` (mean of the 21-point success curve),
+        ``precision`` (at 20 px), ``norm_precision_pytracking`` (the
+        normalized-precision curve at 0.2), ``SR50`` (success rate at IoU
+        0.5, the success curve's middle point). TrackingNet devkit:
+        ``success_trackingnet``, ``precision_trackingnet``,
+        ``norm_precision_trackingnet``.
+    """
+    seqs = _ope_frames(pred_boxes, gt_boxes, seq_names)
+    succ, prec, norm = [], [], []
+    for pred, gt in seqs:
+        succ.append(success_curve(box_iou_xywh(pred, gt), OPE_IOU_THRS))
+        prec.append(_hits_at_most(center_errors(pred, gt), OPE_CE_THRS))
         norm.append(
-            np.mean(norm_errs[:, None] <= OPE_NORM_THRS[None, :], axis=0))
+            _hits_at_most(normalized_center_errors(pred, gt), OPE_NORM_THRS))
     succ_curve = np.mean(succ, axis=0)
     prec_curve = np.mean(prec, axis=0)
     norm_curve = np.mean(norm, axis=0)
     out: Dict[str, object] = dict(
         success_auc=float(np.mean(succ_curve)),
         precision=float(prec_curve[OPE_PRECISION_PX]),
-        norm_precision=float(np.mean(norm_curve)),
+        norm_precision_pytracking=float(norm_curve[OPE_NORM_PRECISION_AT]),
         SR50=float(succ_curve[len(OPE_IOU_THRS) // 2]))
     if return_curve:
         out['success_curve'] = succ_curve
         out['precision_curve'] = prec_curve
         out['norm_precision_curve'] = norm_curve
+    out.update(_trackingnet_from_frames(seqs, return_curve))
+    return out
+
+
+def trackingnet_metrics(pred_boxes: Sequence[ArrayLike],
+                        gt_boxes: Sequence[ArrayLike],
+                        seq_names: Optional[Sequence[str]] = None,
+                        return_curve: bool = False) -> Dict[str, object]:
+    """Success, precision and normalized precision as the TrackingNet
+    devkit's ``metrics.py`` (the evaluation server) computes them.
+
+    On the OPE frames (frame 0 = the ground truth; NaN ground-truth rows
+    dropped, TrackingNet has none), per sequence:
+
+    * every ``x, y, w, h`` of both boxes rounded to an integer
+      (``np.round``, half to even);
+    * IoU of inclusive-pixel boxes (``x2 = x + w - 1``; intersection width
+      ``max(0, min(x2) - max(x) + 1)``; areas ``w * h``); an empty union
+      is a miss;
+    * centre distance and the distance normalised per axis by the rounded
+      ground truth's w / h (a zero size: a miss);
+    * a prediction with a non-finite value: a miss everywhere;
+    * 21-point curves: mean(IoU > t), t = linspace(0, 1, 21); mean(dist
+      <= t), t = linspace(0, 50, 21) px; mean(norm dist <= t), t =
+      linspace(0, 0.5, 21).
+
+    The curves are averaged over sequences and each reported value is the
+    curve's trapezoidal integral over the abscissa linspace(0, 1, 21)
+    (``np.trapz(curve, x=linspace(0, 1, 21))``), a fraction in [0, 1].
+
+    Args: see :func:`ope_metrics`.
+
+    Returns:
+        dict: ``success_trackingnet``, ``precision_trackingnet``,
+        ``norm_precision_trackingnet`` and, when asked, their 21-point
+        curves (``*_curve_trackingnet``).
+    """
+    return _trackingnet_from_frames(
+        _ope_frames(pred_boxes, gt_boxes, seq_names), return_curve)
+
+
+def _trackingnet_from_frames(seqs: List[Tuple[np.ndarray, np.ndarray]],
+                             return_curve: bool) -> Dict[str, object]:
+    curves: Dict[str, List[np.ndarray]] = dict(
+        success=[], precision=[], norm_precision=[])
+    for pred, gt in seqs:
+        p, g = np.round(pred), np.round(gt)
+        bad = ~np.isfinite(p).all(1)
+        p = np.where(bad[:, None], 0.0, p)
+        # inclusive pixels: x2 = x + w - 1, width = x2 - x + 1
+        inter = np.prod(
+            np.clip(
+                np.minimum(p[:, :2] + p[:, 2:], g[:, :2] + g[:, 2:]) -
+                np.maximum(p[:, :2], g[:, :2]), 0, None),
+            axis=1)
+        union = np.prod(p[:, 2:], axis=1) + np.prod(g[:, 2:], axis=1) - inter
+        diff = (p[:, :2] + p[:, 2:] / 2) - (g[:, :2] + g[:, 2:] / 2)
+        size = g[:, 2:]
+        with np.errstate(invalid='ignore', divide='ignore'):
+            iou = np.where(union > 0, inter / np.where(union > 0, union, 1),
+                           np.nan)
+            norm = np.sqrt(np.sum((diff / np.where(size != 0, size, 1))**2,
+                                  axis=1))
+        dist = np.sqrt(np.sum(diff**2, axis=1))
+        iou[bad] = np.nan
+        dist[bad] = np.inf
+        norm[bad | (size == 0).any(1)] = np.inf
+        with np.errstate(invalid='ignore'):
+            curves['success'].append(
+                np.mean(iou[:, None] > TRACKINGNET_IOU_THRS[None], axis=0))
+        curves['precision'].append(_hits_at_most(dist, TRACKINGNET_CE_THRS))
+        curves['norm_precision'].append(
+            _hits_at_most(norm, TRACKINGNET_NORM_THRS))
+    out: Dict[str, object] = {}
+    for key, per_seq in curves.items():
+        curve = np.mean(per_seq, axis=0)
+        out[f'{key}_trackingnet'] = _trapezoid(curve, TRACKINGNET_X)
+        if return_curve:
+            out[f'{key}_curve_trackingnet'] = curve
     return out

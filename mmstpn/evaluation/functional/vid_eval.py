@@ -9,9 +9,28 @@
   (176k frames, up to 100 boxes each) evaluates in seconds to a minute, and
   so that several "settings" (motion splits, image subsets) reuse the IoU
   computation and the global sort.
+* :func:`vid_devkit_ap` - per-class AP as the ImageNet VID devkit computes
+  it (and FGFA / MEGA / SELSA's Python port of it).
 
-Both are pure numpy/pycocotools and know nothing about mmengine; the metric
-:class:`mmstpn.evaluation.VIDMetric` builds the arrays.
+Two conventions of "ImageNet VID AP50" exist and differ:
+
+* COCO AP50 (:class:`VIDAPEvaluator`; pycocotools ``COCOeval`` at IoU 0.5,
+  i.e. MMTracking's ``CocoVideoMetric`` ``bbox_mAP_50`` and mmstpn's
+  ``VIDMetric`` ``bbox_mAP_50``): continuous coordinates (``w = x2 -
+  x1``), IoU threshold 0.5 for every box, precision envelope sampled at 101
+  recall points, crowd / ignore boxes handled.
+* VID devkit AP (:func:`vid_devkit_ap`; the ILSVRC VID devkit and FGFA's
+  ``imagenet_vid_eval.py``, used by FGFA / MEGA / SELSA): inclusive pixel
+  coordinates (``w = x2 - x1 + 1``), a per-ground-truth IoU threshold
+  ``min(0.5, w * h / ((w + 10) * (h + 10)))``, area under the precision
+  envelope (VOC all points), no crowd / ignore.
+
+The devkit's threshold is below 0.5 only for small ground truths (``w * h
+< 0.5 (w + 10) (h + 10)``, e.g. squares under 25 x 25 pixels); the two AP
+formulas (101 recall points vs all points) differ slightly on any set.
+
+All of this is pure numpy/pycocotools and knows nothing about mmengine; the
+metric :class:`mmstpn.evaluation.VIDMetric` builds the arrays.
 """
 from collections import defaultdict
 from typing import Dict, Hashable, List, Optional, Sequence, Tuple
@@ -107,6 +126,8 @@ def motion_split_masks(motion_ious: np.ndarray,
 class VIDAPEvaluator:
     """Box AP at one IoU threshold, COCO semantics, many settings at once.
 
+    The COCO convention of ImageNet VID AP50 (MMTracking's
+    ``CocoVideoMetric``), not the VID devkit's (:func:`vid_devkit_ap`).
     Reproduces ``pycocotools.cocoeval.COCOeval`` with ``iouThrs=[thr]``,
     ``areaRng=[all]``, ``maxDets=[inf]`` and ``useCats=1``:
 
@@ -299,3 +320,116 @@ def mean_ap(aps: np.ndarray) -> float:
     aps = np.asarray(aps, dtype=np.float64)
     valid = ~np.isnan(aps)
     return float(aps[valid].mean()) if valid.any() else -1.0
+
+
+def vid_devkit_iou_thrs(gt_bboxes: np.ndarray,
+                        default_iou_thr: float = 0.5,
+                        pixel_tolerance: float = 10.) -> np.ndarray:
+    """The VID devkit's per-ground-truth IoU threshold.
+
+    Args:
+        gt_bboxes: (G, 4) ``x1, y1, x2, y2`` in the devkit's inclusive pixel
+            convention (``w = x2 - x1 + 1``).
+        default_iou_thr: The threshold of large objects.
+        pixel_tolerance: The devkit's 10 pixels.
+
+    Returns:
+        np.ndarray: (G,) ``min(default_iou_thr, w * h / ((w + tol) * (h +
+        tol)))``.
+    """
+    gt = np.asarray(gt_bboxes, dtype=np.float64).reshape(-1, 4)
+    w = gt[:, 2] - gt[:, 0] + 1
+    h = gt[:, 3] - gt[:, 1] + 1
+    return np.minimum(w * h / ((w + pixel_tolerance) * (h + pixel_tolerance)),
+                      default_iou_thr)
+
+
+def vid_devkit_ap(num_classes: int,
+                  det_img: np.ndarray,
+                  det_labels: np.ndarray,
+                  det_scores: np.ndarray,
+                  det_bboxes: np.ndarray,
+                  gt_img: np.ndarray,
+                  gt_labels: np.ndarray,
+                  gt_bboxes: np.ndarray,
+                  default_iou_thr: float = 0.5,
+                  pixel_tolerance: float = 10.) -> np.ndarray:
+    """Per-class AP as the ImageNet VID devkit computes it.
+
+    * boxes are ``x1, y1, x2, y2`` in the inclusive pixel convention
+      (``w = x2 - x1 + 1``; the devkit's XML ``xmin .. xmax``; a CocoVID
+      ``x, y, w, h`` box is ``x, y, x + w, y + h`` there);
+    * IoU of inclusive-pixel boxes, and each ground truth has its own
+      threshold (:func:`vid_devkit_iou_thrs`);
+    * per image, detections in decreasing score order (ties: input order)
+      each take the unmatched same-class ground truth of highest IoU among
+      those at or above their threshold; a detection without one is a FP;
+    * per class, detections of all images in decreasing score order (ties:
+      image index, then the order inside the image; the devkit leaves ties
+      to an unstable sort), precision = tp / max(tp + fp, eps), recall = tp
+      / (ground truths of the class); AP = area under the monotone
+      precision envelope (VOC all points, sentinels (0, 0) and (1, 0)).
+
+    There is no crowd / ignore handling (the devkit has none).
+
+    Args:
+        num_classes: Number of classes (labels 0 ... num_classes - 1).
+        det_img, det_labels, det_scores, det_bboxes: Detections: image
+            index, label, score, (D, 4) box.
+        gt_img, gt_labels, gt_bboxes: Ground truths: image index, label,
+            (G, 4) box.
+        default_iou_thr: IoU threshold of large objects (0.5).
+        pixel_tolerance: The devkit's 10 pixels.
+
+    Returns:
+        np.ndarray: (num_classes,) AP; NaN for a class without ground truth
+        (:func:`mean_ap` averages the others).
+    """
+    det_img = np.asarray(det_img, dtype=np.int64).reshape(-1)
+    det_labels = np.asarray(det_labels, dtype=np.int64).reshape(-1)
+    det_scores = np.asarray(det_scores, dtype=np.float64).reshape(-1)
+    det_bboxes = np.asarray(det_bboxes, dtype=np.float64).reshape(-1, 4)
+    gt_img = np.asarray(gt_img, dtype=np.int64).reshape(-1)
+    gt_labels = np.asarray(gt_labels, dtype=np.int64).reshape(-1)
+    gt_bboxes = np.asarray(gt_bboxes, dtype=np.float64).reshape(-1, 4)
+    gt_thrs = vid_devkit_iou_thrs(gt_bboxes, default_iou_thr,
+                                  pixel_tolerance)
+    tp = np.zeros(len(det_img), dtype=bool)
+    det_pos = np.arange(len(det_img))
+    gts_of: Dict[int, np.ndarray] = {
+        int(i): np.flatnonzero(gt_img == i) for i in np.unique(gt_img)}
+    for img in np.unique(det_img):
+        g = gts_of.get(int(img))
+        if g is None:
+            continue
+        d = det_pos[det_img == img]
+        d = d[np.lexsort((d, -det_scores[d]))]
+        ious = bbox_overlaps(
+            det_bboxes[d], gt_bboxes[g], use_legacy_coordinate=True)
+        ok = (ious >= gt_thrs[g][None]) & \
+            (det_labels[d][:, None] == gt_labels[g][None]) & (ious > 0)
+        taken = np.zeros(len(g), dtype=bool)
+        for r in np.flatnonzero(ok.any(axis=1)):
+            cand = ok[r] & ~taken
+            if cand.any():
+                k = int(np.argmax(np.where(cand, ious[r], -np.inf)))
+                taken[k] = True
+                tp[d[r]] = True
+    order = np.lexsort((det_pos, det_img, -det_scores))
+    npos = np.bincount(gt_labels, minlength=num_classes)
+    aps = np.full(num_classes, np.nan)
+    for c in range(num_classes):
+        if npos[c] == 0:
+            continue
+        hits = tp[order][det_labels[order] == c]
+        ctp = np.cumsum(hits).astype(np.float64)
+        cfp = np.cumsum(~hits).astype(np.float64)
+        rec = ctp / npos[c]
+        prec = ctp / np.maximum(ctp + cfp, np.finfo(np.float64).eps)
+        mrec = np.concatenate(([0.], rec, [1.]))
+        mpre = np.maximum.accumulate(
+            np.concatenate(([0.], prec, [0.]))[::-1])[::-1]
+        change = np.flatnonzero(mrec[1:] != mrec[:-1])
+        aps[c] = float(np.sum((mrec[change + 1] - mrec[change]) *
+                              mpre[change + 1]))
+    return aps

@@ -19,6 +19,10 @@ from ..functional import (GOT10K_IOU_THRS, OPE_CE_THRS, OPE_IOU_THRS,
                           ope_metrics, success_curve)
 
 RESULT_FORMATS = ('toolkit', 'trackingnet')
+# OPE keys: pytracking / pysot / MMTracking, then the TrackingNet devkit's.
+OPE_KEYS = ('success_auc', 'precision', 'norm_precision_pytracking', 'SR50',
+            'success_trackingnet', 'precision_trackingnet',
+            'norm_precision_trackingnet')
 
 SeqKey = Tuple[str, int]
 
@@ -47,11 +51,15 @@ class GOT10kMetric(BaseMetric):
     boxes bounded by the image, IoUs pooled over all frames of all
     sequences, repeated runs concatenated) and ``speed_fps`` (toolkit: mean
     of 1 / per-frame time) when every frame carries its time.
-    ``protocol='ope'`` reports ``success_auc``, ``precision`` (20 px),
-    ``norm_precision`` (mean of the normalized-precision curve over
-    [0, 0.5]) and ``SR50`` (:func:`~mmstpn.evaluation.functional.
-    ope_metrics`: frame 0 included as the given box, per-sequence curves
-    averaged).
+    ``protocol='ope'`` reports, as :func:`~mmstpn.evaluation.functional.
+    ope_metrics` computes them (frame 0 included as the given box,
+    per-sequence curves averaged), the measures of pytracking / pysot /
+    MMTracking: ``success_auc`` (mean of the 21-point success curve),
+    ``precision`` (20 px), ``norm_precision_pytracking`` (the
+    normalized-precision curve at 0.2) and ``SR50``; and those of the
+    TrackingNet devkit (the evaluation server: rounded boxes, 21-point
+    curves integrated with the trapezoidal rule): ``success_trackingnet``,
+    ``precision_trackingnet``, ``norm_precision_trackingnet``.
 
     Expected data samples (one per frame; a ``TrackDataSample`` dict with
     ``video_data_samples`` is unrolled into its frames), metainfo keys:
@@ -483,10 +491,8 @@ class GOT10kMetric(BaseMetric):
                                  'expected')
             res = ope_metrics([p[0] for p in preds], gts, names,
                               return_curve=True)
-            out['success_auc'] = res['success_auc']
-            out['precision'] = res['precision']
-            out['norm_precision'] = res['norm_precision']
-            out['SR50'] = res['SR50']
+            for key in OPE_KEYS:
+                out[key] = res[key]
             curves = dict(
                 success_curve=(OPE_IOU_THRS, res['success_curve']),
                 precision_curve=(OPE_CE_THRS, res['precision_curve']),
@@ -518,7 +524,7 @@ class GOT10kMetric(BaseMetric):
                              'precision', out.get('precision')),
             norm_precision_curve=('Normalized location error threshold',
                                   'Normalized precision', 'norm_precision',
-                                  out.get('norm_precision')))
+                                  out.get('norm_precision_pytracking')))
         for key, (thrs, values) in curves.items():
             xlabel, ylabel, stem, score = labels[key]
             fig = Figure()

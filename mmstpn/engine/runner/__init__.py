@@ -1,0 +1,3 @@
+from .strict_checkpoint_runner import StrictCheckpointRunner
+
+__all__ = ['StrictCheckpointRunner']
