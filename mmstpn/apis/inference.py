@@ -14,12 +14,12 @@ from mmdet.registry import DATASETS, MODELS, TRANSFORMS
 from mmdet.utils import get_test_pipeline_cfg
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
 
 from mmstpn.structures import (SupportPolicy, find_video_context,
                                set_test_policy)
-from mmstpn.utils import upgrade_state_dict
+from mmstpn.utils import (checkpoint_dataset_meta, load_state_dict_checked,
+                          read_checkpoint, upgrade_state_dict)
 
 ConfigLike = Union[str, Path, Config]
 Frame = Union[np.ndarray, str]
@@ -57,8 +57,9 @@ def init_model(config: ConfigLike,
         device (str): Where the model goes. Defaults to ``'cpu'``.
         cfg_options (dict, optional): Config overrides (mmengine syntax).
         allow_partial_load (bool): Accept a checkpoint whose keys do not
-            fit the model (missing / unexpected keys). Default False: such
-            a checkpoint is a ValueError naming the first keys.
+            fit the model (missing / unexpected keys, other shapes).
+            Default False: such a checkpoint is a
+            ``CheckpointMismatchError`` naming the file and the first keys.
 
     Returns:
         nn.Module: The model in eval mode, with ``cfg`` (the config) and
@@ -76,12 +77,12 @@ def init_model(config: ConfigLike,
     import mmstpn  # noqa: F401  (registers every mmstpn module)
     init_default_scope(config.get('default_scope', 'mmdet'))
     model = MODELS.build(config.model)
+    dataset_meta = None
     if checkpoint is None:
         model.init_weights()
-        meta = {}
     else:
-        meta = _load(model, checkpoint, allow_partial_load).get('meta', {})
-    dataset_meta = meta.get('dataset_meta')
+        dataset_meta = checkpoint_dataset_meta(
+            _load(model, checkpoint, allow_partial_load))
     if dataset_meta is None and config.get('test_dataloader'):
         dataset_cfg = copy.deepcopy(config.test_dataloader.dataset)
         dataset_cfg['lazy_init'] = True
@@ -93,31 +94,12 @@ def init_model(config: ConfigLike,
 
 
 def _load(model: nn.Module, checkpoint: str, partial: bool) -> dict:
-    """Load ``checkpoint`` into ``model``; keys that do not fit (after the
-    documented layout upgrades) are a ValueError unless ``partial``."""
-    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
-    if not isinstance(ckpt, dict):
-        raise ValueError(f'{checkpoint}: not a checkpoint (a '
-                         f'{type(ckpt).__name__}, not a dict)')
-    weights = ckpt.get('state_dict', ckpt)
-    weights = upgrade_state_dict(
-        {k[7:] if k.startswith('module.') else k: v
-         for k, v in weights.items()})
-    own = model.state_dict()
-    shapes = sorted(k for k, v in weights.items()
-                    if k in own and tuple(own[k].shape) != tuple(v.shape))
-    result = model.load_state_dict(
-        {k: v for k, v in weights.items() if k not in shapes}, strict=False)
-    missing = [k for k in result.missing_keys if k not in shapes]
-    unexpected = result.unexpected_keys
-    if (missing or unexpected or shapes) and not partial:
-        raise ValueError(
-            f'{checkpoint}: its weights do not fit the model '
-            f'({type(model).__name__}): {len(missing)} missing keys '
-            f'{missing[:5]}, {len(unexpected)} unexpected keys '
-            f'{unexpected[:5]}, {len(shapes)} keys of another shape '
-            f'{shapes[:5]}; is it a checkpoint of another config? '
-            'Pass allow_partial_load=True to load what fits')
+    """Read ``checkpoint``, upgrade older layouts, load it strictly
+    (:func:`~mmstpn.utils.load_state_dict_checked`)."""
+    ckpt = read_checkpoint(checkpoint)
+    if 'state_dict' in ckpt:
+        ckpt['state_dict'] = upgrade_state_dict(ckpt['state_dict'])
+    load_state_dict_checked(model, ckpt, checkpoint, allow_partial=partial)
     return ckpt
 
 
