@@ -279,5 +279,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(__file__))))
     main()

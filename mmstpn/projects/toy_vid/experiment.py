@@ -10,8 +10,8 @@ then prints a table, saves ``results.json`` and a bar plot.
 
 ``--toy-layout multi`` uses the harder toy set (2-3 objects of different
 classes plus never-labelled distractors per video; see
-``toy_vid_generator``). ``tools/misc/toy_vid_seeds.py`` runs this job over
-several seeds and layouts and tabulates the results.
+:mod:`mmstpn.projects.toy_vid.generator`). ``tools/misc/toy_vid_seeds.py``
+runs this job over several seeds and layouts and tabulates the results.
 
 Example::
 
@@ -27,19 +27,15 @@ import threading
 import time
 from typing import Dict, List, Tuple
 
-# run from a checkout without installing: make `import mmstpn` work, and
-# the generator next to this file (also when loaded by path)
-HERE = osp.dirname(osp.abspath(__file__))
-sys.path[:0] = [osp.dirname(osp.dirname(HERE)), HERE]
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
 
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+import mmstpn  # noqa: F401
+from mmstpn.projects import configs_root
+from mmstpn.projects.toy_vid.generator import (LAYOUTS,
+                                               generate_deteriorated_vid)
 
-import mmstpn  # noqa: E402,F401
-from toy_vid_generator import (  # noqa: E402
-    LAYOUTS, generate_deteriorated_vid)
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = configs_root()
 CONFIGS = {
     'baseline':
     'configs/stpn/faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid.py',

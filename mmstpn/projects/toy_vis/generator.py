@@ -22,11 +22,9 @@ Example::
     python tools/misc/generate_toy_vis.py data/toy_vis --num-train-videos 240
 """
 import argparse
-import importlib
 import json
 import os
 import os.path as osp
-import sys
 from typing import Dict, List
 
 import numpy as np
@@ -34,12 +32,9 @@ import pycocotools.mask as mask_util
 
 
 def vid_generator():
-    """The toy VID generator module (``tools/misc/toy_vid_generator.py``,
-    next to this file)."""
-    here = osp.dirname(osp.abspath(__file__))
-    if here not in sys.path:
-        sys.path.insert(0, here)
-    return importlib.import_module('toy_vid_generator')
+    """The toy VID generator module (:mod:`mmstpn.projects.toy_vid.generator`)."""
+    from mmstpn.projects.toy_vid import generator
+    return generator
 
 
 def _encode(mask: np.ndarray) -> dict:
