@@ -20,7 +20,6 @@ Example::
 import argparse
 import json
 import os.path as osp
-import sys
 import time
 from typing import List, Optional, Sequence
 

@@ -24,7 +24,6 @@ import json
 import os
 import os.path as osp
 import pickle
-import sys
 import time
 from typing import Dict, List, Optional, Tuple
 

@@ -6,8 +6,6 @@ Examples::
     bash tools/dist_test.sh CONFIG CKPT 8 [--tta ...]
 """
 import argparse
-import os.path as osp
-import sys
 
 
 from mmdet.datasets import BaseVideoDataset

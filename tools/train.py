@@ -6,8 +6,6 @@ Examples::
     bash tools/dist_train.sh CONFIG 8 [--amp ...]
 """
 import argparse
-import os.path as osp
-import sys
 
 
 from mmdet.utils import setup_cache_size_limit_of_dynamo

@@ -1,8 +1,7 @@
-"""The toy tracking set (mmstpn/projects/toy_sot/generator.py) and a smoke run of
-tools/misc/toy_sot_experiment.py (2 iterations per stage, in process: the
-numbers of a 2-iteration tracker are meaningless; the test checks the
-plumbing and the per-frame split of the metrics against a naive
-recomputation)."""
+"""The toy tracking set (mmstpn/projects/toy_sot/generator.py) and a smoke run
+of tools/misc/toy_sot_experiment.py (2 iterations per stage, in process: the
+numbers of a 2-iteration tracker are meaningless; the test checks the plumbing
+and the per-frame split of the metrics against a naive recomputation)."""
 import os
 import os.path as osp
 

@@ -1,5 +1,6 @@
-"""Tests of tools/analysis_tools/benchmark.py, mmstpn/utils/benchmark_utils and of
-mmstpn/utils/benchmark.py (the reusable measurement helpers).
+"""Tests of tools/analysis_tools/benchmark.py,
+mmstpn/utils/benchmark_utils and of mmstpn/utils/benchmark.py (the
+reusable measurement helpers).
 
 Timing, ratio, percentile, FLOP and memory logic on toy inputs / tiny
 models, and one smoke run of the command line. Nothing here asserts on a
@@ -457,8 +458,9 @@ def test_selsa_streams_feed_reference_frames():
     fills SELSA's memory (their proposals and head states); later frames
     carry none and reuse it. Online: nothing carried; the prefill runs the
     K grid frames so that the memory holds K past frames."""
-    from mmstpn.utils.benchmark_utils import prefill_online_cache, uses_references
     from mmstpn.models.vid.selsa import RefMemory
+    from mmstpn.utils.benchmark_utils import (prefill_online_cache,
+                                              uses_references)
     tool = _load_tool()
     model = tool.build_detector(tool.load_config(TINY_SELSA))
     assert uses_references(model) and not uses_prompts(model)

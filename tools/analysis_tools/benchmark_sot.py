@@ -21,9 +21,7 @@ Example::
 """
 import argparse
 import json
-import os.path as osp
 import statistics
-import sys
 import time
 
 

@@ -28,8 +28,6 @@ Usage::
 import argparse
 import itertools
 import json
-import os.path as osp
-import sys
 from typing import Dict, List, Sequence
 
 import torch

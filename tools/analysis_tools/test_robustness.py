@@ -68,8 +68,8 @@ Examples::
 Outputs (main process): the tables on stdout, ``--out`` (JSON: ONE store
 of every run, corrupted and swept, with its setting and full metric dict,
 plus P / mPC / rPC and means per metric, see
-``mmstpn/utils/robustness_utils/results.py``; written after every run, ``--resume``
-skips the runs it already holds), ``--plot``
+``mmstpn/utils/robustness_utils/results.py``; written after every run,
+``--resume`` skips the runs it already holds), ``--plot``
 (metric vs severity, one line per target and model, mean over the
 corruptions), ``<plot>_per_corruption.png`` with ``--plot-per-corruption``,
 ``<plot>_sweep.png`` for sweeps.
@@ -77,7 +77,6 @@ corruptions), ``<plot>_per_corruption.png`` with ``--plot-per-corruption``,
 import argparse
 import gc
 import os.path as osp
-import sys
 import time
 import warnings
 from typing import Any, Dict, List, Optional

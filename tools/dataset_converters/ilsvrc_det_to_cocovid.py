@@ -18,7 +18,6 @@ import argparse
 import glob
 import os
 import os.path as osp
-import sys
 from typing import List, Optional, Sequence
 
 import mmengine

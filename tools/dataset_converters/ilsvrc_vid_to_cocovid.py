@@ -21,7 +21,6 @@ import argparse
 import glob
 import os
 import os.path as osp
-import sys
 from typing import Dict, List, Optional, Sequence, Set
 
 import mmengine

@@ -32,7 +32,6 @@ Example::
 import argparse
 import os.path as osp
 import random
-import sys
 from typing import List, Optional, Sequence, Tuple
 
 import mmengine

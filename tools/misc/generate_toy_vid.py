@@ -10,7 +10,8 @@ frames t-10..t+10: slow > 0.9, medium 0.7-0.9, fast < 0.7).
 
 ``--layout multi`` makes the harder set: 2-3 labelled objects of different
 classes plus 0-2 never-labelled distractors (ring texture, or
-``--distractor-texture plain``) per video, see :mod:`mmstpn.projects.toy_vid.generator`.
+``--distractor-texture plain``) per video, see
+:mod:`mmstpn.projects.toy_vid.generator`.
 
 ``--probe`` adds a sanity check of the class signal: a softmax regression on
 oriented Gabor energies of each box crop, trained on train boxes and tested
@@ -24,7 +25,6 @@ import argparse
 import json
 import math
 import os.path as osp
-import sys
 import time
 from collections import Counter, defaultdict
 

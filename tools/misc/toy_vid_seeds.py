@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 import time
 from typing import Dict, List, Sequence
 

@@ -22,7 +22,6 @@ tensors and the result checked against mmdet's ``SwinTransformer`` of that
 architecture, or against ``model.backbone`` of ``--config``.
 """
 import argparse
-import os.path as osp
 import re
 import sys
 from collections import OrderedDict

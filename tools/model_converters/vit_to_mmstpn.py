@@ -34,7 +34,6 @@ is expected. ``--template-size`` sets it without a config.
 import argparse
 import inspect
 import math
-import os.path as osp
 import re
 import sys
 from collections import OrderedDict

@@ -32,7 +32,8 @@ import pycocotools.mask as mask_util
 
 
 def vid_generator():
-    """The toy VID generator module (:mod:`mmstpn.projects.toy_vid.generator`)."""
+    """The toy VID generator module
+    (:mod:`mmstpn.projects.toy_vid.generator`)."""
     from mmstpn.projects.toy_vid import generator
     return generator
 
