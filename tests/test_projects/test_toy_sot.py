@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from mmdet.registry import DATASETS
 
-from tests.test_tools.test_sot_tools import _naive_iou
 from mmstpn.projects.toy_sot.generator import (generate_sot_split,
                                                generate_toy_sot, read_flags)
+from tests.test_tools.test_sot_tools import _naive_iou
 from tests.test_tools.tool_helpers import load_tool
 
 
