@@ -20,7 +20,9 @@ __all__ = [
 
 
 def _child(parent: Registry) -> Registry:
-    return Registry(parent.name, parent=parent, scope='mmstpn')
+    # importing the package registers every module (into mmdet's registries)
+    return Registry(
+        parent.name, parent=parent, scope='mmstpn', locations=['mmstpn'])
 
 
 RUNNERS = _child(mmdet_registry.RUNNERS)
