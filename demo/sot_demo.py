@@ -20,7 +20,6 @@ Example::
 import argparse
 import json
 import os.path as osp
-import sys
 import time
 from typing import List, Optional, Sequence
 
@@ -29,8 +28,6 @@ import mmcv
 import numpy as np
 import torch
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-sys.path.insert(1, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmstpn  # noqa: E402,F401  (registers mmstpn; checkpoint types)
 from mmengine.config import DictAction  # noqa: E402
@@ -38,8 +35,8 @@ from mmengine.utils import ProgressBar  # noqa: E402
 
 from mmstpn.models.sot import OneStreamTracker  # noqa: E402
 from video_demo import build_frame_pipeline, build_model  # noqa: E402
-from video_io import (VIDEO_OUT_FOURCC, FrameSink, GifSink,  # noqa: E402
-                      StagedOutputs, open_frames)
+from mmstpn.utils.video_io import (VIDEO_OUT_FOURCC, FrameSink, GifSink,
+                                    StagedOutputs, open_frames)
 
 DEFAULT_FOLDER_FPS = 10.0
 

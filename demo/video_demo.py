@@ -24,7 +24,6 @@ import json
 import os
 import os.path as osp
 import pickle
-import sys
 import time
 import warnings
 from typing import Callable, Dict, List, Optional, Tuple
@@ -32,8 +31,6 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-sys.path.insert(1, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmstpn  # noqa: E402,F401  (registers mmstpn; checkpoint types)
 from mmcv.transforms import Compose, TransformBroadcaster  # noqa: E402
@@ -53,8 +50,9 @@ from mmstpn.datasets.transforms import SupportFrameSample  # noqa: E402
 from mmstpn.structures import SupportPolicy, find_video_context  # noqa: E402
 from mmstpn.utils import (checkpoint_dataset_meta,  # noqa: E402
                           load_checkpoint_strict)
-from video_io import (VIDEO_OUT_FOURCC, FrameSink, FrameSource,  # noqa: E402
-                      GifSink, StagedOutputs, open_frames)
+from mmstpn.utils.video_io import (VIDEO_OUT_FOURCC, FrameSink,
+                                    FrameSource, GifSink, StagedOutputs,
+                                    open_frames)
 
 DEFAULT_FOLDER_FPS = 10.0
 

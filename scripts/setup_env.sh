@@ -4,7 +4,14 @@
 #   TORCH_SPEC  : torch requirement (default torch==2.13.0, the CPU wheel on
 #                 this machine; on a GPU cluster install a CUDA torch first,
 #                 e.g. `pip install torch --index-url .../cu121`, and it is kept)
+#   MAX_JOBS    : compile jobs of the mmcv build (default: the usable cores)
+#   MMCV_PREBUILT=1: take OpenMMLab's prebuilt mmcv 2.1.0 wheel (torch 2.1.x
+#                 with CUDA 11.8 / 12.1 only) instead of building it
 #   WITH_TESTS=1: also install the test requirements
+# mmcv is built WITH its compiled ops (CUDA ops too when torch is a CUDA
+# build: FORCE_CUDA=1, no GPU needed on the build node) by
+# scripts/mmcv_install.py, in a throwaway venv: its build-only setuptools<81
+# never reaches this environment. See docs/getting_started.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -15,30 +22,23 @@ if ! $PY -c "import torch" 2>/dev/null; then
   $PY -m pip install -q "$TORCH_SPEC"
 fi
 
-if ! $PY - <<'PYEOF' 2>/dev/null
-import mmcv, mmcv.ops  # noqa: F401  (mmcv.ops fails without compiled ops)
-from mmcv.ops import nms  # noqa: F401
-assert mmcv.__version__ == '2.1.0', mmcv.__version__
-PYEOF
-then
-  echo "[setup] building mmcv 2.1.0 with its compiled ops (about 9 min on 2 cores, once per machine)"
-  # mmcv's setup.py imports pkg_resources: setuptools 82+ has none.
-  $PY -m pip install -q "setuptools>=77.0.3,<81" wheel ninja
-  MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} CFLAGS="-DNDEBUG -g0 -fwrapv -O3 -Wall" \
-    $PY -m pip install -q --no-build-isolation mmcv==2.1.0
-fi
+# skips (prints why) when mmcv 2.1.0 with the ops this torch needs is there;
+# a build takes about 9 min on 2 cores, once per machine
+$PY scripts/mmcv_install.py
 
-# (re)install when mmstpn is missing or installed from another checkout
+# (re)install when mmstpn is missing, installed from another checkout, or
+# its editable install predates the mim links (mmstpn/.mim -> configs, ...)
 HERE=$(pwd -P)
 WHERE=$(cd / && $PY -c "import mmstpn, mmdet, mmengine, pycocotools, trackeval, lap, motmetrics, imagecorruptions, os; print(os.path.dirname(os.path.dirname(os.path.realpath(mmstpn.__file__))))" 2>/dev/null || true)
-if [ "$WHERE" != "$HERE" ]; then
-  echo "[setup] installing mmstpn (editable) with mmdet 3.3.0 and mmengine 0.10.x"
-  $PY -m pip install -q --no-build-isolation -e .
+if [ "$WHERE" != "$HERE" ] || [ ! -e mmstpn/.mim/configs ]; then
+  echo "[setup] installing mmstpn (editable) with the tested mmdet 3.3.0 / mmengine 0.10.7 (requirements/*.txt)"
+  $PY -m pip install -q --no-build-isolation -e ".[mot,robustness]" \
+    -r requirements/runtime.txt -r requirements/mot.txt -r requirements/robustness.txt
 fi
 
-if [ "${WITH_TESTS:-0}" = "1" ] && ! $PY -c "import pytest" 2>/dev/null \
+if [ "${WITH_TESTS:-0}" = "1" ] && ! $PY -c "import pytest, build" 2>/dev/null \
    || { [ "${WITH_TESTS:-0}" = "1" ] && ! command -v ruff >/dev/null; }; then
   echo "[setup] installing test requirements"
   $PY -m pip install -q -r requirements/tests.txt
 fi
-echo "[setup] ok: $($PY -c 'import torch, mmcv, mmdet, mmengine; print("torch", torch.__version__, "mmcv", mmcv.__version__, "mmdet", mmdet.__version__, "mmengine", mmengine.__version__)')"
+echo "[setup] ok: $($PY -c 'import torch, mmcv, mmcv.ops, mmdet, mmengine; print("torch", torch.__version__, "mmcv", mmcv.__version__, "(ops:", "CUDA " + mmcv.ops.get_compiling_cuda_version() if torch.version.cuda else "CPU", ") mmdet", mmdet.__version__, "mmengine", mmengine.__version__)')"

@@ -1,9 +1,11 @@
+import copy
 import os
 
 import pytest
 import torch
 
 from mmdet.utils import register_all_modules
+from mmengine.registry import DefaultScope
 
 import mmstpn  # noqa: F401  (registers everything)
 
@@ -45,3 +47,14 @@ PREDICTORS = ('AttentionDVPPredictor', 'MixerDVPPredictor',
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_scope():
+    """A Runner built in a test (e.g. with ``default_scope='mmengine'``)
+    leaves mmengine's global default scope behind; restore the scopes that
+    were there, so that a later test's ``DATASETS.build`` does not depend on
+    which tests ran before it."""
+    saved = copy.copy(DefaultScope._instance_dict)
+    yield
+    DefaultScope._instance_dict = saved

@@ -6,16 +6,12 @@ Examples::
     bash tools/dist_train.sh CONFIG 8 [--amp ...]
 """
 import argparse
-import os.path as osp
-import sys
 
-# run from a checkout without installing: make `import mmstpn` work
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmdet.utils import setup_cache_size_limit_of_dynamo  # noqa: E402
+from mmdet.utils import setup_cache_size_limit_of_dynamo
 
-import mmstpn  # noqa: E402,F401  (registers modules, checkpoint globals)
-from mmstpn.utils import launch  # noqa: E402
+import mmstpn  # noqa: F401  (registers modules, checkpoint globals)
+from mmstpn.utils import launch
 
 
 def parse_args(argv=None):

@@ -5,6 +5,7 @@ from .checkpoint_io import (CheckpointLoadError, CheckpointMismatchError,
                             load_checkpoint_strict,
                             load_state_dict_checked, read_checkpoint)
 from .checkpoint_upgrade import upgrade_state_dict
+from .config_scope import register_config_scope
 from .launch import (apply_tta, build_runner, enable_visualization,
                      merge_cli_args, setup_distributed)
 
@@ -14,5 +15,5 @@ __all__ = [
     'enable_visualization', 'load_checkpoint_strict',
     'load_state_dict_checked', 'read_checkpoint', 'CheckpointLoadError',
     'CheckpointReadError', 'CheckpointMismatchError', 'checkpoint_dataset_meta',
-    'upgrade_state_dict'
+    'upgrade_state_dict', 'register_config_scope'
 ]

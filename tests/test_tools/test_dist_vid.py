@@ -31,14 +31,11 @@ import pytest
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from mmstpn.projects.toy_vid.generator import generate_deteriorated_vid
 from mmstpn.utils import launch
 from tests.test_tools.tool_helpers import (REPO, assert_dist_trained,
                                            free_port, logged_metrics, logs,
-                                           run_dist, run_tool,
-                                           tool_dir_on_path, tool_env)
-
-tool_dir_on_path('misc')
-from toy_vid_generator import generate_deteriorated_vid  # noqa: E402
+                                           run_dist, run_tool, tool_env)
 
 CONFIG = osp.join(REPO, 'tests', 'data', 'configs', 'tiny_stpn_toy_vid.py')
 NUM_VAL_VIDEOS = 3

@@ -17,12 +17,8 @@ CONFIG = osp.join(REPO, 'tests', 'data', 'configs', 'tiny_stpn_toy_vis.py')
 
 
 def _gen():
-    import importlib.util
-    path = osp.join(REPO, 'tools', 'misc', 'generate_toy_vis.py')
-    spec = importlib.util.spec_from_file_location('_gen_toy_vis', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from mmstpn.projects.toy_vis import generator
+    return generator
 
 
 def _options(root, work, *extra):

@@ -8,11 +8,8 @@ import torch
 from mmdet.registry import MODELS
 from mmengine.config import Config
 
-from tests.test_tools.tool_helpers import (REPO, load_tool,
-                                           tool_dir_on_path)
-
-tool_dir_on_path('misc')
-from toy_vid_generator import generate_deteriorated_vid  # noqa: E402
+from mmstpn.projects.toy_vid.generator import generate_deteriorated_vid
+from tests.test_tools.tool_helpers import REPO, load_tool
 
 CONFIG = osp.join(REPO, 'tests', 'data', 'configs', 'tiny_stpn_toy_vid.py')
 TOOL = 'analysis_tools/prompt_usage.py'

@@ -10,10 +10,7 @@ import os.path as osp
 
 import pytest
 
-from tests.test_tools.tool_helpers import tool_dir_on_path
-
-tool_dir_on_path('misc')
-from toy_vid_generator import generate_deteriorated_vid  # noqa: E402
+from mmstpn.projects.toy_vid.generator import generate_deteriorated_vid
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPT = osp.join(REPO, 'tools', 'misc', 'toy_vid_compare.py')

@@ -13,11 +13,10 @@ import sys
 import numpy as np
 import pytest
 
-from tests.test_tools.tool_helpers import REPO, TOOLS, tool_dir_on_path
+from mmstpn.projects.toy_vid import experiment as toy_vid_experiment
+from tests.test_tools.tool_helpers import REPO, TOOLS, load_tool
 
-tool_dir_on_path('misc')
-import toy_vid_experiment  # noqa: E402
-import toy_vid_seeds  # noqa: E402
+toy_vid_seeds = load_tool('misc/toy_vid_seeds.py')
 
 TINY = ['--num-train-videos', '3', '--num-val-videos', '2',
         '--cls-pretrain-iters', '0', '--pretrain-iters', '0']

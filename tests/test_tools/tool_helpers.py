@@ -1,7 +1,6 @@
 """What the end-to-end tests of tools/*.py and tools/dist_*.sh share: run
 a tool in a subprocess (CPU, one thread per process), read back its logs,
-its metrics json and its checkpoints; import a tool and the helper modules
-next to it (tools are not an installed package)."""
+its metrics json and its checkpoints; import a tool script as a module."""
 import glob
 import importlib.util
 import json
@@ -17,17 +16,6 @@ import mmstpn  # noqa: F401  (allow-lists mmengine's checkpoint types)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(REPO, 'tools')
-
-
-def tool_dir_on_path(*parts):
-    """Put ``tools/<parts>`` first on ``sys.path``, so that the helper
-    modules a tool imports from its own folder (``benchmark_utils``,
-    ``robustness_utils``, ``toy_vid_generator``) import in a test as they do
-    when the tool runs; returns the folder."""
-    path = osp.join(TOOLS, *parts)
-    if path not in sys.path:
-        sys.path.insert(0, path)
-    return path
 
 
 def load_tool(relpath):

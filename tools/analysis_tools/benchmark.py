@@ -75,19 +75,15 @@ import os.path as osp
 import sys
 from typing import Optional
 
-# run from a checkout without installing: make `import mmstpn` work, and
-# the helper package next to this file (also when loaded by path)
-HERE = osp.dirname(osp.abspath(__file__))
-sys.path[:0] = [osp.dirname(osp.dirname(HERE)), HERE]
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
 
-import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.runner import load_checkpoint  # noqa: E402
-
-import mmstpn  # noqa: E402,F401  (registers the STPN modules)
-from benchmark_utils import (BenchSettings, format_report,  # noqa: E402
-                             run_benchmark, share_weights, write_json)
+import mmstpn  # noqa: F401  (registers the STPN modules)
+from mmstpn.utils.benchmark_utils import (BenchSettings, format_report,
+                                          run_benchmark, share_weights,
+                                          write_json)
 
 
 def parse_args(argv=None):

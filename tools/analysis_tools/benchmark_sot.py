@@ -21,19 +21,14 @@ Example::
 """
 import argparse
 import json
-import os.path as osp
 import statistics
-import sys
 import time
 
-# run from a checkout without installing: make `import mmstpn` work
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
 
-import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.runner import load_checkpoint  # noqa: E402
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
 
 
 def parse_args(argv=None):

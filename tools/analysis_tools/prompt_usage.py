@@ -28,8 +28,6 @@ Usage::
 import argparse
 import itertools
 import json
-import os.path as osp
-import sys
 from typing import Dict, List, Sequence
 
 import torch
@@ -281,5 +279,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(__file__))))
     main()

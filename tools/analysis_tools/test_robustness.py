@@ -68,8 +68,8 @@ Examples::
 Outputs (main process): the tables on stdout, ``--out`` (JSON: ONE store
 of every run, corrupted and swept, with its setting and full metric dict,
 plus P / mPC / rPC and means per metric, see
-``robustness_utils/results.py``; written after every run, ``--resume``
-skips the runs it already holds), ``--plot``
+``mmstpn/utils/robustness_utils/results.py``; written after every run,
+``--resume`` skips the runs it already holds), ``--plot``
 (metric vs severity, one line per target and model, mean over the
 corruptions), ``<plot>_per_corruption.png`` with ``--plot-per-corruption``,
 ``<plot>_sweep.png`` for sweeps.
@@ -77,37 +77,30 @@ corruptions), ``<plot>_per_corruption.png`` with ``--plot-per-corruption``,
 import argparse
 import gc
 import os.path as osp
-import sys
 import time
 import warnings
 from typing import Any, Dict, List, Optional
 
-# run from a checkout without installing: make `import mmstpn` work, and
-# the helper package next to this file (also when loaded by path)
-HERE = osp.dirname(osp.abspath(__file__))
-sys.path[:0] = [osp.dirname(osp.dirname(HERE)), HERE]
+from mmengine.config import Config
+from mmengine.dist import is_main_process
+from mmengine.logging import print_log
+from mmengine.runner import load_checkpoint
 
-from mmengine.config import Config  # noqa: E402
-from mmengine.dist import is_main_process  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
-from mmengine.runner import load_checkpoint  # noqa: E402
-
-import mmstpn  # noqa: E402,F401  (registers modules, checkpoint globals)
-from mmstpn.datasets.transforms.corruption import (  # noqa: E402
-    CLIP_CORRUPT_TARGETS, CORRUPTION_GROUPS, resolve_corruptions)
-from mmstpn.utils import launch  # noqa: E402
-from robustness_utils import (CLEAN, CORRUPT_STAGES,  # noqa: E402
-                              DEFAULT_METRIC, RobustnessResults,
-                              apply_support_setting, effective_target,
-                              get_metric, innermost_test_dataset,
-                              insert_clip_corrupt,
-                              parse_sweep, parse_sweep_checkpoints,
-                              setting_label, split_setting, support_mode,
-                              support_settings, sweep_settings,
-                              with_test_pipeline)
-from robustness_utils.plots import (plot_per_corruption,  # noqa: E402
-                                    plot_severity, plot_sweep, suffixed)
-from robustness_utils.tables import format_report, format_sweep  # noqa: E402
+import mmstpn  # noqa: F401  (registers modules, checkpoint globals)
+from mmstpn.datasets.transforms.corruption import (CLIP_CORRUPT_TARGETS,
+                                                   CORRUPTION_GROUPS,
+                                                   resolve_corruptions)
+from mmstpn.utils import launch
+from mmstpn.utils.robustness_utils import (
+    CLEAN, CORRUPT_STAGES, DEFAULT_METRIC, RobustnessResults,
+    apply_support_setting, effective_target, get_metric,
+    innermost_test_dataset, insert_clip_corrupt, parse_sweep,
+    parse_sweep_checkpoints, setting_label, split_setting, support_mode,
+    support_settings, sweep_settings, with_test_pipeline)
+from mmstpn.utils.robustness_utils.plots import (plot_per_corruption,
+                                                 plot_severity, plot_sweep,
+                                                 suffixed)
+from mmstpn.utils.robustness_utils.tables import format_report, format_sweep
 
 
 def parse_args(argv=None):

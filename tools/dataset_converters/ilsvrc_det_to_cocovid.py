@@ -18,14 +18,15 @@ import argparse
 import glob
 import os
 import os.path as osp
-import sys
 from typing import List, Optional, Sequence
 
 import mmengine
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from ilsvrc_utils import (WNID_TO_CAT_ID, make_annotation,  # noqa: E402
-                          parse_ilsvrc_xml, read_list, vid_categories)
+from mmstpn.datasets.converters.ilsvrc_utils import (WNID_TO_CAT_ID,
+                                                     make_annotation,
+                                                     parse_ilsvrc_xml,
+                                                     read_list,
+                                                     vid_categories)
 
 
 def list_det_images(root: str, img_list: Optional[str] = None) -> List[str]:

@@ -21,14 +21,15 @@ import argparse
 import glob
 import os
 import os.path as osp
-import sys
 from typing import Dict, List, Optional, Sequence, Set
 
 import mmengine
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from ilsvrc_utils import (WNID_TO_CAT_ID, make_annotation,  # noqa: E402
-                          parse_ilsvrc_xml, read_list, vid_categories)
+from mmstpn.datasets.converters.ilsvrc_utils import (WNID_TO_CAT_ID,
+                                                     make_annotation,
+                                                     parse_ilsvrc_xml,
+                                                     read_list,
+                                                     vid_categories)
 
 
 def list_videos(root: str, split: str) -> List[str]:

@@ -29,8 +29,7 @@ import os.path as osp
 import sys
 from typing import List
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from mmdet_converters import run_mmdet_converter  # noqa: E402
+from mmstpn.datasets.converters.mmdet_converters import run_mmdet_converter
 
 SEQINFO_KEYS = ('name', 'imDir', 'frameRate', 'seqLength', 'imWidth',
                 'imHeight')

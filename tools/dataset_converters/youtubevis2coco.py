@@ -32,15 +32,12 @@ Example::
 import argparse
 import os.path as osp
 import random
-import sys
 from typing import List, Optional, Sequence, Tuple
 
 import mmengine
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from mmdet_converters import load_mmdet_converter  # noqa: E402
-
-from mmstpn.datasets import check_youtube_vis_json  # noqa: E402
+from mmstpn.datasets import check_youtube_vis_json
+from mmstpn.datasets.converters.mmdet_converters import load_mmdet_converter
 
 SPLITS = ('train', 'valid', 'test')
 

@@ -10,7 +10,8 @@ frames t-10..t+10: slow > 0.9, medium 0.7-0.9, fast < 0.7).
 
 ``--layout multi`` makes the harder set: 2-3 labelled objects of different
 classes plus 0-2 never-labelled distractors (ring texture, or
-``--distractor-texture plain``) per video, see ``toy_vid_generator``.
+``--distractor-texture plain``) per video, see
+:mod:`mmstpn.projects.toy_vid.generator`.
 
 ``--probe`` adds a sanity check of the class signal: a softmax regression on
 oriented Gabor energies of each box crop, trained on train boxes and tested
@@ -24,23 +25,17 @@ import argparse
 import json
 import math
 import os.path as osp
-import sys
 import time
 from collections import Counter, defaultdict
 
 import cv2
 import numpy as np
 
-# run from a checkout without installing: make `import mmstpn` work, and
-# the generator next to this file (also when loaded by path)
-HERE = osp.dirname(osp.abspath(__file__))
-sys.path[:0] = [osp.dirname(osp.dirname(HERE)), HERE]
-
-from mmstpn.evaluation.functional import (  # noqa: E402
-    compute_motion_ious, motion_split_masks)
-from toy_vid_generator import (  # noqa: E402
-    DETERIORATION_KINDS, DISTRACTOR_TEXTURES, LAYOUTS,
-    generate_deteriorated_vid)
+from mmstpn.evaluation.functional import (compute_motion_ious,
+                                          motion_split_masks)
+from mmstpn.projects.toy_vid.generator import (DETERIORATION_KINDS,
+                                               DISTRACTOR_TEXTURES, LAYOUTS,
+                                               generate_deteriorated_vid)
 
 
 def parse_args(argv=None):

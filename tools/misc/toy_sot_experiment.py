@@ -1,16 +1,16 @@
 """Toy tracking experiment: the STPN one-stream tracker vs the same tracker
 without prompts on the deteriorated toy tracking set.
 
-Generates the toy set (``toy_sot_generator.py``, GOT-10k layout) once,
-trains a shared warm start (the tracker without prompts), then trains from
-it, with the same data, iterations and seed, the tracker without prompts
-(baseline) and the STPN tracker (prompts from the cached search crops of
-the two previous frames), one single-threaded process each, at the same
-time. Both are tested with the online protocol (frames one by one, batch
-1, ``GOT10kMetric``); AO / SR0.5 are reported on all frames and on the
-deteriorated / clean frames (``deteriorated.label``), computed from the
-result files with ``mmstpn.evaluation.functional.got10k_metrics``. Prints
-a table and writes ``results.json``.
+Generates the toy set (:mod:`mmstpn.projects.toy_sot.generator`, GOT-10k
+layout) once, trains a shared warm start (the tracker without prompts), then
+trains from it, with the same data, iterations and seed, the tracker without
+prompts (baseline) and the STPN tracker (prompts from the cached search crops
+of the two previous frames), one single-threaded process each, at the same
+time. Both are tested with the online protocol (frames one by one, batch 1,
+``GOT10kMetric``); AO / SR0.5 are reported on all frames and on the
+deteriorated / clean frames (``deteriorated.label``), computed from the result
+files with ``mmstpn.evaluation.functional.got10k_metrics``. Prints a table and
+writes ``results.json``.
 
 Example::
 
@@ -26,21 +26,17 @@ import threading
 import time
 from typing import Dict, List, Tuple
 
-# run from a checkout without installing: make `import mmstpn` work, and
-# the generators next to this file
-HERE = osp.dirname(osp.abspath(__file__))
-sys.path[:0] = [osp.dirname(osp.dirname(HERE)), HERE]
+import numpy as np
+from mmengine.config import Config, DictAction
 
-import numpy as np  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmstpn.projects import configs_root
+from mmstpn.projects.toy_sot.generator import generate_toy_sot, read_flags
+from mmstpn.projects.toy_vid.experiment import without_key_corruption
 
-from toy_sot_generator import generate_toy_sot, read_flags  # noqa: E402
-from toy_vid_experiment import without_key_corruption  # noqa: E402
-
-REPO = osp.dirname(osp.dirname(HERE))
-#: bumped whenever toy_sot_generator.py writes different data for the same
-#: arguments (2: distractor hues, desaturated deteriorated frames), so an
-#: old set in --data-dir is regenerated, not reused
+REPO = configs_root()
+#: bumped whenever mmstpn.projects.toy_sot.generator writes different data
+#: for the same arguments (2: distractor hues, desaturated deteriorated
+#: frames), so an old set in --data-dir is regenerated, not reused
 GENERATOR_VERSION = 2
 CONFIGS = {
     'baseline': 'configs/stpn_sot/one-stream_vit-tiny-p8_1xb16-3000i_'

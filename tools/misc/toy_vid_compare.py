@@ -34,10 +34,7 @@ import threading
 import time
 from typing import Dict, List
 
-HERE = osp.dirname(osp.abspath(__file__))
-sys.path[:0] = [osp.dirname(osp.dirname(HERE)), HERE]
-
-import toy_vid_experiment as main_job  # noqa: E402
+from mmstpn.projects.toy_vid import experiment as main_job
 
 TOY = 'faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid.py'
 EXTRA = {

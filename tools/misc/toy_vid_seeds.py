@@ -30,16 +30,11 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 import time
 from typing import Dict, List, Sequence
 
-# run from a checkout without installing (as toy_vid_experiment.py)
-HERE = osp.dirname(osp.abspath(__file__))
-sys.path[:0] = [osp.dirname(osp.dirname(HERE)), HERE]
-
-import toy_vid_experiment as experiment  # noqa: E402
-from toy_vid_generator import LAYOUTS  # noqa: E402
+from mmstpn.projects.toy_vid import experiment
+from mmstpn.projects.toy_vid.generator import LAYOUTS
 
 #: (row name in the experiment's results.json, label)
 MODELS = (('baseline', 'baseline'), ('stpn', 'STPN'))

@@ -19,7 +19,6 @@ Example::
     python tools/misc/toy_vis_experiment.py --out-dir outputs/toy_vis
 """
 import argparse
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -29,20 +28,22 @@ import threading
 import time
 from typing import Dict, List, Sequence, Tuple
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
+import numpy as np
+import pycocotools.mask as mask_util
+import torch
+from mmdet.registry import METRICS
+from mmengine.config import Config, DictAction
+from mmengine.evaluator import BaseMetric
+from mmengine.runner import Runner
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
 
-import numpy as np  # noqa: E402
-import pycocotools.mask as mask_util  # noqa: E402
-import torch  # noqa: E402
-from mmdet.registry import METRICS  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.evaluator import BaseMetric  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-from pycocotools.coco import COCO  # noqa: E402
-from pycocotools.cocoeval import COCOeval  # noqa: E402
+import mmstpn  # noqa: F401
+from mmstpn.projects import configs_root
+from mmstpn.projects.toy_vid import experiment as toy_vid_experiment
+from mmstpn.projects.toy_vis import generator as toy_vis_generator
 
-import mmstpn  # noqa: E402,F401
+REPO = configs_root()
 
 CONFIGS = {
     'baseline': 'configs/masktrack_rcnn/'
@@ -52,14 +53,6 @@ CONFIGS = {
 }
 PROGRESS_KEYS = ('Iter(train)', 'youtube_vis', 'frame mask AP', '] training',
                  'warm start', 'Error', 'Traceback')
-
-
-def _load_tool(name: str):
-    path = osp.join(REPO, 'tools', 'misc', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'_toy_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @METRICS.register_module()
@@ -175,7 +168,7 @@ def ensure_data(args) -> None:
                       flush=True)
                 return
     print(f'[toy vis] generating the toy set in {args.data_dir}', flush=True)
-    _load_tool('generate_toy_vis').generate_toy_vis(
+    toy_vis_generator.generate_toy_vis(
         args.data_dir, args.num_train_videos, args.num_val_videos,
         args.frames_per_video, (args.img_size, args.img_size), args.seed)
 
@@ -211,7 +204,7 @@ def pretrain_path(args) -> str:
 
 def pretrain(args) -> None:
     """Class warm start of the backbone, then the shared warm start."""
-    vid = _load_tool('toy_vid_experiment')
+    vid = toy_vid_experiment
     recipe = dict(
         pretrain_iters=args.pretrain_iters,
         cls_pretrain_iters=args.cls_pretrain_iters,

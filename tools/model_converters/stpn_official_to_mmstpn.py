@@ -35,12 +35,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-# run from a checkout without installing: make `import mmstpn` work
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
 
-from mmstpn.datasets.imagenet_vid import IMAGENET_VID_CLASSES  # noqa: E402
-from mmstpn.utils.checkpoint_io import (  # noqa: E402
+from mmstpn.datasets.imagenet_vid import IMAGENET_VID_CLASSES
+from mmstpn.utils.checkpoint_io import (
     CheckpointConversionError, ConversionReport, add_common_args,
     build_model_state, check_against_model, converter_meta, load_source,
     save_atomic)

@@ -22,7 +22,6 @@ tensors and the result checked against mmdet's ``SwinTransformer`` of that
 architecture, or against ``model.backbone`` of ``--config``.
 """
 import argparse
-import os.path as osp
 import re
 import sys
 from collections import OrderedDict
@@ -31,11 +30,8 @@ from typing import Dict, List, Optional, Tuple
 from mmdet.models.backbones.swin import swin_converter
 from torch import Tensor
 
-# run from a checkout without installing: make `import mmstpn` work
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
 
-from mmstpn.utils.checkpoint_io import (  # noqa: E402
+from mmstpn.utils.checkpoint_io import (
     CheckpointConversionError, ConversionReport, add_common_args,
     build_model_state, check_against_model, converter_meta, load_source,
     save_atomic)

@@ -37,7 +37,6 @@ size.
 import argparse
 import inspect
 import math
-import os.path as osp
 import re
 import sys
 from collections import OrderedDict
@@ -47,11 +46,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-# run from a checkout without installing: make `import mmstpn` work
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
 
-from mmstpn.utils.checkpoint_io import (  # noqa: E402
+from mmstpn.utils.checkpoint_io import (
     CheckpointConversionError, ConversionReport, add_common_args,
     check_against_model, converter_meta, load_source,
     save_atomic)

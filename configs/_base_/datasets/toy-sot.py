@@ -1,4 +1,4 @@
-# The toy deteriorated tracking set (tools/misc/toy_sot_generator.py,
+# The toy deteriorated tracking set (mmstpn/projects/toy_sot/generator.py,
 # written by tools/misc/toy_sot_experiment.py) in the GOT-10k layout:
 # 128x128 frames, a textured square target, a follower and wanderers of
 # other textures (same size and colour), ~30% isolated deteriorated frames.

@@ -85,7 +85,7 @@ class ClipCorrupt(BaseTransform):
     ``test_robustness.py`` does for images, split the broadcaster after
     ``LoadImageFromFile`` and put ``ClipCorrupt`` between the two parts
     (``insert_clip_corrupt(..., stage='loaded')`` of
-    ``tools/analysis_tools/robustness_utils/pipeline.py``).
+    ``mmstpn/utils/robustness_utils/pipeline.py``).
     A plain single-image result (``img`` an array) is a clip of one key
     frame.
 

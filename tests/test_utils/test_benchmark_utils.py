@@ -1,5 +1,6 @@
-"""Tests of tools/analysis_tools/benchmark.py, its benchmark_utils and of
-mmstpn/utils/benchmark.py (the reusable measurement helpers).
+"""Tests of tools/analysis_tools/benchmark.py,
+mmstpn/utils/benchmark_utils and of mmstpn/utils/benchmark.py (the
+reusable measurement helpers).
 
 Timing, ratio, percentile, FLOP and memory logic on toy inputs / tiny
 models, and one smoke run of the command line. Nothing here asserts on a
@@ -24,14 +25,14 @@ from mmstpn.structures import SupportPolicy
 from mmstpn.utils import benchmark as stats
 from mmstpn.utils.benchmark import (PeakMemory, Timer, alternating,
                                     count_flops, sdpa_flops, tensor_bytes)
-from tests.test_tools.tool_helpers import load_tool, tool_dir_on_path
-
-tool_dir_on_path('analysis_tools')
-from benchmark_utils import estimators  # noqa: E402
-from benchmark_utils import (BenchSettings, FrameStream,  # noqa: E402
-                             SyntheticVideo, compute_ratios, count_params,
-                             format_report, measure_flops, offline_plans,
-                             share_weights, support_indices, uses_prompts)
+from mmstpn.utils.benchmark_utils import estimators
+from mmstpn.utils.benchmark_utils import (BenchSettings, FrameStream,
+                                          SyntheticVideo, compute_ratios,
+                                          count_params, format_report,
+                                          measure_flops, offline_plans,
+                                          share_weights, support_indices,
+                                          uses_prompts)
+from tests.test_tools.tool_helpers import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'benchmark.py')
@@ -385,7 +386,7 @@ def test_batched_offline_predictions_equal_frame_by_frame(tiny_pair):
     """The throughput mode's batches (later frames of one video, prompts
     from the cache) predict the same boxes and scores as frame by frame,
     for the STPN detector and its baseline."""
-    from benchmark_utils.throughput import batch_schedule
+    from mmstpn.utils.benchmark_utils.throughput import batch_schedule
     assert batch_schedule(3, 4) == [[1, 2, 3], [4, 5, 6]]
     video = SyntheticVideo((64, 96), 32)
     for model in tiny_pair:
@@ -457,8 +458,9 @@ def test_selsa_streams_feed_reference_frames():
     fills SELSA's memory (their proposals and head states); later frames
     carry none and reuse it. Online: nothing carried; the prefill runs the
     K grid frames so that the memory holds K past frames."""
-    from benchmark_utils import prefill_online_cache, uses_references
     from mmstpn.models.vid.selsa import RefMemory
+    from mmstpn.utils.benchmark_utils import (prefill_online_cache,
+                                              uses_references)
     tool = _load_tool()
     model = tool.build_detector(tool.load_config(TINY_SELSA))
     assert uses_references(model) and not uses_prompts(model)
@@ -492,7 +494,7 @@ def test_latency_vs_baseline_ratios():
     figures = dict(
         baseline=fig(0.1, [[0.4, 0.1, 0.1, 0.1]]),
         selsa=fig(0.5, [[2.0, 0.3, 0.6, 0.3]]))
-    from benchmark_utils import latency_vs_baseline
+    from mmstpn.utils.benchmark_utils import latency_vs_baseline
     got = latency_vs_baseline(figures)
     assert got['selsa']['offline@4'] == pytest.approx(5.0)
     # later frames run back to back: ratios 3, 6, 3 -> median 3

@@ -1,8 +1,6 @@
 """What ``tools/analysis_tools/test_robustness.py`` is built from: config
 surgery (:mod:`.pipeline`), sweep parsing (:mod:`.sweep`), the one result
-store (:mod:`.results`), tables (:mod:`.tables`) and plots (:mod:`.plots`).
-Tools are not installed: this folder is importable when
-``tools/analysis_tools`` is on ``sys.path`` (the tool puts it there)."""
+store (:mod:`.results`), tables (:mod:`.tables`) and plots (:mod:`.plots`)."""
 from .pipeline import (CLEAN, CORRUPT_STAGES, SUPPORT_KEYS,
                        apply_support_setting, effective_target, find_sampler,
                        innermost_test_dataset, insert_clip_corrupt,

@@ -1,6 +1,6 @@
 """A small synthetic deteriorated-video data set in CocoVID format (the
-generator behind ``generate_toy_vid.py`` and ``toy_vid_experiment.py``;
-tools are not installed: import it with this folder on ``sys.path``).
+generator behind ``tools/misc/generate_toy_vid.py`` and
+``tools/misc/toy_vid_experiment.py``).
 
 Built for one experiment: a detector that gets spatio-temporal prompts
 from clean neighbouring frames (STPN) should beat the same detector without

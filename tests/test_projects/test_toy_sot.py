@@ -1,8 +1,7 @@
-"""The toy tracking set (tools/misc/toy_sot_generator.py) and a smoke run of
-tools/misc/toy_sot_experiment.py (2 iterations per stage, in process: the
-numbers of a 2-iteration tracker are meaningless; the test checks the
-plumbing and the per-frame split of the metrics against a naive
-recomputation)."""
+"""The toy tracking set (mmstpn/projects/toy_sot/generator.py) and a smoke run
+of tools/misc/toy_sot_experiment.py (2 iterations per stage, in process: the
+numbers of a 2-iteration tracker are meaningless; the test checks the plumbing
+and the per-frame split of the metrics against a naive recomputation)."""
 import os
 import os.path as osp
 
@@ -11,12 +10,10 @@ import numpy as np
 import pytest
 from mmdet.registry import DATASETS
 
+from mmstpn.projects.toy_sot.generator import (generate_sot_split,
+                                               generate_toy_sot, read_flags)
 from tests.test_tools.test_sot_tools import _naive_iou
-from tests.test_tools.tool_helpers import load_tool, tool_dir_on_path
-
-tool_dir_on_path('misc')
-from toy_sot_generator import generate_sot_split, generate_toy_sot  # noqa
-from toy_sot_generator import read_flags  # noqa: E402
+from tests.test_tools.tool_helpers import load_tool
 
 
 @pytest.fixture(scope='module')
@@ -93,7 +90,7 @@ def _chroma(img):
 
 def test_distractor_hues_are_isoluminant_and_deteriorated_frames_grey(
         toy_set):
-    import toy_sot_generator as gen
+    from mmstpn.projects.toy_sot import generator as gen
     rng = np.random.default_rng(0)
     for _ in range(20):
         ref = rng.uniform(60, 195, 3).astype(np.float32)

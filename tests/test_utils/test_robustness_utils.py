@@ -1,5 +1,5 @@
 """Tests of ClipCorrupt, the robustness result logic
-(tools/analysis_tools/robustness_utils) and
+(mmstpn/utils/robustness_utils) and
 tools/analysis_tools/test_robustness.py (smoke run on a tiny toy set)."""
 import json
 import os
@@ -21,20 +21,20 @@ from mmstpn.datasets.transforms import (CORRUPTION_GROUPS, CORRUPTIONS,
 from mmstpn.datasets.transforms.corruption import frame_seed
 from mmstpn.engine import support_samplers
 from mmstpn.structures import SupportPolicy
-from tests.test_tools.tool_helpers import load_tool, tool_dir_on_path
-
-tool_dir_on_path('analysis_tools')
-tool_dir_on_path('misc')
-from robustness_utils import (CLEAN, RobustnessResults,  # noqa: E402
-                              apply_support_setting, effective_target,
-                              get_metric, innermost_test_dataset,
-                              insert_clip_corrupt, parse_sweep,
-                              parse_sweep_checkpoints, split_setting,
-                              support_mode, sweep_settings, type_name)
-from robustness_utils.plots import (plot_per_corruption,  # noqa: E402
-                                    plot_severity, plot_sweep)
-from robustness_utils.tables import format_report, format_sweep  # noqa: E402
-from toy_vid_generator import generate_deteriorated_vid  # noqa: E402
+from mmstpn.projects.toy_vid.generator import generate_deteriorated_vid
+from mmstpn.utils.robustness_utils import (CLEAN, RobustnessResults,
+                                           apply_support_setting,
+                                           effective_target, get_metric,
+                                           innermost_test_dataset,
+                                           insert_clip_corrupt, parse_sweep,
+                                           parse_sweep_checkpoints,
+                                           split_setting, support_mode,
+                                           sweep_settings, type_name)
+from mmstpn.utils.robustness_utils.plots import (plot_per_corruption,
+                                                 plot_severity, plot_sweep)
+from mmstpn.utils.robustness_utils.tables import (format_report,
+                                                  format_sweep)
+from tests.test_tools.tool_helpers import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'test_robustness.py')

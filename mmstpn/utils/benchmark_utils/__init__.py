@@ -1,7 +1,6 @@
 """The benchmark procedure behind ``tools/analysis_tools/benchmark.py``
 (synthetic video streams, the measured phases, ratios, goals and the
-report). Tools are not installed: this folder is importable when
-``tools/analysis_tools`` is on ``sys.path`` (the tool puts it there)."""
+report)."""
 from .estimators import (GOALS, amortized_latency, check_goals,
                          offline_latency, phase_latency)
 from .measure import BenchSettings, measure_flops, offline_plans

@@ -11,6 +11,7 @@ import torch
 from mmdet.structures import DetDataSample, TrackDataSample
 from mmengine.structures import InstanceData
 
+from mmstpn.projects.toy_vis import generator as toy_vis_generator
 from tests.test_tools.tool_helpers import REPO
 
 
@@ -25,7 +26,7 @@ def _tool(name):
 @pytest.fixture(scope='module')
 def toy(tmp_path_factory):
     out = str(tmp_path_factory.mktemp('toy_vis'))
-    return _tool('generate_toy_vis').generate_toy_vis(
+    return toy_vis_generator.generate_toy_vis(
         out, num_train_videos=2, num_val_videos=2, frames_per_video=6,
         img_size=(64, 64), seed=0)
 

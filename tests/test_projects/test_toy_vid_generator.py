@@ -1,5 +1,5 @@
 """Tests of the synthetic deteriorated-video generator
-(tools/misc/toy_vid_generator.py: CocoVID + JPEGs) and its command line
+(mmstpn/projects/toy_vid/generator.py: CocoVID + JPEGs) and its command line
 (tools/misc/generate_toy_vid.py)."""
 import hashlib
 import json
@@ -14,14 +14,13 @@ import pytest
 
 from mmstpn.evaluation.functional import compute_motion_ious
 from tests.test_evaluation.vid_test_utils import reference_motion_ious
-from tests.test_tools.tool_helpers import load_tool, tool_dir_on_path
-
-tool_dir_on_path('misc')
-import toy_vid_generator  # noqa: E402
-from toy_vid_generator import (DETERIORATION_KINDS,  # noqa: E402
-                               DISTRACTOR_TEXTURES, TEXTURE_CLASSES,
-                               generate_deteriorated_vid, generate_split,
-                               render_texture)
+from mmstpn.projects.toy_vid import generator as toy_vid_generator
+from mmstpn.projects.toy_vid.generator import (DETERIORATION_KINDS,
+                                               DISTRACTOR_TEXTURES,
+                                               TEXTURE_CLASSES,
+                                               generate_deteriorated_vid,
+                                               generate_split, render_texture)
+from tests.test_tools.tool_helpers import load_tool
 
 SMALL = dict(num_train_videos=4, num_val_videos=3, frames_per_video=8,
              img_size=(64, 80))
@@ -244,7 +243,7 @@ def test_multi_objects_apart_and_distractors():
     """All objects of a 'multi' video, distractors included, are apart in
     every frame; the distractors come last, unlabelled, with their
     texture."""
-    from toy_vid_generator import _multi_objects, _overlap
+    from mmstpn.projects.toy_vid.generator import _multi_objects, _overlap
     seen = Counter()
     for i in range(40):
         rng = np.random.default_rng([9, i])

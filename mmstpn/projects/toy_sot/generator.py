@@ -1,11 +1,11 @@
 """A small synthetic deteriorated single-object-tracking set in the GOT-10k
-layout (the generator behind ``toy_sot_experiment.py``; tools are not
-installed: import it with this folder on ``sys.path``).
+layout (the generator behind ``tools/misc/toy_sot_experiment.py``).
 
 Built for one experiment: a tracker that gets spatio-temporal prompts from
 the clean search crops of past frames (STPN) should beat the same tracker
 without prompts on the deteriorated frames. The textures, backgrounds and
-deteriorations are those of ``toy_vid_generator.py`` (imported from it):
+deteriorations are those of :mod:`mmstpn.projects.toy_vid.generator`
+(imported from it):
 
 * **The target** is a textured square (one of the texture classes, random
   per sequence; luminance texture of period 6-7.5 px) of side 18-28 px in
@@ -54,10 +54,12 @@ from typing import Dict, List, Sequence, Tuple
 
 import cv2
 import numpy as np
-from toy_vid_generator import (DETERIORATION_KINDS, TEXTURE_CLASSES,
-                               _CLEAN_NOISE, _TEXTURE_PERIOD, _background,
-                               _deteriorate, _draw_object, _fold,
-                               _isolated_frames)
+
+from mmstpn.projects.toy_vid.generator import (DETERIORATION_KINDS,
+                                               TEXTURE_CLASSES, _CLEAN_NOISE,
+                                               _TEXTURE_PERIOD, _background,
+                                               _deteriorate, _draw_object,
+                                               _fold, _isolated_frames)
 
 __all__ = ['generate_toy_sot', 'generate_sot_split', 'read_flags']
 
@@ -101,7 +103,7 @@ def _path(rng: np.random.Generator, times: np.ndarray, speed: float,
 
 def _square(cls_name: str, centres: np.ndarray, half: float,
             colour: np.ndarray, rng: np.random.Generator) -> dict:
-    """An object dict of ``toy_vid_generator._draw_object``."""
+    """An object dict of ``mmstpn.projects.toy_vid.generator._draw_object``."""
     num = len(centres)
     return dict(
         cls_name=cls_name,
@@ -218,7 +220,7 @@ def generate_sot_split(out_dir: str,
         deteriorated_ratio (float): Fraction of deteriorated frames (in
             [0, 0.5]: they are isolated, frame 0 excluded).
         deterioration_kinds (Sequence[str]): Subset of
-            ``toy_vid_generator.DETERIORATION_KINDS``.
+            ``generator.DETERIORATION_KINDS`` of ``toy_vid``.
         num_wanderers (tuple[int, int]): Min / max wandering distractors
             (0-2; the follower comes on top).
         jpeg_quality (int): JPEG quality.

@@ -1,0 +1,1 @@
+"""The toy sot experiment's code (see :mod:`mmstpn.projects`)."""

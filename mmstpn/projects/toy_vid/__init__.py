@@ -1,0 +1,1 @@
+"""The toy vid experiment's code (see :mod:`mmstpn.projects`)."""

@@ -1,0 +1,1 @@
+"""The toy vis experiment's code (see :mod:`mmstpn.projects`)."""
