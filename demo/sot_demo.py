@@ -21,22 +21,20 @@ import argparse
 import json
 import os.path as osp
 import time
-from typing import List, Optional, Sequence
+from typing import List, Optional
 
 import cv2
 import mmcv
 import numpy as np
-import torch
+from mmdet.registry import MODELS
+from mmengine.config import Config, DictAction
+from mmengine.registry import init_default_scope
+from mmengine.utils import ProgressBar
 
-
-import mmstpn  # noqa: E402,F401  (registers mmstpn; checkpoint types)
-from mmengine.config import DictAction  # noqa: E402
-from mmengine.utils import ProgressBar  # noqa: E402
-
-from mmstpn.models.sot import OneStreamTracker  # noqa: E402
-from video_demo import build_frame_pipeline, build_model  # noqa: E402
+from mmstpn.apis import VideoInferencer, init_model
+from mmstpn.models.sot import OneStreamTracker
 from mmstpn.utils.video_io import (VIDEO_OUT_FOURCC, FrameSink, GifSink,
-                                    StagedOutputs, open_frames)
+                                   StagedOutputs, open_frames)
 
 DEFAULT_FOLDER_FPS = 10.0
 
@@ -103,17 +101,6 @@ def json_path(args: argparse.Namespace) -> str:
     return osp.splitext(args.out.rstrip('/\\'))[0] + '_track.json'
 
 
-def frame_inputs(img: np.ndarray, t: int, video: str, num_frames: int,
-                 box_xyxy: Optional[Sequence[float]]) -> dict:
-    """Per-frame lists (one frame) for the config's test pipeline."""
-    h, w = img.shape[:2]
-    return dict(
-        img=[img], img_id=[t], frame_id=[t], video_id=[video],
-        video_name=[video], video_length=[num_frames],
-        ori_video_length=[num_frames], width=[w], height=[h],
-        bbox=[None if box_xyxy is None else list(box_xyxy)])
-
-
 def draw(frame: np.ndarray, box_xyxy: np.ndarray, t: int,
          thickness: int) -> np.ndarray:
     """The box (green; the given box of frame 0 in blue) and the frame
@@ -132,19 +119,17 @@ def run(args: argparse.Namespace) -> dict:
     box = check_args(args)
     source = open_frames(args.video)
 
-    def check(model: torch.nn.Module) -> None:
-        if not isinstance(model, OneStreamTracker):
-            raise ValueError(f'{args.config}: model.type is '
-                             f'{type(model).__name__}, not a single-object '
-                             'tracker (OneStreamTracker); for detectors use '
-                             'demo/video_demo.py')
-
-    model = build_model(args, check)
-    model.clear_video_state()
-    pipeline, broadcast = build_frame_pipeline(model.cfg)
-    if not broadcast:
-        raise ValueError(f'{args.config}: the test pipeline must be a '
-                         'TransformBroadcaster + PackTrackInputs one')
+    cfg = Config.fromfile(args.config)
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    model_cls = MODELS.get(cfg.model.type)
+    if model_cls is None or not issubclass(model_cls, OneStreamTracker):
+        raise ValueError(f'{args.config}: model.type is {cfg.model.type}, '
+                         'not a single-object tracker (OneStreamTracker); '
+                         'for detectors use demo/video_demo.py')
+    inferencer = VideoInferencer(init_model(
+        cfg, args.checkpoint, device=args.device,
+        cfg_options=args.cfg_options,
+        allow_partial_load=args.allow_partial_load))
     fps = args.fps or source.fps or DEFAULT_FOLDER_FPS
     video = osp.basename(args.video.rstrip('/\\')) or args.video
     given = [box[0], box[1], box[0] + box[2], box[1] + box[3]]
@@ -165,13 +150,9 @@ def run(args: argparse.Namespace) -> dict:
                         raise ValueError(
                             f'--box {args.box} lies outside the first frame '
                             f'({w}x{h}) of {args.video}')
-                data = pipeline(
-                    frame_inputs(frame, t, video, source.num_frames,
-                                 given if t == 0 else None))
-                batch = dict(inputs=[data['inputs']],
-                             data_samples=[data['data_samples']])
-                with torch.no_grad():
-                    sample = model.test_step(batch)[0][0]
+                sample = inferencer.predict_frame(
+                    frame, t, video, source.num_frames,
+                    init_bbox=given if t == 0 else None)
                 pred = sample.pred_track_instances.bboxes[0].cpu().numpy()
                 seconds = float(sample.frame_time)
                 drawn = draw(frame, pred, t, args.thickness)
@@ -192,7 +173,7 @@ def run(args: argparse.Namespace) -> dict:
             sink.close()
             if progress is not None:
                 print()
-            model.clear_video_state()
+            inferencer.reset()
         if not frames_out:
             raise ValueError(f'{args.video}: no frame could be decoded '
                              f'(it declares {source.num_frames} frames)')

@@ -25,34 +25,20 @@ import os
 import os.path as osp
 import pickle
 import time
-import warnings
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
+from mmdet.registry import VISUALIZERS
+from mmdet.structures import DetDataSample
+from mmengine.config import Config, DictAction
+from mmengine.structures import InstanceData
+from mmengine.utils import ProgressBar
 
-
-import mmstpn  # noqa: E402,F401  (registers mmstpn; checkpoint types)
-from mmcv.transforms import Compose, TransformBroadcaster  # noqa: E402
-from mmcv.transforms import LoadAnnotations as BaseLoadAnnotations  # noqa
-from mmcv.transforms import LoadImageFromFile as BaseLoadImage  # noqa: E402
-from mmdet.apis import init_detector  # noqa: E402
-from mmdet.datasets.transforms.frame_sampling import \
-    BaseFrameSample  # noqa: E402
-from mmdet.registry import TRANSFORMS, VISUALIZERS  # noqa: E402
-from mmdet.structures import DetDataSample  # noqa: E402
-from mmdet.utils import get_test_pipeline_cfg  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.structures import InstanceData  # noqa: E402
-from mmengine.utils import ProgressBar  # noqa: E402
-
-from mmstpn.datasets.transforms import SupportFrameSample  # noqa: E402
-from mmstpn.structures import SupportPolicy, find_video_context  # noqa: E402
-from mmstpn.utils import (checkpoint_dataset_meta,  # noqa: E402
-                          load_checkpoint_strict)
-from mmstpn.utils.video_io import (VIDEO_OUT_FOURCC, FrameSink,
-                                    FrameSource, GifSink, StagedOutputs,
-                                    open_frames)
+from mmstpn.apis import VideoInferencer, init_model
+from mmstpn.structures import SupportPolicy, find_video_context
+from mmstpn.utils.video_io import (VIDEO_OUT_FOURCC, FrameSink, FrameSource,
+                                   GifSink, StagedOutputs, open_frames)
 
 DEFAULT_FOLDER_FPS = 10.0
 
@@ -146,139 +132,16 @@ def timings_path(args: argparse.Namespace) -> str:
 
 
 # ------------------------------------------------------------------ model
-def build_model(
-        args: argparse.Namespace,
-        check: Optional[Callable[[torch.nn.Module], None]] = None
-) -> torch.nn.Module:
-    """mmdet's ``init_detector`` from the config, then the checkpoint
-    loaded strictly (:func:`mmstpn.utils.load_checkpoint_strict`: an
-    unreadable file or weights that do not fit the model are an error
-    naming the file and the keys, unless ``--allow-partial-load``); the
-    model's ``dataset_meta`` comes from the checkpoint as in
-    ``init_detector`` (palette: config, then checkpoint, then random).
-    ``check(model)`` runs before the checkpoint is read."""
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if 'init_cfg' in cfg.model.get('backbone', {}):
-        cfg.model.backbone.init_cfg = None  # no pretrained download
-    with warnings.catch_warnings(record=True) as caught:
-        model = init_detector(cfg, None, device=args.device)
-    for w in caught:  # all but its "COCO classes" note (not so here)
-        if 'checkpoint is None' not in str(w.message):
-            warnings.warn_explicit(w.message, w.category, w.filename,
-                                   w.lineno)
-    if check is not None:
-        check(model)
-    checkpoint = load_checkpoint_strict(
-        model, args.checkpoint,
-        allow_partial=getattr(args, 'allow_partial_load', False))
-    config_palette = model.dataset_meta.get('palette')
-    meta = checkpoint_dataset_meta(checkpoint)
-    if meta is None:
-        warnings.warn(f'{args.checkpoint}: no dataset_meta in the '
-                      'checkpoint; using COCO class names')
-    else:
-        model.dataset_meta = meta
-        if config_palette != 'random' or 'palette' not in meta:
-            model.dataset_meta['palette'] = config_palette
-    return model
-
-
-def set_support_policy(model: torch.nn.Module,
-                       args: argparse.Namespace) -> Optional[SupportPolicy]:
-    """Give every STPN backbone of ``model`` the demo's policy (its
-    ``num_support`` / ``stride`` unless given); None for a model without
-    STPN backbone (a per-frame detector)."""
-    context = find_video_context(model)
-    if context is None:
-        return None
-    change = dict(mode=args.mode)
-    if args.num_support is not None:
-        change['num_support'] = args.num_support
-    if args.stride is not None:
-        change['stride'] = args.stride
-    return context.set_policy(change)  # one switch for every consumer
-
-
-def offline_support_positions(policy: SupportPolicy,
-                              num_frames: int) -> List[int]:
-    """The frames that frame 0 carries in offline mode (the test
-    pipeline's ``SupportFrameSample`` rule: spread over the video)."""
-    sampler = SupportFrameSample(method='from_model')
-    sampler.set_test_policy(policy)
-    return sampler.sample_support(num_frames, 0)[0]
-
-
-# ------------------------------------------------------------------ data
-def _per_frame_steps(steps: list) -> list:
-    """A frame's transforms with the loader reading ``results['img']``
-    (mmdet's ``LoadImageFromNDArray``) and no annotation loading."""
-    out = []
-    for step in steps:
-        step = copy.deepcopy(step)
-        cls = TRANSFORMS.get(step['type'])
-        if cls is not None and issubclass(cls, BaseLoadAnnotations):
-            continue
-        if cls is not None and issubclass(cls, BaseLoadImage):
-            step['type'] = 'mmdet.LoadImageFromNDArray'
-        out.append(step)
-    return out
-
-
-def build_frame_pipeline(cfg: Config) -> Tuple[Compose, bool]:
-    """The config's test pipeline for frames in memory.
-
-    The support-frame sampler is dropped (the demo passes the frames), the
-    loader reads arrays, annotation loaders are dropped; a
-    ``TransformBroadcaster`` keeps its shared per-frame transforms.
-
-    Returns:
-        tuple[Compose, bool]: The pipeline and whether it takes per-frame
-        lists (a ``TransformBroadcaster`` clip pipeline).
-    """
-    steps, broadcast = [], False
-    for step in copy.deepcopy(get_test_pipeline_cfg(cfg)):
-        cls = TRANSFORMS.get(step['type'])
-        if cls is None:
-            raise ValueError(f'{cfg.filename}: test pipeline step '
-                             f'{step["type"]!r} is not registered')
-        if issubclass(cls, BaseFrameSample):
-            continue
-        if issubclass(cls, TransformBroadcaster):
-            step['transforms'] = _per_frame_steps(step['transforms'])
-            broadcast = True
-            steps.append(step)
-        else:
-            steps.extend(_per_frame_steps([step]))
-    return Compose(steps), broadcast
-
-
-def clip_inputs(frames: List[np.ndarray], frame_ids: List[int],
-                video_key: str, num_frames: int, broadcast: bool) -> dict:
-    """Pipeline input of one key frame (``frames[0]``) and its support
-    frames: per-frame lists for a clip pipeline, else one image."""
-    items = [
-        dict(img=img, img_id=fid, frame_id=fid, video_id=video_key,
-             video_length=num_frames)
-        for img, fid in zip(frames, frame_ids)
-    ]
-    if not broadcast:
-        if len(items) > 1:
-            raise ValueError('offline mode needs a clip test pipeline '
-                             '(TransformBroadcaster + PackClipInputs) to '
-                             'carry the support frames')
-        return items[0]
-    return {key: [item[key] for item in items] for key in items[0]}
-
-
-def predict(model: torch.nn.Module, pipeline: Compose,
-            inputs: dict) -> DetDataSample:
-    """Pipeline, data preprocessor and ``test_step`` of one frame."""
-    data = pipeline(inputs)
-    batch = dict(inputs=[data['inputs']], data_samples=[data['data_samples']])
-    with torch.no_grad():
-        return model.test_step(batch)[0]
+def build_inferencer(args: argparse.Namespace) -> VideoInferencer:
+    """The model (:func:`mmstpn.apis.init_model`: strict checkpoint load,
+    ``--allow-partial-load`` to opt out) and the demo's policy, switched once
+    for every consumer of the model's video context."""
+    model = init_model(args.config, args.checkpoint, device=args.device,
+                       cfg_options=args.cfg_options,
+                       allow_partial_load=args.allow_partial_load)
+    if find_video_context(model) is None:  # a per-frame detector
+        return VideoInferencer(model)
+    return VideoInferencer(model, args.mode, args.num_support, args.stride)
 
 
 def kept_instances(sample: DetDataSample, score_thr: float,
@@ -367,11 +230,9 @@ def run(args: argparse.Namespace) -> dict:
     """The demo; returns the summary written to the timings json."""
     check_args(args)
     source: FrameSource = open_frames(args.video)
-    model = build_model(args)
-    policy = set_support_policy(model, args)
-    pipeline, broadcast = build_frame_pipeline(model.cfg)
-    positions = offline_support_positions(policy, source.num_frames) \
-        if policy is not None and policy.mode == 'offline' else []
+    inferencer = build_inferencer(args)
+    model, policy = inferencer.model, inferencer.policy
+    positions = inferencer.offline_positions(source.num_frames)
     drawer = Drawer(model.cfg, model.dataset_meta)
     fps = args.fps or source.fps or DEFAULT_FOLDER_FPS
     video_key = args.video
@@ -386,15 +247,12 @@ def run(args: argparse.Namespace) -> dict:
         progress = None if args.verbose else ProgressBar(source.num_frames)
         try:
             for t, frame in enumerate(source):
-                frames, ids = [frame], [t]
-                if t == 0 and positions:
-                    ids += positions
-                    frames += source.read_frames(positions)
-                inputs = clip_inputs(frames, ids, video_key,
-                                     source.num_frames, broadcast)
+                support = list(zip(positions, source.read_frames(
+                    positions))) if t == 0 and positions else []
                 _sync(args.device)
                 tic = time.perf_counter()
-                sample = predict(model, pipeline, inputs)
+                sample = inferencer.predict_frame(
+                    frame, t, video_key, source.num_frames, support)
                 _sync(args.device)
                 seconds = time.perf_counter() - tic
                 key, inst = kept_instances(sample, args.score_thr,
@@ -417,9 +275,7 @@ def run(args: argparse.Namespace) -> dict:
             sink.close()
             if progress is not None:
                 print()  # end the progress bar's line (also on an error)
-            context = find_video_context(model)
-            if context is not None:
-                context.clear()
+            inferencer.reset()
         if not frames_out:
             raise ValueError(f'{args.video}: no frame could be decoded '
                              f'(it declares {source.num_frames} frames)')

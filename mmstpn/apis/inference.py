@@ -63,7 +63,8 @@ def init_model(config: ConfigLike,
 
     Returns:
         nn.Module: The model in eval mode, with ``cfg`` (the config) and
-        ``dataset_meta`` (the checkpoint's, else the test dataset's).
+        ``dataset_meta`` (the checkpoint's, else the test dataset's; the
+        palette: the config's, else the checkpoint's, else random).
     """
     if isinstance(config, (str, Path)):
         config = Config.fromfile(str(config))
@@ -83,12 +84,18 @@ def init_model(config: ConfigLike,
     else:
         dataset_meta = checkpoint_dataset_meta(
             _load(model, checkpoint, allow_partial_load))
-    if dataset_meta is None and config.get('test_dataloader'):
+    metainfo = {}
+    if config.get('test_dataloader'):
         dataset_cfg = copy.deepcopy(config.test_dataloader.dataset)
         dataset_cfg['lazy_init'] = True
-        dataset_meta = DATASETS.build(dataset_cfg).metainfo
-    model.dataset_meta = {k.lower(): v for k, v in (dataset_meta or
-                                                   {}).items()}
+        metainfo = DATASETS.build(dataset_cfg).metainfo
+    dataset_meta = dict(metainfo if dataset_meta is None else dataset_meta)
+    dataset_meta = {k.lower(): v for k, v in dataset_meta.items()}
+    # the palette: the config's, else the checkpoint's, else random (as
+    # mmdet's init_detector)
+    dataset_meta['palette'] = metainfo.get(
+        'palette', dataset_meta.get('palette', 'random'))
+    model.dataset_meta = dataset_meta
     model.cfg = config
     return model.to(device).eval()
 
@@ -322,7 +329,7 @@ class VideoInferencer:
         try:
             if self.offline and self.track:
                 return self._whole_video(frames, video)
-            positions = self._offline_positions(num) if self.offline else []
+            positions = self.offline_positions(num)
             out = []
             for t in range(num):
                 support = [(p, frames[p]) for p in positions] if t == 0 \
@@ -334,8 +341,11 @@ class VideoInferencer:
         finally:
             self.reset()
 
-    def _offline_positions(self, num_frames: int) -> List[int]:
-        """Frame 0's support frames (the test pipeline's rule)."""
+    def offline_positions(self, num_frames: int) -> List[int]:
+        """Offline mode: the frames that frame 0 of a ``num_frames``-frame
+        video carries (the test pipeline's rule); [] otherwise."""
+        if not self.offline:
+            return []
         from mmstpn.datasets.transforms import SupportFrameSample
         sampler = SupportFrameSample(method='from_model')
         sampler.set_test_policy(self.policy)

@@ -14,6 +14,6 @@ __all__ = [
     'merge_cli_args', 'setup_distributed', 'build_runner', 'apply_tta',
     'enable_visualization', 'load_checkpoint_strict',
     'load_state_dict_checked', 'read_checkpoint', 'CheckpointLoadError',
-    'CheckpointReadError', 'CheckpointMismatchError', 'checkpoint_dataset_meta',
-    'upgrade_state_dict', 'register_config_scope'
+    'CheckpointReadError', 'CheckpointMismatchError',
+    'checkpoint_dataset_meta', 'upgrade_state_dict', 'register_config_scope'
 ]

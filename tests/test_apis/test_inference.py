@@ -24,10 +24,8 @@ from mmstpn.apis import VideoInferencer, inference_video, init_model
 from mmstpn.evaluation import DumpVideoDetResults
 from mmstpn.structures import get_video_context
 from mmstpn.utils import CheckpointMismatchError, launch
-from tests.test_tools.tool_helpers import REPO, tool_dir_on_path
-
-tool_dir_on_path('misc')
-from toy_vid_generator import generate_deteriorated_vid  # noqa: E402
+from mmstpn.projects.toy_vid.generator import generate_deteriorated_vid
+from tests.test_tools.tool_helpers import REPO
 
 CONFIGS = {
     'stpn': osp.join(REPO, 'tests', 'data', 'configs',
