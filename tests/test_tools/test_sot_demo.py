@@ -13,7 +13,6 @@ import importlib.util
 import json
 import os
 import os.path as osp
-import sys
 
 import cv2
 import mmcv
@@ -35,10 +34,6 @@ BOX = (20, 16, 18, 14)  # x, y, w, h in frame 0
 
 
 def _demo():
-    # the demo imports demo/video_demo.py from its own folder (sys.path[0]
-    # when it runs as a script)
-    if osp.dirname(DEMO) not in sys.path:
-        sys.path.insert(0, osp.dirname(DEMO))
     spec = importlib.util.spec_from_file_location('sot_demo', DEMO)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
