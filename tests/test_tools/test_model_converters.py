@@ -162,7 +162,7 @@ def test_stpn_official_converts_and_loads_strictly(tmp_path, official_state,
     printed = capsys.readouterr().out
     assert '230 tensors mapped, 0 dropped' in printed
     assert ('prompt_predictor.ref_fc.weight -> '
-            'backbone.predictor.v_proj.weight') in printed
+            'backbone.prompt_generator.predictor.v_proj.weight') in printed
 
     # tensors and primitives only: the default torch.load works
     ckpt = torch.load(dst, weights_only=True)
@@ -189,8 +189,8 @@ def test_stpn_official_converts_and_loads_strictly(tmp_path, official_state,
         'out_proj.bias': 'fc.bias'
     }
     for dst_name, src_name in pred.items():
-        expected['backbone.predictor.' + dst_name] = official_state[
-            'prompt_predictor.' + src_name]
+        expected['backbone.prompt_generator.predictor.' +
+                 dst_name] = official_state['prompt_predictor.' + src_name]
     assert set(sd) == set(expected)
     model_sd = released_model.state_dict()
     for k, v in expected.items():
@@ -219,7 +219,7 @@ def test_stpn_predictor_prompts_match_independent_computation(
     predictor = MODELS.build(
         dict(type='AttentionDVPPredictor', in_channels=768, prompt_dims=96,
              num_prompts=5, num_heads=16)).eval()
-    prefix = 'backbone.predictor.'
+    prefix = 'backbone.prompt_generator.predictor.'
     predictor.load_state_dict(
         {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)},
         strict=True)
@@ -368,7 +368,8 @@ def test_stpn_bad_inputs(tmp_path, official_state, released_model):
     wide['prompt_predictor.query'] = torch.zeros(8, 96)
     wide_file = tmp_path / 'wide.pth'
     torch.save(dict(state_dict=wide), wide_file)
-    fails(wide_file, 'wide.pth', r'backbone.predictor.queries: \(8, 96\)')
+    fails(wide_file, 'wide.pth',
+          r'backbone.prompt_generator.predictor.queries: \(8, 96\)')
 
     # missing file
     fails(tmp_path / 'nope.pth', 'nope.pth: no such file')
@@ -552,7 +553,7 @@ def test_swin_mmdet_layout_copies(tmp_path, prefix):
         (prefix + k, v) for k, v in src_sd.items())), src)
     dst = tmp_path / 'out.pth'
     report = swin_tool.convert(str(src), str(dst), config=RELEASED_CFG)
-    assert any('predictor.*' in n for n in report.notes)
+    assert any('prompt_generator.*' in n for n in report.notes)
     out = torch.load(dst, weights_only=True)['state_dict']
     assert list(out) == ['backbone.' + k for k in src_sd]
     assert all(torch.equal(out['backbone.' + k], v)
@@ -759,7 +760,7 @@ def test_vit_position_table_resized_to_config(tmp_path, capsys):
     vit_tool.convert(str(src), str(dst96), config=str(cfg_file))
     printed = capsys.readouterr().out
     assert 'resized bicubically 4x4 -> 6x6' in printed
-    assert "left to initialisation: ['predictor']" in printed
+    assert "left to initialisation: ['prompt_generator']" in printed
     vit_tool.convert(str(src), str(dst64), img_size=64)
     pos = torch.load(dst96, weights_only=True)['state_dict'][
         'backbone.pos_embed']
@@ -837,7 +838,7 @@ def test_vit_fills_tracker_template_table(tmp_path, capsys):
     assert 'pos_embed -> pos_embed_template' in printed
     assert 'resized bicubically 8x8 -> 2x2' in printed
     assert 'template_size 32 (grid 2x2)' in printed
-    assert "left to initialisation: ['predictor']" in printed
+    assert "left to initialisation: ['prompt_generator']" in printed
     saved = torch.load(dst, weights_only=True)
     sd = saved['state_dict']
     assert saved['meta']['template_size'] == 32
@@ -857,7 +858,7 @@ def test_vit_fills_tracker_template_table(tmp_path, capsys):
         torch.testing.assert_close(loaded[key[len('backbone.'):]], value,
                                    msg=key)
     assert set(loaded) - {k[len('backbone.'):] for k in sd} == {
-        k for k in loaded if k.startswith('predictor.')}
+        k for k in loaded if k.startswith('prompt_generator.predictor.')}
 
     # without a config: --template-size on the command line; a detection
     # conversion (no template size) has no template table

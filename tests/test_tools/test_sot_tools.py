@@ -114,7 +114,7 @@ def trained(tmp_path_factory):
     ckpt = osp.join(work, 'iter_3.pth')
     state = load_checkpoint(ckpt)
     assert state['meta']['iter'] == 3
-    assert any(k.startswith('backbone.predictor.')
+    assert any(k.startswith('backbone.prompt_generator.predictor.')
                for k in state['state_dict'])
     return dict(root=root, data=data, env=env, ckpt=ckpt)
 

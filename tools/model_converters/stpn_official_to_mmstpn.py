@@ -5,18 +5,19 @@
 
 The released file holds 230 tensors: 219 ``detector.*`` keys that are already
 MMDetection 3.3 Faster R-CNN keys (only the prefix goes) and the 11 tensors of
-the attention predictor, which move under ``backbone.predictor``:
+the attention predictor, which move under the prompt generator,
+``prompt_predictor.<x>`` -> ``backbone.prompt_generator.predictor.<y>``:
 
-=================================  ==============================  =========
-official                           mmstpn                          role
-=================================  ==============================  =========
-``prompt_predictor.reduction``     ``backbone.predictor.input_proj``  768->96
-``prompt_predictor.query``         ``backbone.predictor.queries``     (5, 96)
-``prompt_predictor.fc_embed``      ``backbone.predictor.q_proj``      query
-``prompt_predictor.ref_fc_embed``  ``backbone.predictor.k_proj``      key
-``prompt_predictor.ref_fc``        ``backbone.predictor.v_proj``      value
-``prompt_predictor.fc``            ``backbone.predictor.out_proj``    output
-=================================  ==============================  =========
+==============================  ==============  =========
+official ``<x>``                mmstpn ``<y>``  role
+==============================  ==============  =========
+``reduction``                   ``input_proj``  768->96
+``query``                       ``queries``     (5, 96)
+``fc_embed``                    ``q_proj``      query
+``ref_fc_embed``                ``k_proj``      key
+``ref_fc``                      ``v_proj``      value
+``fc``                          ``out_proj``    output
+==============================  ==============  =========
 
 The result is checked against the model of ``--config`` (default: the released
 recipe) before anything is written: same keys (strict), shapes and dtypes, and
@@ -57,7 +58,7 @@ PREDICTOR_MODULES = OrderedDict([
 ])
 DETECTOR_PARTS = ('backbone.', 'neck.', 'rpn_head.', 'roi_head.')
 SRC_PREDICTOR = 'prompt_predictor.'
-DST_PREDICTOR = 'backbone.predictor.'
+DST_PREDICTOR = 'backbone.prompt_generator.predictor.'
 
 
 def _predictor_map() -> Dict[str, str]:

@@ -43,8 +43,9 @@ def test_loss_and_backward():
     # one support pass (item 0: its support, item 1: its own search crop),
     # without gradient; the predictor, blocks and head get gradients
     assert calls == [(2, False)]
-    for name in ('backbone.predictor.queries', 'backbone.blocks.0.qkv.weight',
-                 'backbone.pos_embed_template', 'head.size_branch.2.weight'):
+    for name in ('backbone.prompt_generator.predictor.queries',
+                 'backbone.blocks.0.qkv.weight', 'backbone.pos_embed_template',
+                 'head.size_branch.2.weight'):
         assert dict(model.named_parameters())[name].grad.abs().sum() > 0
 
 

@@ -41,7 +41,8 @@ def test_prompt_loss_is_the_l1_of_the_support_centres():
     model.zero_grad()
     losses['loss_prompt'].backward()
     grads = dict(model.named_parameters())
-    for name in ('prompt_head.weight', 'backbone.predictor.queries'):
+    for name in ('prompt_head.weight',
+                 'backbone.prompt_generator.predictor.queries'):
         assert grads[name].grad.abs().sum() > 0
     # the support pass runs without gradient: the blocks get none from it
     assert grads['backbone.blocks.0.qkv.weight'].grad is None or \
