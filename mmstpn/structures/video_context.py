@@ -128,7 +128,8 @@ class VideoContext(nn.Module):
         return self._policy
 
     def set_policy(self, policy: PolicyLike) -> SupportPolicy:
-        """Switch the policy of the whole model (and empty the state).
+        """Switch the policy of the whole model; a different policy
+        empties the state (the same one changes nothing).
 
         Args:
             policy (dict | str | SupportPolicy): A full policy, a dict of
@@ -146,8 +147,10 @@ class VideoContext(nn.Module):
                           stride=self._policy.stride)
             merged.update(policy)
             policy = merged
-        self._policy = self._build(policy)
-        self.clear()
+        new = self._build(policy)
+        if new != self._policy:
+            self._policy = new
+            self.clear()
         return self._policy
 
     def describe(self) -> str:

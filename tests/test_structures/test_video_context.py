@@ -55,7 +55,11 @@ def test_clear_calls_registered_resets_on_train_and_policy_switch():
     assert ctx.set_policy(dict(num_support=3)) == SupportPolicy(
         'offline', 3, 1)  # the other keys keep their values
     assert calls == [1, 1] and not ctx.videos()
+    ctx.video('v').prompts = torch.zeros(1)
+    ctx.set_policy(dict(num_support=3))  # the same policy: nothing changes
+    assert calls == [1, 1] and ctx.videos() == ['v']
     assert ctx.set_policy('online') == SupportPolicy('online', 3, 1)
+    assert calls == [1, 1, 1]
 
 
 def test_policy_errors_name_the_config_key():

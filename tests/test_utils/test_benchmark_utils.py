@@ -310,7 +310,7 @@ def test_measure_flops_modes(tiny_pair):
     other = fm['online']['frames']['other']['total']
     assert grid - other > 0.2 * one
     assert fm['online']['frames']['grid']['by_module'][
-        'backbone.predictor'] > 0
+        'backbone.prompt_generator'] > 0
     # attention is counted in both (explicit q @ k^T and attn @ v are
     # mmengine's matmul, F.scaled_dot_product_attention our sdpa_matmul):
     # the baseline (mmdet's stock Swin) attends over 49 tokens per 7x7
