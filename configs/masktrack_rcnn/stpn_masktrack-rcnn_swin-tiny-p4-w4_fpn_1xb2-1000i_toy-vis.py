@@ -116,7 +116,7 @@ optim_wrapper = dict(
         custom_keys={
             'relative_position_bias_table': dict(decay_mult=0.,
                                                  lr_mult=0.1),
-            'backbone.predictor': dict(lr_mult=10.),
+            'backbone.prompt_generator': dict(lr_mult=10.),
             'detector.backbone': dict(lr_mult=0.1)
         }))
 default_hooks = dict(

@@ -86,7 +86,7 @@ optim_wrapper = dict(
             'relative_position_bias_table': dict(decay_mult=0.),
             # the predictor is new when training starts from a warm start
             # (the main job): give it a 10x learning rate
-            'backbone.predictor': dict(lr_mult=10.),
+            'backbone.prompt_generator': dict(lr_mult=10.),
         }),
     clip_grad=dict(max_norm=10., norm_type=2))
 default_hooks = dict(

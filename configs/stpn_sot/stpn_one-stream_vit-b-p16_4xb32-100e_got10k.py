@@ -26,7 +26,7 @@ optim_wrapper = dict(
     paramwise_cfg=dict(
         custom_keys={
             'backbone': dict(lr_mult=0.1),
-            'backbone.predictor': dict(lr_mult=1.0),
+            'backbone.prompt_generator': dict(lr_mult=1.0),
             'pos_embed': dict(decay_mult=0.),
             'norm': dict(decay_mult=0.),
         }))
