@@ -35,28 +35,30 @@ detector.backbone = dict(
     predictor=dict(type='AttentionDVPPredictor', num_heads=4),
     test_support=dict(mode='offline', num_support=14),
     init_cfg=None)
-head = detector.panoptic_head
-head.update(
+attn = dict(embed_dims=channels, num_heads=4)
+ffn = dict(embed_dims=channels, feedforward_channels=2 * channels)
+detector.panoptic_head.update(
     in_channels=[32, 64, 128, 256],
     feat_channels=channels,
     out_channels=channels,
     num_things_classes=num_classes,
     num_stuff_classes=0,
     num_queries=10)
-head.pixel_decoder.encoder.num_layers = 2
-head.pixel_decoder.encoder.layer_cfg.self_attn_cfg.update(
-    embed_dims=channels, num_heads=4)
-head.pixel_decoder.encoder.layer_cfg.ffn_cfg.update(
-    embed_dims=channels, feedforward_channels=2 * channels)
-head.pixel_decoder.positional_encoding.num_feats = channels // 2
-head.positional_encoding.num_feats = channels // 2
-head.transformer_decoder.num_layers = 3
-for attn in ('self_attn_cfg', 'cross_attn_cfg'):
-    head.transformer_decoder.layer_cfg[attn].update(
-        embed_dims=channels, num_heads=4)
-head.transformer_decoder.layer_cfg.ffn_cfg.update(
-    embed_dims=channels, feedforward_channels=2 * channels)
-head.loss_cls.class_weight = [1.0] * num_classes + [0.1]
+detector.panoptic_head.pixel_decoder.encoder.num_layers = 2
+detector.panoptic_head.pixel_decoder.encoder.layer_cfg.self_attn_cfg.update(
+    attn)
+detector.panoptic_head.pixel_decoder.encoder.layer_cfg.ffn_cfg.update(ffn)
+detector.panoptic_head.pixel_decoder.positional_encoding.num_feats = \
+    channels // 2
+detector.panoptic_head.positional_encoding.num_feats = channels // 2
+detector.panoptic_head.transformer_decoder.num_layers = 3
+detector.panoptic_head.transformer_decoder.layer_cfg.self_attn_cfg.update(
+    attn)
+detector.panoptic_head.transformer_decoder.layer_cfg.cross_attn_cfg.update(
+    attn)
+detector.panoptic_head.transformer_decoder.layer_cfg.ffn_cfg.update(ffn)
+detector.panoptic_head.loss_cls.class_weight = \
+    [1.0] * num_classes + [0.1]
 detector.panoptic_fusion_head.update(
     num_things_classes=num_classes, num_stuff_classes=0)
 # 128x128 frames: 32x32 mask logits, 1024 points each
