@@ -2,7 +2,6 @@
 from contextlib import contextmanager
 from typing import Iterator, List, Optional, Tuple
 
-import torch
 import torch.nn.functional as F
 from mmdet.models.mot import BaseMOTModel
 from mmdet.registry import MODELS
