@@ -102,7 +102,7 @@ def object_group(num: int) -> str:
     return '1obj' if num <= 1 else '2+obj'
 
 
-@METRICS.register_module()
+@METRICS.register_module(force=True)
 class ToyVideoAPByObjects(YouTubeVISMetricNp2):
     """``YouTubeVISMetricNp2`` plus the same video AP over the videos with
     one object (``segm_mAP_1obj``, ...) and with two or more
@@ -139,7 +139,7 @@ def _load_tool(name: str):
     return module
 
 
-@METRICS.register_module()
+@METRICS.register_module(force=True)
 class ToyFrameMaskAP(BaseMetric):
     """Per-frame mask AP of a VIS model's track predictions (pycocotools
     segm, AP@[.5:.95] and AP50) over all frames and over the frames flagged
@@ -161,7 +161,11 @@ class ToyFrameMaskAP(BaseMetric):
                       for img in data['images']}
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        # one result per video (a list of its frames): mmengine keeps the
+        # first len(dataset) results, and a test item is a whole video
         for track in data_samples:
+            video: List[dict] = []
+            self.results.append(video)
             for frame in track['video_data_samples']:
                 pred = frame.pred_track_instances
                 masks = pred.masks.cpu().numpy().astype(np.uint8)
@@ -173,7 +177,7 @@ class ToyFrameMaskAP(BaseMetric):
                     for inst in frame.instances
                     if not inst.get('ignore_flag', 0)
                 ]
-                self.results.append(
+                video.append(
                     dict(img_id=frame.img_id, hw=tuple(frame.ori_shape),
                          rles=rles, scores=pred.scores.cpu().numpy(),
                          labels=pred.labels.cpu().numpy(), gts=gts))
@@ -209,7 +213,8 @@ class ToyFrameMaskAP(BaseMetric):
         ev.summarize()
         return float(ev.stats[0]), float(ev.stats[1])
 
-    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+    def compute_metrics(self, results: List[List[dict]]) -> Dict[str, float]:
+        results = [frame for video in results for frame in video]
         out = {}
         subsets = dict(all=results, deteriorated=[
             r for r in results if r['img_id'] in self.deteriorated])
