@@ -14,9 +14,16 @@ Generates the set (``tools/misc/generate_toy_vis.py``, once), then:
    baseline and for STPN offline (K=14 over the video) and online (K past
    frames); a table and ``results.json``.
 
+``--model`` picks the model pair (STPN and its no-prompt baseline):
+``masktrack`` (STPN MaskTrack R-CNN, the default), ``m2f``
+(``STPNMask2FormerVideo``) or ``minvis`` (``MinVIS``); the warm start,
+data, iterations and seed are the same recipe for each. Video AP and frame
+mask AP are also given per number of objects in the video (1 / 2+).
+
 Example::
 
     python tools/misc/toy_vis_experiment.py --out-dir outputs/toy_vis
+    python tools/misc/toy_vis_experiment.py --model minvis
 """
 import argparse
 import json
@@ -43,6 +50,8 @@ from mmstpn.projects import configs_root
 from mmstpn.projects.toy_vid import experiment as toy_vid_experiment
 from mmstpn.projects.toy_vis import generator as toy_vis_generator
 
+from mmstpn.evaluation.metrics import YouTubeVISMetricNp2
+
 REPO = configs_root()
 
 CONFIGS = {
@@ -51,11 +60,80 @@ CONFIGS = {
     'stpn': 'configs/masktrack_rcnn/'
     'stpn_masktrack-rcnn_swin-tiny-p4-w4_fpn_1xb2-1000i_toy-vis.py',
 }
+# ---- model pairs of --model: configs, and where the backbone sits in the
+# model (for the class warm start's keys, its learning rate and the test
+# policy)
+MODEL_PAIRS = {
+    'masktrack': dict(configs=CONFIGS, backbone='detector.backbone'),
+    'm2f': dict(
+        configs={
+            'baseline': 'configs/mask2former_vis/'
+            'mask2former_swin-tiny-p4-w4_1xb2-1000i_toy-vis.py',
+            'stpn': 'configs/mask2former_vis/'
+            'stpn_mask2former_swin-tiny-p4-w4_1xb2-1000i_toy-vis.py',
+        },
+        backbone='backbone'),
+    'minvis': dict(
+        configs={
+            'baseline': 'configs/minvis/'
+            'minvis_swin-tiny-p4-w4_1xb2-1000i_toy-vis.py',
+            'stpn': 'configs/minvis/'
+            'stpn_minvis_swin-tiny-p4-w4_1xb2-1000i_toy-vis.py',
+        },
+        backbone='detector.backbone'),
+}
+
+
+def model_pair(args) -> dict:
+    """The ``MODEL_PAIRS`` entry of ``--model``."""
+    return MODEL_PAIRS[getattr(args, 'model', 'masktrack')]
+
+
+def objects_per_video(ann_file: str) -> Dict[int, int]:
+    """``{video_id: number of object tracks}`` of a CocoVID json."""
+    with open(ann_file) as f:
+        data = json.load(f)
+    tracks: Dict[int, set] = {v['id']: set() for v in data['videos']}
+    for ann in data['annotations']:
+        tracks[ann['video_id']].add(ann['instance_id'])
+    return {v: len(t) for v, t in tracks.items()}
+
+
+def object_group(num: int) -> str:
+    """'1obj' or '2+obj'."""
+    return '1obj' if num <= 1 else '2+obj'
+
+
+@METRICS.register_module(force=True)
+class ToyVideoAPByObjects(YouTubeVISMetricNp2):
+    """``YouTubeVISMetricNp2`` plus the same video AP over the videos with
+    one object (``segm_mAP_1obj``, ...) and with two or more
+    (``segm_mAP_2+obj``, ...), counted in ``ann_file``."""
+
+    def __init__(self, ann_file: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.num_objects = objects_per_video(ann_file)
+
+    def compute_metrics(self, results: List) -> Dict[str, float]:
+        out = dict(super().compute_metrics(results))
+        groups: Dict[str, list] = {}
+        for preds, gts in results:
+            video = (preds or gts)[0]['video_id'] if (preds or gts) else None
+            if video is not None:
+                groups.setdefault(object_group(self.num_objects[video]),
+                                  []).append((preds, gts))
+        for name, subset in sorted(groups.items()):
+            for key, value in super().compute_metrics(subset).items():
+                out[f'{key}_{name}'] = value
+        return out
+# ---- end of the model pairs
+
+
 PROGRESS_KEYS = ('Iter(train)', 'youtube_vis', 'frame mask AP', '] training',
                  'warm start', 'Error', 'Traceback')
 
 
-@METRICS.register_module()
+@METRICS.register_module(force=True)
 class ToyFrameMaskAP(BaseMetric):
     """Per-frame mask AP of a VIS model's track predictions (pycocotools
     segm, AP@[.5:.95] and AP50) over all frames and over the frames flagged
@@ -71,9 +149,17 @@ class ToyFrameMaskAP(BaseMetric):
         self.deteriorated = {
             img['id'] for img in data['images'] if img.get('deteriorated')
         }
+        # per number of objects in the frame's video (--model block)
+        objects = objects_per_video(ann_file)
+        self.group = {img['id']: object_group(objects[img['video_id']])
+                      for img in data['images']}
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        # one result per video (a list of its frames): mmengine keeps the
+        # first len(dataset) results, and a test item is a whole video
         for track in data_samples:
+            video: List[dict] = []
+            self.results.append(video)
             for frame in track['video_data_samples']:
                 pred = frame.pred_track_instances
                 masks = pred.masks.cpu().numpy().astype(np.uint8)
@@ -85,7 +171,7 @@ class ToyFrameMaskAP(BaseMetric):
                     for inst in frame.instances
                     if not inst.get('ignore_flag', 0)
                 ]
-                self.results.append(
+                video.append(
                     dict(img_id=frame.img_id, hw=tuple(frame.ori_shape),
                          rles=rles, scores=pred.scores.cpu().numpy(),
                          labels=pred.labels.cpu().numpy(), gts=gts))
@@ -121,11 +207,22 @@ class ToyFrameMaskAP(BaseMetric):
         ev.summarize()
         return float(ev.stats[0]), float(ev.stats[1])
 
-    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+    def compute_metrics(self, results: List[List[dict]]) -> Dict[str, float]:
+        results = [frame for video in results for frame in video]
         out = {}
         subsets = dict(all=results, deteriorated=[
             r for r in results if r['img_id'] in self.deteriorated])
+        # clean frames and per number of objects (--model block)
+        subsets['clean'] = [r for r in results
+                            if r['img_id'] not in self.deteriorated]
+        for name in ('all', 'deteriorated', 'clean'):
+            for group in ('1obj', '2+obj'):
+                subsets[f'{name}_{group}'] = [
+                    r for r in subsets[name]
+                    if self.group.get(r['img_id']) == group]
         for name, frames in subsets.items():
+            if not frames and name != 'all':  # no such frame: no figure
+                continue
             ap, ap50 = self._ap(frames)
             out[f'mask_AP_{name}'], out[f'mask_AP50_{name}'] = ap, ap50
         print('frame mask AP: ' + ', '.join(
@@ -135,7 +232,13 @@ class ToyFrameMaskAP(BaseMetric):
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--out-dir', default='outputs/toy_vis')
+    parser.add_argument('--model', choices=sorted(MODEL_PAIRS),
+                        default='masktrack',
+                        help='the model pair (STPN and its no-prompt '
+                        'baseline)')
+    parser.add_argument('--out-dir',
+                        help='default: outputs/toy_vis (masktrack), '
+                        'outputs/toy_vis_<model> (the others)')
     parser.add_argument('--data-dir', default='data/toy_vis')
     parser.add_argument('--num-train-videos', type=int, default=240)
     parser.add_argument('--num-val-videos', type=int, default=24)
@@ -156,7 +259,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--worker', choices=sorted(CONFIGS) + ['pretrain'],
                         help=argparse.SUPPRESS)
     parser.add_argument('--worker-out', help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.out_dir is None:
+        args.out_dir = 'outputs/toy_vis' + (
+            '' if args.model == 'masktrack' else f'_{args.model}')
+    return args
 
 
 def ensure_data(args) -> None:
@@ -174,12 +281,14 @@ def ensure_data(args) -> None:
 
 
 def load_cfg(name: str, args, iters: int, work: str, load_from=None):
-    cfg = Config.fromfile(osp.join(REPO, CONFIGS[name]))
+    cfg = Config.fromfile(osp.join(REPO, model_pair(args)['configs'][name]))
     root = osp.abspath(args.data_dir) + '/'
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = root
-    metrics = [cfg.test_evaluator, dict(type='ToyFrameMaskAP',
-                                        ann_file=root + 'val.json')]
+    video_ap = dict(cfg.test_evaluator, type='ToyVideoAPByObjects',
+                    ann_file=root + 'val.json')
+    metrics = [video_ap, dict(type='ToyFrameMaskAP',
+                              ann_file=root + 'val.json')]
     cfg.val_evaluator = cfg.test_evaluator = metrics
     # no validation during training: the test below evaluates once
     cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = iters
@@ -217,7 +326,8 @@ def pretrain(args) -> None:
         vid.class_pretrain(args, raw)  # same backbone, same crop rule
         state = torch.load(raw, map_location='cpu')['state_dict']
         cls_ckpt = osp.join(args.out_dir, 'cls_pretrain', 'detector.pth')
-        torch.save({'state_dict': {f'detector.{k}': v
+        prefix = model_pair(args)['backbone'][:-len('backbone')]
+        torch.save({'state_dict': {f'{prefix}{k}': v
                                    for k, v in state.items()}}, cls_ckpt)
     cfg = load_cfg('baseline', args, args.pretrain_iters, 'pretrain',
                    cls_ckpt)
@@ -225,7 +335,7 @@ def pretrain(args) -> None:
     dataset = cfg.train_dataloader.dataset
     dataset.pipeline = vid.without_key_corruption(dataset.pipeline)
     vid.scale_backbone_lr(cfg, args.pretrain_backbone_lr_mult,
-                          'detector.backbone')
+                          model_pair(args)['backbone'])
     print(f'[pretrain] shared warm start, {args.pretrain_iters} iterations, '
           f'backbone lr x{args.pretrain_backbone_lr_mult:g}', flush=True)
     Runner.from_cfg(cfg).train()
@@ -242,7 +352,8 @@ def run_worker(name: str, args) -> Dict[str, dict]:
         return {}
     cfg = load_cfg(name, args, args.iters, name,
                    pretrain_path(args) if args.pretrain_iters else None)
-    print(f'[{name}] training {CONFIGS[name]} ({args.iters} iterations)',
+    print(f'[{name}] training {model_pair(args)["configs"][name]} '
+          f'({args.iters} iterations)',
           flush=True)
     start = time.time()
     runner = Runner.from_cfg(cfg)
@@ -254,8 +365,9 @@ def run_worker(name: str, args) -> Dict[str, dict]:
     if name == 'stpn':
         online = load_cfg(name, args, args.iters, 'stpn_online',
                           osp.join(cfg.work_dir, f'iter_{args.iters}.pth'))
-        online.model.detector.backbone.test_support = dict(
-            mode='online', num_support=args.online_k, stride=1)
+        online.merge_from_dict({
+            f'model.{model_pair(args)["backbone"]}.test_support': dict(
+                mode='online', num_support=args.online_k, stride=1)})
         results[f'stpn_online_k{args.online_k}'] = strip(
             Runner.from_cfg(online).test())
     results[f'{name}_timings'] = timings
@@ -277,7 +389,7 @@ def spawn(args, names) -> Dict[str, dict]:
         out = osp.join(args.out_dir, f'{name}.json')
         cmd = [sys.executable, osp.abspath(__file__), '--worker', name,
                '--worker-out', out]
-        for key in ('out_dir', 'data_dir', 'num_train_videos',
+        for key in ('model', 'out_dir', 'data_dir', 'num_train_videos',
                     'num_val_videos', 'frames_per_video', 'img_size',
                     'cls_pretrain_iters', 'pretrain_iters',
                     'pretrain_backbone_lr_mult', 'iters', 'seed',
@@ -308,9 +420,16 @@ def spawn(args, names) -> Dict[str, dict]:
 
 COLUMNS = (('video AP', 'youtube_vis/segm_mAP'),
            ('video AP50', 'youtube_vis/segm_mAP_50'),
+           ('video AP, 1 obj', 'youtube_vis/segm_mAP_1obj'),
+           ('video AP, 2+ obj', 'youtube_vis/segm_mAP_2+obj'),
            ('frame mask AP', 'mask_AP_all'),
            ('frame mask AP, deteriorated', 'mask_AP_deteriorated'),
-           ('frame mask AP50, deteriorated', 'mask_AP50_deteriorated'))
+           ('frame mask AP, clean', 'mask_AP_clean'),
+           ('frame mask AP50, deteriorated', 'mask_AP50_deteriorated'),
+           ('frame mask AP, deteriorated, 1 obj',
+            'mask_AP_deteriorated_1obj'),
+           ('frame mask AP, deteriorated, 2+ obj',
+            'mask_AP_deteriorated_2+obj'))
 
 
 def _get(metrics: Dict[str, float], key: str) -> float:
