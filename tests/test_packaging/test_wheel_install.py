@@ -100,18 +100,25 @@ configs = sorted(
     osp.relpath(osp.join(d, f), osp.join(mim, 'configs'))
     for d, _, fs in os.walk(osp.join(mim, 'configs')) for f in fs
     if f.endswith('.py'))
-# TODO(lead, mmstpn.apis): run the inference API on a tiny generated clip
-# with this freshly initialised model here, e.g.
-#   from mmstpn.apis import inference_video
-#   results = inference_video(model, frames)   # frames: a few 64x64 arrays
-# and report len(results) below.
+# the inference API on a tiny generated clip, with a freshly initialised
+# model built by init_model from the same user config
+import numpy as np
+from mmstpn.apis import inference_video, init_model
+clip = [np.random.RandomState(t).randint(0, 255, (64, 80, 3), np.uint8)
+        for t in range(4)]
+api_model = init_model('my_config.py')
+api = {mode: [len(r.pred_instances.bboxes) >= 0 and 'pred_instances' in r
+              for r in inference_video(api_model, clip, mode=mode)]
+       for mode in ('offline', 'online')}
+api_policy = api_model.backbone.test_support.mode
 print(json.dumps(dict(
     file=osp.realpath(mmstpn.__file__), cwd=os.getcwd(),
     model=type(model).__name__, backbone=type(model.backbone).__name__,
     num_prompts=cfg.model.backbone.get('num_prompts'),
     max_iters=cfg.train_cfg.max_iters, configs=configs,
     tools=sorted(os.listdir(osp.join(mim, 'tools'))),
-    model_index=osp.isfile(osp.join(mim, 'model-index.yml')))))
+    model_index=osp.isfile(osp.join(mim, 'model-index.yml')),
+    api=api, api_policy=api_policy)))
 '''
 
 
@@ -145,6 +152,10 @@ def test_wheel_installs_and_serves_mmstpn_configs(venv):
             'slurm_train.sh', 'slurm_test.sh', 'analysis_tools',
             'dataset_converters', 'model_converters'} <= set(got['tools'])
     assert got['model_index']
+    # the inference API ran on every frame in both modes, and the policy
+    # switch reached the model
+    assert got['api'] == dict(offline=[True] * 4, online=[True] * 4)
+    assert got['api_policy'] == 'online'
 
 
 def test_wheel_ships_no_checkout_only_files(venv):
