@@ -44,7 +44,7 @@ def backbone(cfg):
 
 @pytest.mark.parametrize('year', ['2019', '2021'])
 def test_m2f_config_keeps_mmdets_recipe(year):
-    cfg = load(M2F + f'stpn_mask2former_swin-t-p4-w7_8xb2-8e_youtubevis'
+    cfg = load(M2F + f'stpn-mask2former_swin-t-p4-w7_8xb2-8e_youtubevis'
                f'{year}.py')
     ref = load(f'mmdet::mask2former_vis/mask2former_r50_8xb2-8e_'
                f'youtubevis{year}.py')
@@ -69,9 +69,9 @@ def test_m2f_config_keeps_mmdets_recipe(year):
 
 @pytest.mark.parametrize('year', ['2019', '2021'])
 def test_minvis_config_is_mmdets_image_mask2former(year):
-    cfg = load(MINVIS + f'stpn_minvis_mask2former_swin-t-p4-w7_8xb2-8e_'
+    cfg = load(MINVIS + f'stpn-minvis_mask2former_swin-t-p4-w7_8xb2-8e_'
                f'youtubevis{year}.py')
-    m2f = load(M2F + f'stpn_mask2former_swin-t-p4-w7_8xb2-8e_youtubevis'
+    m2f = load(M2F + f'stpn-mask2former_swin-t-p4-w7_8xb2-8e_youtubevis'
                f'{year}.py')
     ref = load('mmdet::mask2former/'
                'mask2former_swin-t-p4-w7-224_8xb2-lsj-50e_coco.py')
@@ -99,20 +99,20 @@ def test_minvis_config_is_mmdets_image_mask2former(year):
 
 
 @pytest.mark.parametrize('stpn, base', [
-    (M2F + 'stpn_mask2former_swin-t-p4-w7_8xb2-8e_youtubevis2019.py',
+    (M2F + 'stpn-mask2former_swin-t-p4-w7_8xb2-8e_youtubevis2019.py',
      M2F + 'mask2former_swin-t-p4-w7_8xb2-8e_youtubevis2019.py'),
-    (M2F + 'stpn_mask2former_swin-t-p4-w7_8xb2-8e_youtubevis2021.py',
+    (M2F + 'stpn-mask2former_swin-t-p4-w7_8xb2-8e_youtubevis2021.py',
      M2F + 'mask2former_swin-t-p4-w7_8xb2-8e_youtubevis2021.py'),
-    (M2F + 'stpn_mask2former_swin-tiny-p4-w4_1xb2-1000i_toy-vis.py',
-     M2F + 'mask2former_swin-tiny-p4-w4_1xb2-1000i_toy-vis.py'),
-    (MINVIS + 'stpn_minvis_mask2former_swin-t-p4-w7_8xb2-8e_'
+    (M2F + 'stpn-mask2former_swin-toy-p4-w4_1xb2-1000i_toy-vis.py',
+     M2F + 'mask2former_swin-toy-p4-w4_1xb2-1000i_toy-vis.py'),
+    (MINVIS + 'stpn-minvis_mask2former_swin-t-p4-w7_8xb2-8e_'
      'youtubevis2019.py',
      MINVIS + 'minvis_mask2former_swin-t-p4-w7_8xb2-8e_youtubevis2019.py'),
-    (MINVIS + 'stpn_minvis_mask2former_swin-t-p4-w7_8xb2-8e_'
+    (MINVIS + 'stpn-minvis_mask2former_swin-t-p4-w7_8xb2-8e_'
      'youtubevis2021.py',
      MINVIS + 'minvis_mask2former_swin-t-p4-w7_8xb2-8e_youtubevis2021.py'),
-    (MINVIS + 'stpn_minvis_swin-tiny-p4-w4_1xb2-1000i_toy-vis.py',
-     MINVIS + 'minvis_swin-tiny-p4-w4_1xb2-1000i_toy-vis.py'),
+    (MINVIS + 'stpn-minvis_swin-toy-p4-w4_1xb2-1000i_toy-vis.py',
+     MINVIS + 'minvis_swin-toy-p4-w4_1xb2-1000i_toy-vis.py'),
 ])
 def test_baseline_differs_in_the_prompts_only(stpn, base):
     a, b = load(stpn).to_dict(), load(base).to_dict()
@@ -124,8 +124,8 @@ def test_baseline_differs_in_the_prompts_only(stpn, base):
 
 
 @pytest.mark.parametrize('path', [
-    M2F + 'stpn_mask2former_swin-tiny-p4-w4_1xb2-1000i_toy-vis.py',
-    MINVIS + 'stpn_minvis_swin-tiny-p4-w4_1xb2-1000i_toy-vis.py'
+    M2F + 'stpn-mask2former_swin-toy-p4-w4_1xb2-1000i_toy-vis.py',
+    MINVIS + 'stpn-minvis_swin-toy-p4-w4_1xb2-1000i_toy-vis.py'
 ])
 def test_toy_configs_build_with_the_toy_recipe(path):
     import mmstpn  # noqa: F401

@@ -14,9 +14,9 @@ VIS = 'masktrack_rcnn/{}masktrack-rcnn_mask-rcnn_swin-t-p4-w7_fpn_8xb1-12e_' \
     'youtubevis{}.py'
 MMDET_VIS = 'mmdet::masktrack_rcnn/masktrack-rcnn_mask-rcnn_r50_fpn_8xb1-' \
     '12e_youtubevis{}.py'
-QDTRACK = 'qdtrack/stpn_qdtrack_faster-rcnn_swin-t-p4-w7_fpn_8xb2-4e_' \
+QDTRACK = 'qdtrack/stpn-qdtrack_faster-rcnn_swin-t-p4-w7_fpn_8xb2-4e_' \
     'mot17halftrain_test-mot17halfval.py'
-BYTETRACK = 'bytetrack/stpn_bytetrack_faster-rcnn_swin-t-p4-w7_fpn_8xb2-' \
+BYTETRACK = 'bytetrack/stpn-bytetrack_faster-rcnn_swin-t-p4-w7_fpn_8xb2-' \
     '12e_mot17halftrain_test-mot17halfval.py'
 
 

@@ -32,7 +32,7 @@ CONFIGS = {
                      'tiny_stpn_toy_vid.py'),
     'stpn-selsa': osp.join(
         REPO, 'configs', 'selsa',
-        'stpn-selsa_faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid.py'),
+        'stpn-selsa_faster-rcnn_swin-toy-p4-w4_fpn_1xb4-1500i_toy-vid.py'),
 }
 
 

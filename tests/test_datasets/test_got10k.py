@@ -265,7 +265,7 @@ def test_training_pipeline_end_to_end(tmp_path):
     for fid, box in zip(out['frame_id'], out['gt_bboxes']):
         assert fid != 2  # the invisible frame is never sampled
         assert box.shape == (1, 4) and (box[0, 2:] > box[0, :2]).all()
-    # template: no jitter -> the box is centred in the crop (half a pixel)
+    # template: no jitter -> the box is centered in the crop (half a pixel)
     tb = out['gt_bboxes'][0][0]
     np.testing.assert_allclose((tb[:2] + tb[2:]) / 2, 64,
                                atol=0.5 * out['crop_scale'][0] + 1e-4)

@@ -152,11 +152,11 @@ def test_clip_is_mmdets_and_supports_follow_each_clip_frame():
                 if c >= 0] == flags
         assert out['key_frame_flags'].count(True) == 1
         assert out['frame_id'][out['key_frame_flags'].index(True)] == 10
-        for c, centre in enumerate(clip):
+        for c, center in enumerate(clip):
             sup = [p for p, s in zip(pos, out['support_of']) if s == c]
             # bilateral_uniform, K=2, range 2: one on each side of ITS frame
             assert len(sup) == 2
-            assert centre - 2 <= sup[0] < centre < sup[1] <= centre + 2
+            assert center - 2 <= sup[0] < center < sup[1] <= center + 2
         far += abs(clip[0] - clip[1]) > 4
         assert out['num_support'] == [2] * 6
         assert out['video_length'] == out['ori_video_length'] == [20] * 6
@@ -183,10 +183,10 @@ def test_same_rules_as_support_frame_sample():
         num_ref_imgs=3, method='test_with_fix_stride', stride=2))
     out = t(video(num_frames=9, key=1))
     for c in (0, 1):
-        centre = out['frame_id'][out['clip_index'].index(c)]
+        center = out['frame_id'][out['clip_index'].index(c)]
         sup = [p for p, s in zip(out['frame_id'], out['support_of'])
                if s == c]
-        assert sup == sfs.sample_support(9, centre)[0]
+        assert sup == sfs.sample_support(9, center)[0]
 
 
 def test_shared_augmentation_over_all_frames(tmp_path):

@@ -586,7 +586,7 @@ def test_ope_norm_precision_steps_at_the_shift():
     # pixel precision: 4 px <= 20 px on every frame
     assert res['precision'] == 1.0
     # normalised by the GROUND TRUTH's size: a prediction half as wide
-    # whose centre is 4 px right of the gt's (40 wide) has error 0.1
+    # whose center is 4 px right of the gt's (40 wide) has error 0.1
     # (by its own width it would be 0.2)
     narrow = [[0, 0, 1, 1]] + [[24.0, 10.0, 20.0, 10.0]] * 4
     np.testing.assert_allclose(

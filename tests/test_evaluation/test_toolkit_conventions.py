@@ -26,7 +26,7 @@ def _iou_xywh(p, g):
 def ref_pysot(preds, gts):
     """pysot-toolkit OPE: frame 0 = gt; success over np.arange(0, 1.05,
     0.05) with '>', per-sequence curves averaged, AUC = their mean;
-    precision: centre x + (w - 1) / 2, '<=' 0..50 px, value at 20 px."""
+    precision: center x + (w - 1) / 2, '<=' 0..50 px, value at 20 px."""
     iou_thrs = np.arange(0, 1.05, 0.05)
     succ, prec = [], []
     for pred, gt in zip(preds, gts):
@@ -47,7 +47,7 @@ def ref_pysot(preds, gts):
 
 
 def ref_pytracking_norm_precision(preds, gts):
-    """pytracking: centres xy + 0.5 (wh - 1), both divided by the gt's wh,
+    """pytracking: centers xy + 0.5 (wh - 1), both divided by the gt's wh,
     error = their distance; thresholds arange(0, 51) / 100, '<='; curves
     averaged over sequences; reported value at index 20 (0.2)."""
     thrs = [t / 100 for t in range(51)]
@@ -65,7 +65,7 @@ def ref_pytracking_norm_precision(preds, gts):
 
 
 def ref_mmtracking(preds, gts):
-    """MMTracking eval_sot_ope: x1y1x2y2 boxes, centres 0.5 (x1 + x2),
+    """MMTracking eval_sot_ope: x1y1x2y2 boxes, centers 0.5 (x1 + x2),
     normalised by (gt wh + 1e-16); success '>' over arange(0, 1.05, 0.05),
     precision / norm precision '<=' over 0..50 and 0..0.5 at index 20."""
     succ, prec, norm = [], [], []
@@ -98,7 +98,7 @@ def ref_mmtracking(preds, gts):
 
 def ref_trackingnet(preds, gts):
     """TrackingNet devkit metrics.py: every coordinate rounded, frame 0 =
-    gt, inclusive-pixel IoU (x2 = x1 + w - 1, inter = x2 - x1 + 1), centres
+    gt, inclusive-pixel IoU (x2 = x1 + w - 1, inter = x2 - x1 + 1), centers
     x1 + (w + 1) / 2, 21-point curves, averaged over sequences, each
     integrated with the trapezoidal rule over linspace(0, 1, 21)."""
     n_pts = 21

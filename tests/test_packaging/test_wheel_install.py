@@ -22,7 +22,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BUILD_INPUTS = ('setup.py', 'pyproject.toml', 'MANIFEST.in', 'README.md',
                 'LICENSE', 'NOTICE', 'model-index.yml', 'requirements',
                 'mmstpn', 'configs', 'tools', 'demo')
-BASE = 'stpn/stpn_faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid.py'
+BASE = 'stpn/stpn_faster-rcnn_swin-toy-p4-w4_fpn_1xb4-1500i_toy-vid.py'
 IGNORE = shutil.ignore_patterns('__pycache__', '*.pyc', '.mim', '*.pth')
 
 

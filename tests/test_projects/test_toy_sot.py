@@ -130,12 +130,12 @@ def test_warm_start_and_fine_tune_pipelines(toy_set, tmp_path):
     assert (corrupt['type'], corrupt['target'], corrupt['grey']) == (
         'ClipCorrupt', 'search', True)
     crop = tune.pipeline[types.index('SOTCropRegion')]
-    assert crop['search_centre'] == 'previous'
+    assert crop['search_center'] == 'previous'
     assert tuple(crop['search_jitter']) == (0.25, 0.5)
     assert [step['type'] for step in warm.pipeline] == [
         t for t in types if t != 'RandomApply']
     warm_crop = [s for s in warm.pipeline if s['type'] == 'SOTCropRegion'][0]
-    assert warm_crop['search_centre'] == 'own'
+    assert warm_crop['search_center'] == 'own'
     assert tuple(warm_crop['search_jitter']) == (0.25, 3.0)
     for key in ('template_size', 'search_size', 'support_region'):
         assert warm_crop[key] == crop[key]

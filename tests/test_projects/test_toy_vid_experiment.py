@@ -45,11 +45,11 @@ def test_object_crops(tiny_set):
     assert labels.tolist() == expected
     # normalised like the data preprocessor: roughly zero mean, unit scale
     assert crops.mean().abs() < 2 and 0.05 < crops.std() < 3
-    # the crop is centred on the object: its centre differs from the
+    # the crop is centered on the object: its center differs from the
     # (smooth) background of the crop's corners
-    centre = crops[:, :, 20:28, 20:28].std((2, 3)).mean()
+    center = crops[:, :, 20:28, 20:28].std((2, 3)).mean()
     corner = crops[:, :, :6, :6].std((2, 3)).mean()
-    assert centre > 2 * corner
+    assert center > 2 * corner
 
 
 def test_main_job_smoke(tiny_set, tmp_path):

@@ -40,7 +40,7 @@ NUM_IMAGES = 8
 def _write_tiny_coco(root):
     """8 images of 64x64 with one 16x16 'square' and one 32x32 'bar' each,
     both placed exactly on an anchor of the tiny RetinaNet (strides 4 / 8,
-    anchor sizes 16 / 32, anchors centred on multiples of the stride)."""
+    anchor sizes 16 / 32, anchors centered on multiples of the stride)."""
     rng = np.random.RandomState(0)
     os.makedirs(osp.join(root, 'images'), exist_ok=True)
     images, anns = [], []

@@ -39,10 +39,10 @@ from tests.test_tools.tool_helpers import load_tool
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'test_robustness.py')
 STPN_CFG = osp.join(REPO, 'configs', 'stpn',
-                    'stpn_faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_'
+                    'stpn_faster-rcnn_swin-toy-p4-w4_fpn_1xb4-1500i_'
                     'toy-vid.py')
 BASE_CFG = osp.join(REPO, 'configs', 'stpn',
-                    'faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid.py')
+                    'faster-rcnn_swin-toy-p4-w4_fpn_1xb4-1500i_toy-vid.py')
 
 
 def _clip(num=4, size=48, mode='offline', seed=0):

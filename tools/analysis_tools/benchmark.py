@@ -57,7 +57,7 @@ Examples::
         --online-length 60 --threads 1 --train-step --json bench.json
 
     # STPN, SELSA and TRoI against the single-frame baseline (toy configs,
-    # T=faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid.py)
+    # T=faster-rcnn_swin-toy-p4-w4_fpn_1xb4-1500i_toy-vid.py)
     python tools/analysis_tools/benchmark.py configs/stpn/stpn_$T \
         --compare configs/stpn/$T --also selsa=configs/selsa/selsa_$T \
         --also troi=configs/temporal_roi_align/troi_$T \

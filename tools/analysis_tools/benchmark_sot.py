@@ -6,7 +6,7 @@ baseline, a plain ``OneStreamTracker``: a prompt-supervised tracker tracks
 as its parent; it gets the prompted tracker's weights wherever names and shapes
 match). They track the same synthetic sequence (a bright square moving on
 a noisy background) through their real online ``predict`` path (crop,
-support cache, joint pass, centre head, decoding), ALTERNATELY frame by
+support cache, joint pass, center head, decoding), ALTERNATELY frame by
 frame, and the median / mean per-frame times and their ratios (prompted /
 baseline; the mean includes the support pass of every S-th frame) are
 printed. Frame 0 (template + first support pass) is timed

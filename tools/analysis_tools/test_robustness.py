@@ -48,7 +48,7 @@ Without an explicit ``--corruptions``, ``--sweep`` runs the sweep only.
 Examples::
 
     # STPN vs. its single-frame baseline on the toy set, 15 corruptions
-    C=configs/stpn; T=swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid
+    C=configs/stpn; T=swin-toy-p4-w4_fpn_1xb4-1500i_toy-vid
     python tools/analysis_tools/test_robustness.py \\
         $C/stpn_faster-rcnn_$T.py STPN.pth \\
         --compare $C/faster-rcnn_$T.py BASE.pth --names STPN baseline \\

@@ -153,7 +153,7 @@ def _ann_by_id(data):
 
 # ----------------------------------------------------------------- preview
 def _crop(img, ann, size=64):
-    """Fixed-size crop centred on the box (reflect-padded), upscaled 2x."""
+    """Fixed-size crop centered on the box (reflect-padded), upscaled 2x."""
     x1, y1, x2, y2 = _box_xyxy(ann)
     cx, cy = int(round((x1 + x2) / 2)), int(round((y1 + y2) / 2))
     pad = cv2.copyMakeBorder(img, size, size, size, size,

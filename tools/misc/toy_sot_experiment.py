@@ -39,15 +39,15 @@ REPO = configs_root()
 #: frames), so an old set in --data-dir is regenerated, not reused
 GENERATOR_VERSION = 2
 CONFIGS = {
-    'baseline': 'configs/stpn_sot/one-stream_vit-tiny-p8_1xb16-3000i_'
+    'baseline': 'configs/stpn_sot/one-stream_vit-toy-p8_1xb16-3000i_'
     'toy-sot.py',
-    'stpn': 'configs/stpn_sot/stpn_one-stream_vit-tiny-p8_1xb16-3000i_'
+    'stpn': 'configs/stpn_sot/stpn_one-stream_vit-toy-p8_1xb16-3000i_'
     'toy-sot.py',
 }
 #: SOTCropRegion settings of the shared warm start (OSTrack's search crops:
-#: around the frame's own box, centre jitter 3 = +-1.5 box sides); the
+#: around the frame's own box, center jitter 3 = +-1.5 box sides); the
 #: fine-tunes use the config's (around the previous frame's box)
-WARM_START_CROP = dict(search_centre='own', search_jitter=(0.25, 3.0))
+WARM_START_CROP = dict(search_center='own', search_jitter=(0.25, 3.0))
 #: (column, frames, metric)
 COLUMNS = [('AO all', 'all', 'AO'), ('SR0.5 all', 'all', 'SR50'),
            ('AO det', 'deteriorated', 'AO'),
@@ -138,7 +138,7 @@ def load_cfg(name: str, args: argparse.Namespace, iters: int,
 def pretrain_cfg(args: argparse.Namespace) -> Config:
     """The shared warm start: the baseline config on the frames as they
     are (no search corruption) with OSTrack's crops (``WARM_START_CROP``:
-    own box, large centre jitter)."""
+    own box, large center jitter)."""
     cfg = load_cfg('baseline', args, args.pretrain_iters, 'pretrain')
     dataset = cfg.train_dataloader.dataset
     dataset.pipeline = without_key_corruption(dataset.pipeline)

@@ -36,7 +36,7 @@ from typing import Dict, List
 
 from mmstpn.projects.toy_vid import experiment as main_job
 
-TOY = 'faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid.py'
+TOY = 'faster-rcnn_swin-toy-p4-w4_fpn_1xb4-1500i_toy-vid.py'
 EXTRA = {
     'selsa': 'configs/selsa/selsa_' + TOY,
     'troi': 'configs/temporal_roi_align/troi_' + TOY,

@@ -56,9 +56,9 @@ REPO = configs_root()
 
 CONFIGS = {
     'baseline': 'configs/masktrack_rcnn/'
-    'masktrack-rcnn_swin-tiny-p4-w4_fpn_1xb2-1000i_toy-vis.py',
+    'masktrack-rcnn_swin-toy-p4-w4_fpn_1xb2-1000i_toy-vis.py',
     'stpn': 'configs/masktrack_rcnn/'
-    'stpn_masktrack-rcnn_swin-tiny-p4-w4_fpn_1xb2-1000i_toy-vis.py',
+    'stpn-masktrack-rcnn_swin-toy-p4-w4_fpn_1xb2-1000i_toy-vis.py',
 }
 # ---- model pairs of --model: configs, and where the backbone sits in the
 # model (for the class warm start's keys, its learning rate and the test
@@ -68,17 +68,17 @@ MODEL_PAIRS = {
     'm2f': dict(
         configs={
             'baseline': 'configs/mask2former_vis/'
-            'mask2former_swin-tiny-p4-w4_1xb2-1000i_toy-vis.py',
+            'mask2former_swin-toy-p4-w4_1xb2-1000i_toy-vis.py',
             'stpn': 'configs/mask2former_vis/'
-            'stpn_mask2former_swin-tiny-p4-w4_1xb2-1000i_toy-vis.py',
+            'stpn-mask2former_swin-toy-p4-w4_1xb2-1000i_toy-vis.py',
         },
         backbone='backbone'),
     'minvis': dict(
         configs={
             'baseline': 'configs/minvis/'
-            'minvis_swin-tiny-p4-w4_1xb2-1000i_toy-vis.py',
+            'minvis_swin-toy-p4-w4_1xb2-1000i_toy-vis.py',
             'stpn': 'configs/minvis/'
-            'stpn_minvis_swin-tiny-p4-w4_1xb2-1000i_toy-vis.py',
+            'stpn-minvis_swin-toy-p4-w4_1xb2-1000i_toy-vis.py',
         },
         backbone='detector.backbone'),
 }

@@ -5,11 +5,11 @@
 # Template: always frame 0 (the test protocol's given box); search: any
 # later frame, cropped around the PREVIOUS frame's box (as the online
 # tracker crops frame t around its estimate of t-1: the target sits where
-# the motion put it, as close to the centre as its follower) with a small
-# centre jitter; K=2 support crops on frames s-1, s-2 cropped around their
+# the motion put it, as close to the center as its follower) with a small
+# center jitter; K=2 support crops on frames s-1, s-2 cropped around their
 # own boxes with the same relative shift (what the online cache holds at
 # test). The experiment's shared warm start uses OSTrack's crops instead
-# (own box, centre jitter 3; toy_sot_experiment.WARM_START_CROP).
+# (own box, center jitter 3; toy_sot_experiment.WARM_START_CROP).
 dataset_type = 'GOT10kDataset'
 data_root = 'data/toy_sot/'
 backend_args = None
@@ -53,7 +53,7 @@ train_pipeline = [
         search_size=64,
         template_jitter=(0.0, 0.0),
         search_jitter=(0.25, 0.5),
-        search_centre='previous',
+        search_center='previous',
         support_region='own'),
     dict(type='PackSOTInputs')
 ]

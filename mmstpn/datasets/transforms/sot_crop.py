@@ -54,12 +54,12 @@ class SOTCropRegion(BaseTransform):
     cropped to a square around its target and resized:
 
     - a box ``w x h`` is jittered to ``w' = w * exp(N(0,1) * s)``,
-      ``h' = h * exp(N(0,1) * s)`` (``s`` = scale jitter) and its centre
+      ``h' = h * exp(N(0,1) * s)`` (``s`` = scale jitter) and its center
       moved by ``(U - 0.5) * sqrt(w' h') * c`` in x and in y (``c`` =
-      centre jitter, ``U`` uniform in [0, 1));
+      center jitter, ``U`` uniform in [0, 1));
     - the crop side is ``ceil(sqrt(w' h') * factor)`` pixels, its top-left
-      corner ``floor(centre - side / 2 + 0.5)`` (the target centre is
-      within half an image pixel of the crop centre); outside the image
+      corner ``floor(center - side / 2 + 0.5)`` (the target center is
+      within half an image pixel of the crop center); outside the image
       it is padded with ``pad_val``; then resized to ``size`` x ``size``.
 
     Template frames use ``template_factor`` / ``template_size`` and their
@@ -83,16 +83,16 @@ class SOTCropRegion(BaseTransform):
         template_size (int): Template output side. Defaults to 128.
         search_factor (float): Context of the search crop. Defaults to 4.0.
         search_size (int): Search output side. Defaults to 256.
-        template_jitter (Sequence[float]): (scale, centre) jitter of the
+        template_jitter (Sequence[float]): (scale, center) jitter of the
             template. Defaults to (0, 0).
-        search_jitter (Sequence[float]): (scale, centre) jitter of the
+        search_jitter (Sequence[float]): (scale, center) jitter of the
             search frame. Defaults to (0.25, 3.0) (OSTrack's).
         support_region (str): 'own' or 'search'. Defaults to 'own'.
-        search_centre (str): Where the search crop is centred before the
+        search_center (str): Where the search crop is centered before the
             jitter: ``'own'`` (default) on its own box (OSTrack);
             ``'previous'`` on the box of the latest support frame before it
             (with ``SOTPairSample(support_sampling='recent')`` the previous
-            frame), as the online tracker centres frame t on its estimate
+            frame), as the online tracker centers frame t on its estimate
             of frame t-1: the target then sits where the motion put it,
             next to any distractor that follows it. The motion term is part
             of the shared draw, so ``support_region='own'`` crops each
@@ -114,7 +114,7 @@ class SOTCropRegion(BaseTransform):
                  support_region: str = 'own',
                  pad_val: Union[str, float, Sequence[float]] = 'mean',
                  clip_boxes: bool = True,
-                 search_centre: str = 'own') -> None:
+                 search_center: str = 'own') -> None:
         for name, val in (('template_factor', template_factor),
                           ('search_factor', search_factor),
                           ('template_size', template_size),
@@ -124,12 +124,12 @@ class SOTCropRegion(BaseTransform):
         for name, val in (('template_jitter', template_jitter),
                           ('search_jitter', search_jitter)):
             if len(val) != 2 or min(val) < 0:
-                raise ValueError(f'{name} must be (scale, centre) >= 0, got '
+                raise ValueError(f'{name} must be (scale, center) >= 0, got '
                                  f'{val!r}')
-        if search_centre not in ('own', 'previous'):
-            raise ValueError("search_centre must be 'own' or 'previous', "
-                             f'got {search_centre!r}')
-        self.search_centre = search_centre
+        if search_center not in ('own', 'previous'):
+            raise ValueError("search_center must be 'own' or 'previous', "
+                             f'got {search_center!r}')
+        self.search_center = search_center
         if support_region not in ('own', 'search'):
             raise ValueError("support_region must be 'own' or 'search', got "
                              f'{support_region!r}')
@@ -149,11 +149,11 @@ class SOTCropRegion(BaseTransform):
     @staticmethod
     def draw_jitter(jitter: Sequence[float]) -> Draw:
         """One random draw ``(scale_w, scale_h, shift_x, shift_y)``."""
-        scale, centre = jitter
+        scale, center = jitter
         return (math.exp(np.random.randn() * scale),
                 math.exp(np.random.randn() * scale),
-                (np.random.rand() - 0.5) * centre,
-                (np.random.rand() - 0.5) * centre)
+                (np.random.rand() - 0.5) * center,
+                (np.random.rand() - 0.5) * center)
 
     @staticmethod
     def region(bbox: Sequence[float], draw: Draw,
@@ -217,7 +217,7 @@ class SOTCropRegion(BaseTransform):
         if 'search' in roles:
             i = roles.index('search')
             self._check_box(results['bbox'][i], names[i], frame_ids[i])
-            if self.search_centre == 'previous':
+            if self.search_center == 'previous':
                 search_draw = self._motion_draw(results, i, search_draw)
             search_region = self.region(results['bbox'][i], search_draw,
                                         self.search_factor)
@@ -280,4 +280,4 @@ class SOTCropRegion(BaseTransform):
                 f'search_jitter={self.search_jitter}, '
                 f'support_region={self.support_region!r}, '
                 f'pad_val={self.pad_val!r}, clip_boxes={self.clip_boxes}, '
-                f'search_centre={self.search_centre!r})')
+                f'search_center={self.search_center!r})')

@@ -36,21 +36,21 @@ OPE (one-pass evaluation), as pytracking (``pytracking/analysis/
 extract_results.py`` + ``plot_results.py``), pysot-toolkit and MMTracking
 (``mmtrack/evaluation/functional/eval_sot_ope.py``) compute it; the three
 agree on these measures (their IoUs are the same continuous-coordinate
-IoU, their centre offsets the same difference): frame 0's prediction is
+IoU, their center offsets the same difference): frame 0's prediction is
 replaced by the ground truth and INCLUDED, no image bound, frames whose
 ground truth has a NaN are dropped (LaSOT); per sequence, success curve =
 mean(IoU > thr) for ``thr = linspace(0, 1, 21)`` and precision curve =
-mean(centre error <= thr) for ``thr = 0, 1, ..., 50`` pixels; the curves
+mean(center error <= thr) for ``thr = 0, 1, ..., 50`` pixels; the curves
 are averaged over sequences (each sequence weighs the same); ``success_auc``
 = mean of the averaged success curve, ``precision`` = its value at 20 px.
-Centre = ``x + (w - 1) / 2`` as the toolkits (the -1 cancels out in the
+Center = ``x + (w - 1) / 2`` as the toolkits (the -1 cancels out in the
 error).
 
 Normalized precision comes in two conventions, reported under two keys:
 
 * ``norm_precision_pytracking`` (pytracking, MMTracking; what LaSOT tables
   and most TrackingNet tables computed offline report): per frame the
-  centre error divided per axis by the GROUND-TRUTH size, ``sqrt(((cx_p -
+  center error divided per axis by the GROUND-TRUTH size, ``sqrt(((cx_p -
   cx_g) / w_g) ** 2 + ((cy_p - cy_g) / h_g) ** 2)``, on the frames above;
   per sequence the curve mean(error <= thr) for ``thr = 0, 0.01, ...,
   0.5`` (51 points), averaged over sequences; the reported value is the
@@ -79,7 +79,7 @@ import numpy as np
 
 # GOT-10k success-curve thresholds (101 points).
 GOT10K_IOU_THRS = np.linspace(0, 1, 101)
-# OPE success-curve thresholds (21 points) and centre-error thresholds (px).
+# OPE success-curve thresholds (21 points) and center-error thresholds (px).
 OPE_IOU_THRS = np.linspace(0, 1, 21)
 OPE_CE_THRS = np.arange(0, 51)
 OPE_PRECISION_PX = 20
@@ -346,7 +346,7 @@ def got10k_speed(times: Union[ArrayLike, Sequence[ArrayLike]]) -> float:
 
 
 def center_errors(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
-    """Euclidean distance of the box centres (toolkit: ``x + (w - 1)/2``);
+    """Euclidean distance of the box centers (toolkit: ``x + (w - 1)/2``);
     inf for a row of ``boxes1`` with a non-finite value."""
     b1 = np.asarray(boxes1, dtype=np.float64)
     b2 = np.asarray(boxes2, dtype=np.float64)
@@ -359,7 +359,7 @@ def center_errors(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
 
 def normalized_center_errors(boxes1: np.ndarray,
                              boxes2: np.ndarray) -> np.ndarray:
-    """Centre error normalised by the ground truth's size (module doc).
+    """Center error normalised by the ground truth's size (module doc).
 
     Args:
         boxes1 (np.ndarray): (..., 4) predicted ``x, y, w, h``.
@@ -374,8 +374,8 @@ def normalized_center_errors(boxes1: np.ndarray,
     if b1.shape != b2.shape:
         raise ValueError(f'box arrays differ in shape: {b1.shape} vs '
                          f'{b2.shape}')
-    # centres x + w / 2 (the toolkit's -1 of ``x + (w - 1) / 2`` cancels);
-    # subtracted as centres so that equal boxes give exactly 0
+    # centers x + w / 2 (the toolkit's -1 of ``x + (w - 1) / 2`` cancels);
+    # subtracted as centers so that equal boxes give exactly 0
     diff = (b1[..., :2] + b1[..., 2:] / 2) - (b2[..., :2] + b2[..., 2:] / 2)
     size = b2[..., 2:]
     bad = ~np.isfinite(b1).all(-1) | (size <= 0).any(-1) | \
@@ -493,7 +493,7 @@ def trackingnet_metrics(pred_boxes: Sequence[ArrayLike],
     * IoU of inclusive-pixel boxes (``x2 = x + w - 1``; intersection width
       ``max(0, min(x2) - max(x) + 1)``; areas ``w * h``); an empty union
       is a miss;
-    * centre distance and the distance normalised per axis by the rounded
+    * center distance and the distance normalised per axis by the rounded
       ground truth's w / h (a zero size: a miss);
     * a prediction with a non-finite value: a miss everywhere;
     * 21-point curves: mean(IoU > t), t = linspace(0, 1, 21); mean(dist

@@ -1,4 +1,4 @@
-"""Centre head of a one-stream tracker: score map + offset + size."""
+"""Center head of a one-stream tracker: score map + offset + size."""
 import math
 from typing import Dict, Optional, Tuple
 
@@ -12,7 +12,7 @@ from torch import Tensor
 
 
 def hann2d(height: int, width: int, device=None) -> Tensor:
-    """Centred 2-D Hanning window (h, w): the outer product of
+    """Centered 2-D Hanning window (h, w): the outer product of
     ``hann(n + 2)[1:-1]`` (no zero rows / columns at the border), with
     ``hann(m)[k] = 0.5 - 0.5 cos(2 pi k / (m - 1))``."""
 
@@ -25,24 +25,24 @@ def hann2d(height: int, width: int, device=None) -> Tensor:
 
 @MODELS.register_module()
 class TrackCenterHead(BaseModule):
-    """Centre head on the search tokens of a one-stream tracker.
+    """Center head on the search tokens of a one-stream tracker.
 
     Three conv towers on the (B, C, h, w) search map (each ``num_convs``
     3x3 ConvModules, widths ``feat_channels / 2**i``, then a 1x1 conv):
 
-    - score: (B, 1, h, w) target-centre probability (sigmoid);
-    - offset: (B, 2, h, w) sub-cell centre offset ``(dx, dy)`` in [0, 1];
+    - score: (B, 1, h, w) target-center probability (sigmoid);
+    - offset: (B, 2, h, w) sub-cell center offset ``(dx, dy)`` in [0, 1];
     - size: (B, 2, h, w) box ``(w, h)`` as a fraction of the search crop.
 
-    Box of cell ``(i, j)``: centre ``((j + dx) / w, (i + dy) / h)``, size
+    Box of cell ``(i, j)``: center ``((j + dx) / w, (i + dy) / h)``, size
     ``(sw, sh)``; all boxes are ``x1, y1, x2, y2`` normalised by the search
     crop side.
 
     Training (:meth:`loss`): a Gaussian heatmap target around the true
-    centre cell (mmdet's ``gaussian_radius`` / ``gen_gaussian_target``,
+    center cell (mmdet's ``gaussian_radius`` / ``gen_gaussian_target``,
     ``min_overlap``) for ``loss_cls`` (default mmdet's
     ``GaussianFocalLoss``, averaged over the targets); offset and size are
-    read at the TRUE centre cell and the resulting box is compared with the
+    read at the TRUE center cell and the resulting box is compared with the
     true box by ``loss_bbox`` (``GIoULoss``) and ``loss_l1`` (``L1Loss``).
 
     Args:
@@ -99,7 +99,7 @@ class TrackCenterHead(BaseModule):
 
     def init_weights(self) -> None:
         super().init_weights()
-        if self.init_cfg is None:  # centre prior of CenterNet-style heads
+        if self.init_cfg is None:  # center prior of CenterNet-style heads
             nn.init.constant_(self.score_branch[-1].bias,
                               bias_init_with_prob(0.1))
 
@@ -153,7 +153,7 @@ class TrackCenterHead(BaseModule):
 
     def targets(self, gt_boxes: Tensor,
                 hw: Tuple[int, int]) -> Tuple[Tensor, Tensor, Tensor]:
-        """Heatmap (B, 1, h, w) and the centre cells ``ix, iy`` (B,) of
+        """Heatmap (B, 1, h, w) and the center cells ``ix, iy`` (B,) of
         normalised ``x1, y1, x2, y2`` boxes (B, 4)."""
         h, w = hw
         heat = gt_boxes.new_zeros(gt_boxes.shape[0], 1, h, w)

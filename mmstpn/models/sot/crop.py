@@ -3,7 +3,7 @@
 The region rule is the one of the SOT training transform
 (``SOTCropRegion``, no jitter), so test-time crops match the training
 crops: side ``ceil(sqrt(w h) * factor)`` image pixels, top-left corner
-``floor(centre - side / 2 + 0.5)``, x2 / y2 exclusive.
+``floor(center - side / 2 + 0.5)``, x2 / y2 exclusive.
 """
 import math
 from typing import List, Sequence
@@ -15,7 +15,7 @@ from torch import Tensor
 
 def square_region(box: Sequence[float], factor: float) -> List[int]:
     """Integer square region ``[x1, y1, x2, y2)`` of side
-    ``ceil(sqrt(w h) * factor)`` centred on ``box`` (``x1, y1, x2, y2``)."""
+    ``ceil(sqrt(w h) * factor)`` centered on ``box`` (``x1, y1, x2, y2``)."""
     x1, y1, x2, y2 = (float(v) for v in box)
     side = max(1, math.ceil(math.sqrt(max(x2 - x1, 0.) * max(y2 - y1, 0.))
                             * factor))
@@ -26,7 +26,7 @@ def square_region(box: Sequence[float], factor: float) -> List[int]:
 
 def crop_resize(img: Tensor, region: Sequence[int], out_size: int) -> Tensor:
     """Crop ``region`` of a (C, H, W) image and resize it to ``out_size``
-    squared (bilinear, half-pixel centres); outside the image the crop is
+    squared (bilinear, half-pixel centers); outside the image the crop is
     filled with the per-channel image mean (SOTCropRegion's 'mean' pad).
 
     Returns:
@@ -50,7 +50,7 @@ def crop_resize(img: Tensor, region: Sequence[int], out_size: int) -> Tensor:
 def clip_box(box: Tensor, width: float, height: float,
              min_size: float = 1.) -> Tensor:
     """Clip an ``x1, y1, x2, y2`` box to the image; a box thinner than
-    ``min_size`` is widened to it around its clipped centre (kept in the
+    ``min_size`` is widened to it around its clipped center (kept in the
     image), so the next search region stays defined."""
     out = box.clone()
     for lo, hi, size in ((0, 2, width), (1, 3, height)):
@@ -58,7 +58,7 @@ def clip_box(box: Tensor, width: float, height: float,
         b = out[hi].clamp(0, size)
         if b - a < min_size:
             half = min(min_size, size) / 2
-            centre = ((a + b) / 2).clamp(half, size - half)
-            a, b = centre - half, centre + half
+            center = ((a + b) / 2).clamp(half, size - half)
+            a, b = center - half, center + half
         out[lo], out[hi] = a, b
     return out

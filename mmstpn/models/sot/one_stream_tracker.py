@@ -135,7 +135,7 @@ class OneStreamTracker(BaseMOTModel):
     # ------------------------------------------------------------- training
     def loss(self, inputs: Dict, data_samples: TrackSampleList,
              **kwargs) -> dict:
-        """Centre-head losses of a batch of (template, search, supports).
+        """Center-head losses of a batch of (template, search, supports).
 
         Args:
             inputs (dict): ``template`` (N, C, Ht, Wt) and ``search``

@@ -20,7 +20,7 @@ class PromptSupervisedOneStreamTracker(OneStreamTracker):
     losses alone a short fine-tune can leave them unused (the toy tracking
     experiment, ``docs/sot.md``). This variant adds ``loss_prompt``: a
     linear layer on the flattened (P * d) prompts of each item predicts the
-    mean centre of the target boxes of its support crops (normalised by
+    mean center of the target boxes of its support crops (normalised by
     the crop side; an item without support crops: its search crop's, the
     crop the prompts then come from), compared with ``prompt_loss`` (default
     L1). With ``SOTCropRegion(support_region='own')`` every support crop
@@ -29,7 +29,7 @@ class PromptSupervisedOneStreamTracker(OneStreamTracker):
     of the detectors' ``PromptSupervisedFasterRCNN``; not in the paper.
 
     Args:
-        prompt_loss (dict): The loss of the predicted centre. Defaults to
+        prompt_loss (dict): The loss of the predicted center. Defaults to
             ``dict(type='L1Loss', loss_weight=5.0)``.
         *args, **kwargs: See :class:`OneStreamTracker`.
     """
@@ -53,25 +53,25 @@ class PromptSupervisedOneStreamTracker(OneStreamTracker):
         losses, prompts = self.loss_and_prompts(inputs, data_samples)
         side = float(self.search_size)
         target = torch.stack([
-            self.support_centre(ds, i) for i, ds in enumerate(data_samples)
+            self.support_center(ds, i) for i, ds in enumerate(data_samples)
         ]).to(prompts.device) / side
         pred = self.prompt_head(prompts.flatten(1)).sigmoid()
         losses['loss_prompt'] = self.prompt_loss(pred, target.to(pred.dtype))
         return losses
 
-    def support_centre(self, track_sample, index: int) -> Tensor:
+    def support_center(self, track_sample, index: int) -> Tensor:
         """Mean ``(cx, cy)`` of the support crops' target boxes (crop
         pixels) of one item; its search crop's without support crops."""
         frames = track_sample.video_data_samples
         roles = [f.metainfo.get('frame_role') for f in frames]
         picked = [f for f, r in zip(frames, roles) if r == 'support']
         if not picked:
-            return self._centre(self._search_box(track_sample, index))
+            return self._center(self._search_box(track_sample, index))
         return torch.stack([
-            self._centre(self.frame_box(f, index, 'support'))
+            self._center(self.frame_box(f, index, 'support'))
             for f in picked
         ]).mean(0)
 
     @staticmethod
-    def _centre(box: Tensor) -> Tensor:
+    def _center(box: Tensor) -> Tensor:
         return (box[:2] + box[2:]) / 2

@@ -15,7 +15,7 @@ deteriorations are those of :mod:`mmstpn.projects.toy_vid.generator`
   (``distractor_hue``, default) other hues of the SAME luminance as the
   target's colour (else the target's colour): a *follower* runs the
   target's own path 1.1-1.4 sides behind it (in the search crop it sits on
-  the far side of the centre, as close to the centre as the target), and
+  the far side of the center, as close to the center as the target), and
   1-2 *wanderers* move on their own paths. The target is drawn on top.
 * **Deteriorated frames** (``deteriorated_ratio`` of the frames, never
   frame 0 nor two adjacent frames, so both neighbours of a deteriorated
@@ -76,7 +76,7 @@ _SPLIT_CODES = dict(train=0, val=1, test=2)
 
 def _path(rng: np.random.Generator, times: np.ndarray, speed: float,
           half: float, img_hw: Tuple[int, int]) -> np.ndarray:
-    """Centres (len(times), 2) of a smooth curved path at ``speed`` px per
+    """Centers (len(times), 2) of a smooth curved path at ``speed`` px per
     frame, evaluated at (possibly fractional, negative) ``times`` and folded
     into the frame (bouncing) so a box of half side ``half`` stays
     inside."""
@@ -101,14 +101,14 @@ def _path(rng: np.random.Generator, times: np.ndarray, speed: float,
     return out
 
 
-def _square(cls_name: str, centres: np.ndarray, half: float,
+def _square(cls_name: str, centers: np.ndarray, half: float,
             colour: np.ndarray, rng: np.random.Generator) -> dict:
     """An object dict of ``mmstpn.projects.toy_vid.generator._draw_object``."""
-    num = len(centres)
+    num = len(centers)
     return dict(
         cls_name=cls_name,
         half=np.full((num, 2), half),
-        centres=centres,
+        centers=centers,
         exponent=_SQUARE_EXPONENT,
         period=float(rng.uniform(*_TEXTURE_PERIOD)),
         phase=(float(rng.uniform(0, 2 * math.pi)),
@@ -177,8 +177,8 @@ def _render(rng: np.random.Generator, seq: dict, num_frames: int,
         boxes.insert(0, _draw_object(img, target, t))
         kind = deteriorated.get(t)
         if kind is not None:
-            nxt = target['centres'][min(t + 1, num_frames - 1)]
-            prv = target['centres'][max(t - 1, 0)]
+            nxt = target['centers'][min(t + 1, num_frames - 1)]
+            prv = target['centers'][max(t - 1, 0)]
             mv = nxt - prv
             direction = math.atan2(mv[1], mv[0]) if np.any(mv) else 0.0
             img = _deteriorate(rng, img, kind, boxes, direction)
@@ -270,7 +270,7 @@ def generate_sot_split(out_dir: str,
                 raise OSError(f'could not write {path}')
         target = seq['objects'][0]
         boxes = np.concatenate(
-            [target['centres'] - target['half'], 2 * target['half']], 1)
+            [target['centers'] - target['half'], 2 * target['half']], 1)
         _write_lines(osp.join(seq_dir, 'groundtruth.txt'),
                      [','.join(f'{v:.4f}' for v in b) for b in boxes])
         num = frames_per_sequence

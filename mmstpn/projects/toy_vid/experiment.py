@@ -38,9 +38,9 @@ from mmstpn.projects.toy_vid.generator import (LAYOUTS,
 REPO = configs_root()
 CONFIGS = {
     'baseline':
-    'configs/stpn/faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid.py',
+    'configs/stpn/faster-rcnn_swin-toy-p4-w4_fpn_1xb4-1500i_toy-vid.py',
     'stpn':
-    'configs/stpn/stpn_faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid.py',
+    'configs/stpn/stpn_faster-rcnn_swin-toy-p4-w4_fpn_1xb4-1500i_toy-vid.py',
 }
 COLUMNS = [('all', 'bbox_mAP_50'),
            ('deteriorated', 'bbox_mAP_50_deteriorated'),
@@ -206,7 +206,7 @@ def pretrain_path(args: argparse.Namespace) -> str:
 
 
 def _object_crops(data_dir: str, size: int) -> tuple:
-    """``size`` x ``size`` crops centred on every object of the clean train
+    """``size`` x ``size`` crops centered on every object of the clean train
     frames (edge-padded at the borders), normalised as the detector's data
     preprocessor does, and their class indices."""
     import mmcv

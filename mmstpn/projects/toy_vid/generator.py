@@ -147,7 +147,7 @@ def _fold(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 def _trajectory(rng: np.random.Generator, num_frames: int, half: np.ndarray,
                 tier: str, img_hw: Tuple[int, int]) -> np.ndarray:
-    """Centres (T, 2) of a smooth, bouncing path that keeps the box inside.
+    """Centers (T, 2) of a smooth, bouncing path that keeps the box inside.
 
     ``half`` is (T, 2): the half width / height of the box in each frame.
     """
@@ -182,7 +182,7 @@ def render_texture(cls_name: str, u: np.ndarray, v: np.ndarray,
     Args:
         cls_name: One of :data:`TEXTURE_CLASSES` or of
             :data:`DISTRACTOR_TEXTURES` (never labelled).
-        u, v: Coordinates (px) relative to the object's centre.
+        u, v: Coordinates (px) relative to the object's center.
         period: Period across the stripes (px).
         phase: Two phases (rad).
 
@@ -236,7 +236,7 @@ def _draw_object(img: np.ndarray, obj: dict, t: int) -> np.ndarray:
     Returns the box (x1, y1, x2, y2) that was drawn.
     """
     h, w = img.shape[:2]
-    cx, cy = obj['centres'][t]
+    cx, cy = obj['centers'][t]
     a, b = obj['half'][t]
     x1, y1, x2, y2 = cx - a, cy - b, cx + a, cy + b
     j0, j1 = max(int(math.floor(x1)) - 1, 0), min(int(math.ceil(x2)) + 1, w)
@@ -370,20 +370,20 @@ def _make_objects(rng: np.random.Generator, textures: Sequence[str],
             drift = rng.uniform(-0.08, 0.08)   # slow scale change over video
             scale = 1 + drift * np.arange(num_frames) / max(num_frames - 1, 1)
             half = half0[None] * scale[:, None]
-            centres = _trajectory(rng, num_frames, half, tier, img_hw)
-            boxes = np.concatenate([centres - half, centres + half], 1)
+            centers = _trajectory(rng, num_frames, half, tier, img_hw)
+            boxes = np.concatenate([centers - half, centers + half], 1)
             if not any(_overlap(boxes, o['boxes']).any() for o in objects):
                 break
         else:
             break   # could not place it apart from the others: fewer objects
         lo, hi = (130.0, 195.0) if dark_bg else (60.0, 125.0)
-        motion = np.diff(centres, axis=0)
+        motion = np.diff(centers, axis=0)
         objects.append(
             dict(
                 cls_name=cls_name,
                 labelled=index < labelled,
                 half=half,
-                centres=centres,
+                centers=centers,
                 boxes=boxes,
                 exponent=float(rng.uniform(2.0, 5.0)),
                 period=float(rng.uniform(*_TEXTURE_PERIOD)),

@@ -2,7 +2,7 @@
 # iterations, for the 2-process test (tests/test_tools/test_dist_vis.py)
 # and, through tiny_stpn_minvis.py, the model tests.
 _base_ = ['../../../configs/minvis/'
-          'stpn_minvis_swin-tiny-p4-w4_1xb2-1000i_toy-vis.py']
+          'stpn-minvis_swin-toy-p4-w4_1xb2-1000i_toy-vis.py']
 
 # a smaller head than the toy's: 32 channels, 1 pixel-decoder layer
 tiny_channels = 32

@@ -5,7 +5,7 @@
 # frames and 4 support frames at test. Data roots and ann files are set on
 # the command line (--cfg-options), no pretrained weights, no downloads.
 _base_ = '../../../configs/stpn/' \
-    'stpn_faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid.py'
+    'stpn_faster-rcnn_swin-toy-p4-w4_fpn_1xb4-1500i_toy-vid.py'
 
 model = dict(
     # the stock detector (the toy config's auxiliary prompt loss is a

@@ -1,7 +1,7 @@
 # The toy VIS config with a tiny STPNSwin, 64x64 frames and 3 iterations,
 # for the 2-process test (tests/test_tools/test_dist_vis.py).
 _base_ = ['../../../configs/masktrack_rcnn/'
-          'stpn_masktrack-rcnn_swin-tiny-p4-w4_fpn_1xb2-1000i_toy-vis.py']
+          'stpn-masktrack-rcnn_swin-toy-p4-w4_fpn_1xb2-1000i_toy-vis.py']
 
 model = dict(
     detector=dict(

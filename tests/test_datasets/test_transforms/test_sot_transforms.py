@@ -157,7 +157,7 @@ def test_crop_without_resize_matches_naive_crop():
     box = [10.0, 20.0, 74.0, 84.0]
     out = t(_clip(['template'], [box], img))
     region = out['crop_region'][0]
-    assert region == [-22, -12, 106, 116]  # centre (42, 52), side 128
+    assert region == [-22, -12, 106, 116]  # center (42, 52), side 128
     np.testing.assert_array_equal(out['img'][0],
                                   _naive_crop(img, region, 7))
     np.testing.assert_allclose(out['gt_bboxes'][0], [[32, 32, 96, 96]])
@@ -205,7 +205,7 @@ def test_search_jitter_shared_with_supports():
         for k in (2, 3):
             np.testing.assert_allclose(out['gt_bboxes'][k], sb, atol=1e-4)
         results.append(sb[0])
-        # template: no jitter, centred within half an image pixel
+        # template: no jitter, centered within half an image pixel
         tb = out['gt_bboxes'][0][0]
         half_px = 0.5 * out['crop_scale'][0]
         np.testing.assert_allclose((tb[:2] + tb[2:]) / 2, 64,
@@ -219,19 +219,19 @@ def test_search_jitter_shared_with_supports():
     assert out['crop_region'][0] != out['crop_region'][1]
 
 
-def test_search_centre_previous():
-    """'previous': the search crop is centred on the latest earlier
+def test_search_center_previous():
+    """'previous': the search crop is centered on the latest earlier
     support's box (frame 9 for search frame 10), the supports get the same
     relative shift around their own boxes; without an earlier support it
     is 'own'."""
-    t = SOTCropRegion(search_jitter=(0, 0), search_centre='previous',
+    t = SOTCropRegion(search_jitter=(0, 0), search_center='previous',
                       clip_boxes=False)
     boxes = [[50.0, 60.0, 90.0, 80.0], [100.0, 70.0, 140.0, 90.0],
              [60.0, 50.0, 100.0, 70.0], [80.0, 60.0, 120.0, 80.0]]
     clip = _clip(['template', 'search', 'support', 'support'], boxes)
     clip['frame_id'] = [0, 10, 8, 9]
 
-    def centre(region):
+    def center(region):
         return np.array([(region[0] + region[2]) / 2,
                          (region[1] + region[3]) / 2])
 
@@ -239,23 +239,23 @@ def test_search_centre_previous():
     c = {k: np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2])
          for k, b in zip((0, 10, 8, 9), boxes)}
     regions = out['crop_region']
-    np.testing.assert_allclose(centre(regions[1]), c[9], atol=0.5)
+    np.testing.assert_allclose(center(regions[1]), c[9], atol=0.5)
     shift = c[9] - c[10]
-    np.testing.assert_allclose(centre(regions[3]), c[9] + shift, atol=0.5)
-    np.testing.assert_allclose(centre(regions[2]), c[8] + shift, atol=0.5)
+    np.testing.assert_allclose(center(regions[3]), c[9] + shift, atol=0.5)
+    np.testing.assert_allclose(center(regions[2]), c[8] + shift, atol=0.5)
     # the search box sits where the motion put it, as in every support
     sb = out['gt_bboxes'][1][0]
     for k in (2, 3):
         np.testing.assert_allclose(out['gt_bboxes'][k][0], sb, atol=0.6)
     np.testing.assert_allclose((sb[:2] + sb[2:]) / 2 - 128,
                                -shift * out['crop_scale'][1], atol=1.0)
-    # no earlier support: the search crop is centred on its own box
+    # no earlier support: the search crop is centered on its own box
     clip = _clip(['template', 'search'], boxes[:2])
     own = SOTCropRegion(search_jitter=(0, 0))(dict(clip))
     prev = t(dict(_clip(['template', 'search'], boxes[:2])))
     assert prev['crop_region'] == own['crop_region']
-    with pytest.raises(ValueError, match='search_centre'):
-        SOTCropRegion(search_centre='next')
+    with pytest.raises(ValueError, match='search_center'):
+        SOTCropRegion(search_center='next')
 
 
 def test_crop_errors():

@@ -30,7 +30,7 @@ def test_hann2d_formula():
 def test_hanning_window_moves_the_peak_hand_computed():
     score = torch.full((1, 1, 4, 4), 0.1)
     score[0, 0, 0, 0] = 0.9  # corner: damped by the window
-    score[0, 0, 1, 2] = 0.5  # near the centre
+    score[0, 0, 1, 2] = 0.5  # near the center
     offset = torch.zeros(1, 2, 4, 4)
     size = torch.zeros(1, 2, 4, 4)
     offset[0, :, 1, 2] = torch.tensor([0.25, 0.5])
@@ -53,9 +53,9 @@ def test_hanning_window_moves_the_peak_hand_computed():
 
 def test_targets_and_perfect_prediction():
     h = head()
-    gt = torch.tensor([[0.30, 0.40, 0.60, 0.90]])  # centre (0.45, 0.65)
+    gt = torch.tensor([[0.30, 0.40, 0.60, 0.90]])  # center (0.45, 0.65)
     heat, ix, iy = h.targets(gt, (4, 4))
-    # centre cell: floor(0.45 * 4) = 1, floor(0.65 * 4) = 2
+    # center cell: floor(0.45 * 4) = 1, floor(0.65 * 4) = 2
     assert (ix.item(), iy.item()) == (1, 2)
     assert heat[0, 0, 2, 1] == 1 and heat.max() == 1
     assert heat.eq(1).sum() == 1
@@ -73,7 +73,7 @@ def test_loss_values_and_gradients():
     gt = torch.tensor([[0.1, 0.2, 0.5, 0.6], [0.4, 0.4, 0.9, 0.7]])
     losses = h.loss(tokens, (4, 4), gt)
     assert set(losses) == {'loss_cls', 'loss_bbox', 'loss_l1'}
-    # L1 (weight 5) by hand at the true centre cells
+    # L1 (weight 5) by hand at the true center cells
     score, offset, size = h(tokens, (4, 4))
     _, ix, iy = h.targets(gt, (4, 4))
     boxes = h.boxes_at(offset, size, ix, iy)
@@ -84,7 +84,7 @@ def test_loss_values_and_gradients():
 
 
 def test_square_region_matches_the_training_crop_rule():
-    # w=20, h=40: side ceil(sqrt(800) * 2) = 57, centre (20, 40):
+    # w=20, h=40: side ceil(sqrt(800) * 2) = 57, center (20, 40):
     # left floor(20 - 28.5 + 0.5) = -8, top floor(40 - 28.5 + 0.5) = 12
     assert square_region([10, 20, 30, 60], 2.0) == [-8, 12, 49, 69]
 

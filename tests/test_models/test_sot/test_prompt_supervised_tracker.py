@@ -9,7 +9,7 @@ from mmstpn.structures import ClipBatch, ClipMeta
 from .sot_utils import tiny_tracker, train_samples
 
 
-def test_prompt_loss_is_the_l1_of_the_support_centres():
+def test_prompt_loss_is_the_l1_of_the_support_centers():
     model = tiny_tracker(tracker='PromptSupervisedOneStreamTracker').train()
     samples = train_samples([[10, 12, 30, 40], [30, 20, 50, 34]])
     # item 0: its support box differs from its search box; item 1 has no

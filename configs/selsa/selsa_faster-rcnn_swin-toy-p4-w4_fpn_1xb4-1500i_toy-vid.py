@@ -12,7 +12,7 @@
 # frame with 1-3 objects the top 100 cover them; it cuts the 15 x 300 = 4500
 # reference RoIs per key frame to 1500 (attention cost) and the training
 # step's reference RoI Align by 3x.
-_base_ = ['../stpn/stpn_faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid.py']
+_base_ = ['../stpn/stpn_faster-rcnn_swin-toy-p4-w4_fpn_1xb4-1500i_toy-vid.py']
 
 model = dict(
     type='SELSA',

@@ -2,7 +2,7 @@
 # TemporalRoIAlign extractor (top-2 most similar points, 4 temporal
 # attention blocks) and 3 shared FCs.
 _base_ = [
-    '../selsa/selsa_faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid.py'
+    '../selsa/selsa_faster-rcnn_swin-toy-p4-w4_fpn_1xb4-1500i_toy-vid.py'
 ]
 model = dict(
     roi_head=dict(

@@ -1,7 +1,6 @@
-# YouTube-VIS 2021: mmdet's 2021 Mask2FormerVideo config differs from the
-# 2019 one in the data (root, version, annotation files) and the schedule
-# (8000 iterations, step at 5500, checkpoints every 500); so does this one.
-_base_ = ['./stpn_mask2former_swin-t-p4-w7_8xb2-8e_youtubevis2019.py']
+# YouTube-VIS 2021: the data and schedule of mmdet's 2021 Mask2FormerVideo
+# config (8000 iterations, step at 5500, checkpoints every 500).
+_base_ = ['./stpn-minvis_mask2former_swin-t-p4-w7_8xb2-8e_youtubevis2019.py']
 data_root = 'data/youtube_vis_2021/'
 dataset_version = '2021'
 train_dataloader = dict(

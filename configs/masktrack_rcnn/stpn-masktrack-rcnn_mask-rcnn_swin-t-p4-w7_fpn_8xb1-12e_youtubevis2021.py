@@ -1,7 +1,7 @@
 # YouTube-VIS 2021 (40 classes of the 2021 version): mmdet's 2021 config
 # differs from the 2019 one in data_root / dataset_version / ann files only.
 _base_ = [
-    './stpn_masktrack-rcnn_mask-rcnn_swin-t-p4-w7_fpn_8xb1-12e_youtubevis2019'
+    './stpn-masktrack-rcnn_mask-rcnn_swin-t-p4-w7_fpn_8xb1-12e_youtubevis2019'
     '.py'
 ]
 data_root = 'data/youtube_vis_2021/'

@@ -2,7 +2,7 @@
 # data, schedule and seed, without prompts (num_prompts=0: mmdet's Swin on
 # the key frame), without the STPN config's auxiliary prompt loss (there are
 # no prompts) and without loading support frames.
-_base_ = ['./stpn_faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid.py']
+_base_ = ['./stpn_faster-rcnn_swin-toy-p4-w4_fpn_1xb4-1500i_toy-vid.py']
 
 model = dict(
     type='FasterRCNN', backbone=dict(num_prompts=0, predictor=None))

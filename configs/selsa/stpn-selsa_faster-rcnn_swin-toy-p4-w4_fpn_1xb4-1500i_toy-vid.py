@@ -2,7 +2,7 @@
 # DVP predictor) under the toy SELSA head. Trained with the detection loss
 # only (SELSA has no auxiliary prompt loss, unlike the toy STPN config's
 # PromptSupervisedFasterRCNN training aid).
-_base_ = ['./selsa_faster-rcnn_swin-tiny-p4-w4_fpn_1xb4-1500i_toy-vid.py']
+_base_ = ['./selsa_faster-rcnn_swin-toy-p4-w4_fpn_1xb4-1500i_toy-vid.py']
 
 model = dict(
     backbone=dict(
