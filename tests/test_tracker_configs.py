@@ -43,7 +43,7 @@ def load(name):
 @pytest.mark.parametrize('version', ['2019', '2021'])
 def test_masktrack_configs_change_only_backbone_preprocessor_pipeline(
         version):
-    stpn, stock = load(VIS.format('stpn_', version)), load(
+    stpn, stock = load(VIS.format('stpn-', version)), load(
         MMDET_VIS.format(version))
     assert stpn.model.type == 'STPNMaskTrackRCNN'
     for key in ('track_head', 'tracker'):
@@ -71,7 +71,7 @@ def test_masktrack_configs_change_only_backbone_preprocessor_pipeline(
     assert plain(base.to_dict()) == plain(stpn.to_dict())
 
 
-@pytest.mark.parametrize('name', [VIS.format('stpn_', '2019'), QDTRACK,
+@pytest.mark.parametrize('name', [VIS.format('stpn-', '2019'), QDTRACK,
                                   BYTETRACK])
 def test_tracker_configs_build(name):
     register_all_modules()
