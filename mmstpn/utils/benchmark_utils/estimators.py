@@ -1,5 +1,5 @@
 """Per-frame latency estimators of the STPN test modes and the cost goals
-of issue 4 (pure Python on lists of seconds; the generic statistics are
+of the benchmark (pure Python on lists of seconds; the generic statistics are
 :mod:`mmstpn.utils.benchmark`)."""
 from typing import Dict, List, Optional, Sequence
 
@@ -63,11 +63,11 @@ GOALS = (
         key='offline_peak_memory',
         limit=1.25,
         text='offline peak inference memory, frame 0 with K support '
-        'frames (issue 13)'),
+        'frames'),
     dict(
         key='backbone_operator_calls',
         limit=1.10,
-        text='backbone aten operator calls, one pass (issue 13)'),
+        text='backbone aten operator calls, one pass'),
 )
 
 
