@@ -294,11 +294,14 @@ class VideoInferencer:
         num = num_frames if num_frames is not None else frame_id + 1
         imgs = [_read(frame)] + [_read(f) for _, f in support]
         ids = [frame_id] + [int(i) for i, _ in support]
+        if self.track and support:
+            raise ValueError(
+                f'video {video!r} frame {frame_id}: a tracker '
+                f'({type(self.model).__name__}) takes no support frames '
+                'frame by frame (they would be tracked as frames); use '
+                'predict_video, which gives the whole video offline')
         extra = None
-        if self.track and support:  # VideoSupportFrameSample's layout
-            extra = dict(support_inds=[list(range(1, len(ids)))] +
-                         [[] for _ in support])
-        elif self.sot:
+        if self.sot:
             box = None if init_bbox is None else [float(v)
                                                  for v in init_bbox]
             extra = dict(bbox=[box])

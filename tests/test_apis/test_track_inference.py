@@ -70,3 +70,7 @@ def test_streaming_equals_the_whole_video(name):
     assert len(offline) == len(frames)
     assert all('pred_track_instances' in r for r in offline)
     assert not get_video_context(model).videos()  # nothing kept after
+    with pytest.raises(ValueError, match="video 'v' frame 0: a tracker "
+                       '.* takes no support frames frame by frame'):
+        VideoInferencer(model, mode='offline').predict_frame(
+            frames[0], 0, 'v', support=[(2, frames[2])])
