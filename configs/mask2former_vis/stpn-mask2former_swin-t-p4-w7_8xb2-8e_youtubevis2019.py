@@ -101,4 +101,5 @@ optim_wrapper = dict(
 # mmdet's config writes the server zip; the numpy-2 metric does the same
 val_evaluator = dict(type='YouTubeVISMetricNp2')
 test_evaluator = val_evaluator
+default_hooks = dict(non_finite_loss=dict(type='NonFiniteLossHook'))
 custom_hooks = [dict(type='VideoContextHook')]

@@ -121,6 +121,7 @@ optim_wrapper = dict(
             'backbone.prompt_generator.predictor': dict(lr_mult=10.),
         }))
 default_hooks = dict(
+    non_finite_loss=dict(type='NonFiniteLossHook'),
     logger=dict(type='LoggerHook', interval=50),
     checkpoint=dict(type='CheckpointHook', interval=max_iters,
                     by_epoch=False))

@@ -142,6 +142,7 @@ optim_wrapper = dict(
             'backbone.prompt_generator': dict(lr_mult=1.0, decay_mult=1.0)
         }))
 default_hooks = dict(
+    non_finite_loss=dict(type='NonFiniteLossHook'),
     checkpoint=dict(
         _delete_=True,
         type='CheckpointHook',

@@ -137,6 +137,7 @@ optim_wrapper = dict(
             'backbone.prompt_generator.predictor': dict(lr_mult=10.),
         }))
 default_hooks = dict(
+    non_finite_loss=dict(type='NonFiniteLossHook'),
     logger=dict(type='LoggerHook', interval=50),
     checkpoint=dict(
         _delete_=True, type='CheckpointHook', interval=max_iters,

@@ -63,6 +63,8 @@ def check_std(owner: str, std: Tensor) -> None:
     Raises:
         ValueError: Naming the config key ``data_preprocessor.std``.
     """
+    if std.is_meta:  # a model built without data (torch.device('meta'))
+        return
     values = std.flatten().tolist()
     if any(v == 0 for v in values):
         raise ValueError(f'{owner}: data_preprocessor.std={values} has a '
