@@ -10,7 +10,11 @@ time. Both are tested with the online protocol (frames one by one, batch 1,
 ``GOT10kMetric``); AO / SR0.5 are reported on all frames and on the
 deteriorated / clean frames (``deteriorated.label``), computed from the result
 files with ``mmstpn.evaluation.functional.got10k_metrics``. Prints a table and
-writes ``results.json``.
+writes ``results.json`` (with :func:`mmstpn.utils.run_environment`: where it
+ran).
+
+``--seed`` sets the generated set, the initialisation and the data order;
+``tools/misc/toy_sot_seeds.py`` runs this job over several seeds.
 
 Example::
 
@@ -30,10 +34,16 @@ import numpy as np
 from mmengine.config import Config, DictAction
 
 from mmstpn.projects import configs_root
+from mmstpn.projects.run_record import (load_average, pop_run_environment,
+                                        worker_environment)
+from mmstpn.projects.seeds import SeedsTable
 from mmstpn.projects.toy_sot.generator import generate_toy_sot, read_flags
 from mmstpn.projects.toy_vid.experiment import without_key_corruption
 
 REPO = configs_root()
+#: how a worker process runs this module (``-m``: the package imports as
+#: in the main process, from the folder ``configs_root`` names)
+WORKER = (sys.executable, '-m', 'mmstpn.projects.toy_sot.experiment')
 #: bumped whenever mmstpn.projects.toy_sot.generator writes different data
 #: for the same arguments (2: distractor hues, desaturated deteriorated
 #: frames), so an old set in --data-dir is regenerated, not reused
@@ -54,6 +64,13 @@ COLUMNS = [('AO all', 'all', 'AO'), ('SR0.5 all', 'all', 'SR50'),
            ('SR0.5 det', 'deteriorated', 'SR50'),
            ('AO clean', 'clean', 'AO'), ('SR0.5 clean', 'clean', 'SR50')]
 PROGRESS_KEYS = ('Iter(train)', 'GOT10kMetric (', 'Error', 'Traceback')
+#: what ``tools/misc/toy_sot_seeds.py`` tabulates: AO on all /
+#: deteriorated / clean frames, baseline and STPN
+SEEDS_TABLE = SeedsTable(
+    models=(('baseline', 'baseline'), ('stpn', 'STPN')),
+    columns=(('all', 'AO all', ('all', 'AO')),
+             ('deteriorated', 'AO det.', ('deteriorated', 'AO')),
+             ('clean', 'AO clean', ('clean', 'AO'))))
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -252,12 +269,11 @@ def _spawn_and_collect(args: argparse.Namespace,
     for name in names:
         out = osp.join(args.out_dir, f'{name}.json')
         cmd = [
-            sys.executable, osp.abspath(__file__), '--worker', name,
-            '--worker-out', out, '--out-dir', args.out_dir, '--data-dir',
-            args.data_dir, '--seed', str(args.seed), '--iters',
-            str(args.iters), '--pretrain-iters', str(args.pretrain_iters),
-            '--num-train', str(args.num_train), '--num-val',
-            str(args.num_val), '--frames', str(args.frames)
+            *WORKER, '--worker', name, '--worker-out', out, '--out-dir',
+            args.out_dir, '--data-dir', args.data_dir, '--seed',
+            str(args.seed), '--iters', str(args.iters), '--pretrain-iters',
+            str(args.pretrain_iters), '--num-train', str(args.num_train),
+            '--num-val', str(args.num_val), '--frames', str(args.frames)
         ]
         if args.cfg_options:
             cmd += ['--cfg-options'] + [
@@ -330,14 +346,17 @@ def table(results: Dict[str, dict]) -> List[str]:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    load = load_average()
     if args.worker:
         results = run_worker(args.worker, args)
+        results.update(worker_environment(args.worker, load))
         with open(args.worker_out, 'w') as f:
             json.dump(results, f)
         return
     os.makedirs(args.out_dir, exist_ok=True)
     start = time.time()
     results = run(args)
+    environment = pop_run_environment(results, load)
     results['timings']['total_s'] = time.time() - start
     results['args'] = dict(
         num_train=args.num_train, num_val=args.num_val, frames=args.frames,
@@ -348,7 +367,7 @@ def main(argv=None) -> None:
     print('timings (s): ' + ', '.join(
         f'{k}={v:.0f}' for k, v in results['timings'].items()))
     with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
-        json.dump(results, f, indent=2)
+        json.dump(dict(results, environment=environment), f, indent=2)
     with open(osp.join(args.out_dir, 'table.txt'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
     print(f'[main] wrote {args.out_dir}/results.json and table.txt')

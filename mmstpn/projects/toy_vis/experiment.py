@@ -1,9 +1,11 @@
 """Toy VIS experiment: STPN MaskTrack R-CNN vs the same model without
 prompts on the deteriorated toy VIS set.
 
-Generates the set (``tools/misc/generate_toy_vis.py``, once), then:
+Generates the set (:mod:`mmstpn.projects.toy_vis.generator`, once per
+seed and size), then:
 1. the toy VID job's object-crop class warm start of the backbone
-   (``toy_vid_experiment.class_pretrain``, same backbone);
+   (:func:`mmstpn.projects.toy_vid.experiment.class_pretrain`, same
+   backbone);
 2. a shared warm start: the baseline MaskTrack R-CNN (``num_prompts=0``)
    trained ``--pretrain-iters`` iterations;
 3. baseline and STPN fine-tuned ``--iters`` iterations each from it (same
@@ -12,7 +14,11 @@ Generates the set (``tools/misc/generate_toy_vis.py``, once), then:
 4. YouTube-VIS video AP (``YouTubeVISMetricNp2``) and per-frame mask AP
    (all frames / deteriorated frames, pycocotools) on the val set, for the
    baseline and for STPN offline (K=14 over the video) and online (K past
-   frames); a table and ``results.json``.
+   frames); a table and ``results.json`` (with
+   :func:`mmstpn.utils.run_environment`: where it ran).
+
+``--seed`` sets the generated set, the initialisation and the data order;
+``tools/misc/toy_vis_seeds.py`` runs this job over several seeds.
 
 ``--model`` picks the model pair (STPN and its no-prompt baseline):
 ``masktrack`` (STPN MaskTrack R-CNN, the default), ``m2f``
@@ -46,13 +52,18 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 import mmstpn  # noqa: F401
+from mmstpn.evaluation.metrics import YouTubeVISMetricNp2
 from mmstpn.projects import configs_root
+from mmstpn.projects.run_record import (load_average, pop_run_environment,
+                                        worker_environment)
+from mmstpn.projects.seeds import SeedsTable
 from mmstpn.projects.toy_vid import experiment as toy_vid_experiment
 from mmstpn.projects.toy_vis import generator as toy_vis_generator
 
-from mmstpn.evaluation.metrics import YouTubeVISMetricNp2
-
 REPO = configs_root()
+#: how a worker process runs this module (``-m``: the package imports as
+#: in the main process, from the folder ``configs_root`` names)
+WORKER = (sys.executable, '-m', 'mmstpn.projects.toy_vis.experiment')
 
 CONFIGS = {
     'baseline': 'configs/masktrack_rcnn/'
@@ -266,18 +277,40 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def ensure_data(args) -> None:
-    path = osp.join(args.data_dir, 'val.json')
-    if osp.exists(path):
-        with open(path) as f:
-            if len(json.load(f)['videos']) == args.num_val_videos:
-                print(f'[toy vis] using the toy set in {args.data_dir}',
-                      flush=True)
-                return
-    print(f'[toy vis] generating the toy set in {args.data_dir}', flush=True)
+#: the file of a generated set that records its arguments
+DATA_INFO = 'toy_vis_info.json'
+
+
+def data_recipe(args) -> dict:
+    """The arguments the toy set of ``args`` is generated with."""
+    return dict(num_train_videos=args.num_train_videos,
+                num_val_videos=args.num_val_videos,
+                frames_per_video=args.frames_per_video,
+                img_size=args.img_size, seed=args.seed)
+
+
+def ensure_data(args) -> bool:
+    """Generate the toy set unless ``args.data_dir`` holds one made with
+    the same arguments and seed (its ``toy_vis_info.json``); True when it
+    was (re)generated."""
+    info = osp.join(args.data_dir, DATA_INFO)
+    want = data_recipe(args)
+    found = None
+    if osp.exists(info):
+        with open(info) as f:
+            found = json.load(f)
+        if found == want:
+            print(f'[toy vis] using the toy set in {args.data_dir}',
+                  flush=True)
+            return False
+    print(f'[toy vis] generating the toy set in {args.data_dir} '
+          f'({want}; found {found or "no " + DATA_INFO})', flush=True)
     toy_vis_generator.generate_toy_vis(
         args.data_dir, args.num_train_videos, args.num_val_videos,
         args.frames_per_video, (args.img_size, args.img_size), args.seed)
+    with open(info, 'w') as f:
+        json.dump(want, f)
+    return True
 
 
 def load_cfg(name: str, args, iters: int, work: str, load_from=None):
@@ -387,8 +420,7 @@ def spawn(args, names) -> Dict[str, dict]:
     procs, threads = {}, []
     for name in names:
         out = osp.join(args.out_dir, f'{name}.json')
-        cmd = [sys.executable, osp.abspath(__file__), '--worker', name,
-               '--worker-out', out]
+        cmd = [*WORKER, '--worker', name, '--worker-out', out]
         for key in ('model', 'out_dir', 'data_dir', 'num_train_videos',
                     'num_val_videos', 'frames_per_video', 'img_size',
                     'cls_pretrain_iters', 'pretrain_iters',
@@ -432,6 +464,17 @@ COLUMNS = (('video AP', 'youtube_vis/segm_mAP'),
             'mask_AP_deteriorated_2+obj'))
 
 
+#: what ``tools/misc/toy_vis_seeds.py`` tabulates: video AP and frame mask
+#: AP on all / deteriorated / clean frames, baseline and STPN (offline)
+SEEDS_TABLE = SeedsTable(
+    models=(('baseline', 'baseline'), ('stpn', 'STPN')),
+    columns=(('video', 'video AP', ('segm_mAP', )),
+             ('all', 'frame mask AP', ('mask_AP_all', )),
+             ('deteriorated', 'frame mask AP det.',
+              ('mask_AP_deteriorated', )),
+             ('clean', 'frame mask AP clean', ('mask_AP_clean', ))))
+
+
 def _get(metrics: Dict[str, float], key: str) -> float:
     short = key.split('/')[-1]
     return 100 * metrics.get(short, metrics.get(key, float('nan')))
@@ -457,19 +500,25 @@ def table(results: Dict[str, dict]) -> List[str]:
 def main(argv=None) -> None:
     args = parse_args(argv)
     os.makedirs(args.out_dir, exist_ok=True)
+    load = load_average()
     if args.worker:
         results = run_worker(args.worker, args)
+        results.update(worker_environment(args.worker, load))
         with open(args.worker_out, 'w') as f:
             json.dump(results, f)
         return
     start = time.time()
-    ensure_data(args)
+    if ensure_data(args) and osp.exists(pretrain_path(args)):
+        print('[toy vis] new toy set: the old warm start is not reused',
+              flush=True)
+        os.remove(pretrain_path(args))
     if args.pretrain_iters:
         spawn(args, ('pretrain', ))
     results = spawn(args, ('baseline', 'stpn'))
+    environment = pop_run_environment(results, load)
     results['wall_s'] = time.time() - start
     with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
-        json.dump(results, f, indent=1)
+        json.dump(dict(results, environment=environment), f, indent=1)
     print('\n'.join(table(results)))
     print(f'[toy vis] done in {results["wall_s"] / 60:.1f} min', flush=True)
 
