@@ -1,5 +1,6 @@
 """The toy tracking set (mmstpn/projects/toy_sot/generator.py) and a smoke run
-of tools/misc/toy_sot_experiment.py (2 iterations per stage, in process: the
+of its experiment (mmstpn/projects/toy_sot/experiment.py, behind
+tools/misc/toy_sot_experiment.py; 2 iterations per stage, in process: the
 numbers of a 2-iteration tracker are meaningless; the test checks the plumbing
 and the per-frame split of the metrics against a naive recomputation)."""
 import os
@@ -10,10 +11,10 @@ import numpy as np
 import pytest
 from mmdet.registry import DATASETS
 
+from mmstpn.projects.toy_sot import experiment as exp
 from mmstpn.projects.toy_sot.generator import (generate_sot_split,
                                                generate_toy_sot, read_flags)
 from tests.test_tools.test_sot_tools import _naive_iou
-from tests.test_tools.tool_helpers import load_tool
 
 
 @pytest.fixture(scope='module')
@@ -119,7 +120,6 @@ def test_distractor_hues_are_isoluminant_and_deteriorated_frames_grey(
 def test_warm_start_and_fine_tune_pipelines(toy_set, tmp_path):
     """The fine-tunes: search corruption + crops around the previous box;
     the warm start: neither (OSTrack's crops), all else the same."""
-    exp = load_tool('misc/toy_sot_experiment.py')
     args = exp.parse_args(['--out-dir', str(tmp_path), '--data-dir',
                            toy_set])
     tune = exp.load_cfg('baseline', args, 2, 'b').train_dataloader.dataset
@@ -164,7 +164,6 @@ def test_generation_is_deterministic_and_checks_arguments(tmp_path):
 
 
 def test_experiment_smoke(toy_set, tmp_path):
-    exp = load_tool('misc/toy_sot_experiment.py')
     out = str(tmp_path / 'out')
     args = exp.parse_args([
         '--out-dir', out, '--data-dir', toy_set, '--num-train', '4',

@@ -9,6 +9,7 @@ import os.path as osp
 import subprocess
 import sys
 
+import mmdet
 import pytest
 import torch
 
@@ -79,6 +80,11 @@ def test_main_job_smoke(tiny_set, tmp_path):
                     'bbox_mAP_50_medium', 'bbox_mAP_50_slow'):
             assert 0 <= results[row][key] <= 1 or results[row][key] == -1
     assert results['timings']['total_s'] > 0
+    # where it ran: this machine, and each worker on one thread
+    env = results['environment']
+    assert env['versions']['mmdet'] == mmdet.__version__
+    assert sorted(env['workers']) == ['baseline', 'stpn']
+    assert {w['threads']['torch'] for w in env['workers'].values()} == {1}
     assert (out / 'ap50.png').stat().st_size > 1000
     # the STPN run starts from the shared warm start, which starts from the
     # class warm start

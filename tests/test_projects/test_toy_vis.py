@@ -1,6 +1,6 @@
 """Toy VIS generator and the experiment's per-frame mask AP (seconds)."""
-import importlib.util
 import json
+import os
 import os.path as osp
 
 import mmcv
@@ -11,16 +11,9 @@ import torch
 from mmdet.structures import DetDataSample, TrackDataSample
 from mmengine.structures import InstanceData
 
+from mmstpn.projects.toy_vis import experiment as exp
 from mmstpn.projects.toy_vis import generator as toy_vis_generator
 from tests.test_tools.tool_helpers import REPO
-
-
-def _tool(name):
-    path = osp.join(REPO, 'tools', 'misc', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'_t_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -75,7 +68,6 @@ def _frame(img_id, ann, masks, scores, labels):
 
 
 def test_frame_mask_ap(toy):
-    exp = _tool('toy_vis_experiment')
     with open(toy['val_ann']) as f:
         data = json.load(f)
     metric = exp.ToyFrameMaskAP(toy['val_ann'])
@@ -125,6 +117,14 @@ def test_toy_vis_experiment_smoke(tmp_path):
         results = json.load(f)
     for row in ('baseline', 'stpn', 'stpn_online_k4'):
         assert 'mask_AP_deteriorated' in results[row]
+    # where it ran: this machine, and each worker on one thread
+    env = results['environment']
+    assert env['versions']['torch'] == torch.__version__
+    assert env['cpu']['count'] == os.cpu_count()
+    assert sorted(env['workers']) == ['baseline', 'stpn']
+    assert {w['threads']['torch'] for w in env['workers'].values()} == {1}
+    with open(data / 'toy_vis_info.json') as f:  # the set's recipe
+        assert json.load(f)['num_val_videos'] == 2
     # the warm start's recipe reached the worker (its backbone lr)
     with open(out / 'pretrain' / 'recipe.json') as f:
         assert json.load(f)['backbone_lr_mult'] == 0.5

@@ -62,11 +62,11 @@ def test_frame_mask_ap_counts_every_frame_of_every_video(tmp_path):
     from mmdet.structures import DetDataSample, TrackDataSample
     from mmengine.structures import InstanceData
 
-    from tests.test_tools.tool_helpers import load_tool
-    paths = load_tool('misc/generate_toy_vis.py').generate_toy_vis(
+    from mmstpn.projects.toy_vis.generator import generate_toy_vis
+    paths = generate_toy_vis(
         str(tmp_path), num_train_videos=1, num_val_videos=2,
         frames_per_video=4, img_size=(64, 64), seed=0)
-    exp = load_tool('misc/toy_vis_experiment.py')
+    from mmstpn.projects.toy_vis import experiment as exp
     metric = exp.ToyFrameMaskAP(paths['val_ann'])
     metric.dataset_meta = dict(classes=('a', 'b', 'c', 'd'))
     with open(paths['val_ann']) as f:

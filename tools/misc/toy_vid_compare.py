@@ -34,6 +34,8 @@ import threading
 import time
 from typing import Dict, List
 
+from mmstpn.projects.run_record import (load_average, pop_run_environment,
+                                        worker_environment)
 from mmstpn.projects.toy_vid import experiment as main_job
 
 TOY = 'faster-rcnn_swin-toy-p4-w4_fpn_1xb4-1500i_toy-vid.py'
@@ -200,12 +202,14 @@ def main(argv=None) -> None:
     args = main_job.parse_args(argv)
     if '--iters' not in argv:
         args.iters = DEFAULT_ITERS
+    load = load_average()
     if args.worker:
         if os.environ.get(REUSE_ENV) and osp.exists(
                 checkpoint(args, args.worker)):
             results = test_only(args.worker, args)
         else:
             results = main_job.run_worker(args.worker, args)
+        results.update(worker_environment(args.worker, load))
         with open(args.worker_out, 'w') as f:
             json.dump(results, f)
         return
@@ -228,6 +232,7 @@ def main(argv=None) -> None:
         main_job._spawn_and_collect(args, ('pretrain', ), script)
     results = train_all(args, script)
     timings: Dict[str, float] = results.pop('timings')
+    environment = pop_run_environment(results, load)
     ordered = {k: results[k] for k in MODELS_ORDER}
     ordered.update({k: v for k, v in results.items() if k not in ordered})
     print('[compare] per-frame latency', flush=True)
@@ -237,7 +242,8 @@ def main(argv=None) -> None:
     print('\n'.join(['', *lines, '']))
     print('timings (s): ' + ', '.join(f'{k}={v:.0f}'
                                       for k, v in timings.items()))
-    out = dict(ordered, latency_s=latency, timings=timings)
+    out = dict(ordered, latency_s=latency, timings=timings,
+               environment=environment)
     with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
         json.dump(out, f, indent=2)
     plot_rows = {  # the legend carries the latency ratio

@@ -32,6 +32,8 @@ from mmengine.runner import Runner
 
 import mmstpn  # noqa: F401
 from mmstpn.projects import configs_root
+from mmstpn.projects.run_record import (load_average, pop_run_environment,
+                                        worker_environment)
 from mmstpn.projects.toy_vid.generator import (LAYOUTS,
                                                generate_deteriorated_vid)
 
@@ -52,6 +54,8 @@ COLUMNS = [('all', 'bbox_mAP_50'),
 PROGRESS_KEYS = ('Iter(train)', 'VIDMetric: bbox', '] training ', 'warm start',
                  'Error',
                  'Traceback')
+#: entries of the results that are not a model's metrics
+NOT_MODELS = ('timings', 'environment')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -477,7 +481,7 @@ def _spawn_and_collect(args: argparse.Namespace,
 
 
 def table(results: Dict[str, Dict[str, float]]) -> List[str]:
-    rows = [k for k in results if k != 'timings']
+    rows = [k for k in results if k not in NOT_MODELS]
     width = max(len(r) for r in rows) + 8
     head = f'{"AP50 (%)":<{width}}' + ''.join(f'{c:>14}' for c, _ in COLUMNS)
     lines = [head, '-' * len(head)]
@@ -499,7 +503,7 @@ def plot(results: Dict[str, Dict[str, float]], path: str,
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    rows = [k for k in results if k != 'timings']
+    rows = [k for k in results if k not in NOT_MODELS]
     fig, ax = plt.subplots(figsize=(8, 3.6))
     width = 0.8 / len(rows)
     for i, row in enumerate(rows):
@@ -518,14 +522,17 @@ def plot(results: Dict[str, Dict[str, float]], path: str,
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    load = load_average()
     if args.worker:
         results = run_worker(args.worker, args)
+        results.update(worker_environment(args.worker, load))
         with open(args.worker_out, 'w') as f:
             json.dump(results, f)
         return
     os.makedirs(args.out_dir, exist_ok=True)
     start = time.time()
     results = run(args)
+    environment = pop_run_environment(results, load)
     results['timings']['total_s'] = time.time() - start
     lines = table(results)
     print('\n'.join(['', *lines, '']))
@@ -543,7 +550,7 @@ def main(argv=None) -> None:
     print('timings (s): ' + ', '.join(
         f'{k}={v:.0f}' for k, v in results['timings'].items()))
     with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
-        json.dump(results, f, indent=2)
+        json.dump(dict(results, environment=environment), f, indent=2)
     plot(results, osp.join(args.out_dir, 'ap50.png'))
     print(f'[main job] wrote {args.out_dir}/results.json and ap50.png')
 
