@@ -8,7 +8,7 @@ import pytest
 import torch
 from mmengine.logging import MMLogger
 from vid_test_utils import (CLASSES, cat_ids_in_class_order, drop_non_gt,
-                            make_cocovid,
+                            is_ground_truth, make_cocovid,
                             make_sample, random_predictions, reference_ap50,
                             reference_motion_ious)
 
@@ -73,6 +73,11 @@ def test_random_sets_match_pycocotools(tmp_path, seed):
     ref_map, ref_cls = reference_ap50(data, preds)
     assert res['bbox_mAP_50'] == pytest.approx(ref_map, abs=1e-12)
     assert 0.0 < res['bbox_mAP_50'] < 1.0
+    # the VID devkit's convention under its own key: the devkit formula on
+    # the same frames, ground truth and detections
+    devkit = _devkit_reference(data, preds, shuffle_seed=seed)
+    assert res['bbox_mAP_50_vid_devkit'] == pytest.approx(devkit, abs=1e-9)
+    assert 0.0 < devkit < 1.0
     for name, ref in zip(CLASSES, ref_cls):
         if np.isnan(ref):
             assert np.isnan(res[f'bbox_AP50_{name}'])
@@ -347,7 +352,7 @@ def test_without_ann_file_no_instance_ids_skips_motion():
             inst.pop('instance_id')
         metric.process({}, [ds])
     res = metric.compute_metrics(metric.results)
-    assert set(res) == {'bbox_mAP_50'}
+    assert set(res) == {'bbox_mAP_50', 'bbox_mAP_50_vid_devkit'}
     assert res['bbox_mAP_50'] == pytest.approx(
         reference_ap50(data, preds)[0], abs=1e-12)
 
@@ -592,3 +597,37 @@ def test_distributed_two_ranks_whole_videos(tmp_path):
     preds = random_predictions(data, 13)
     assert res['vid/bbox_mAP_50'] == pytest.approx(
         reference_ap50(data, preds)[0], abs=1e-12)
+
+
+def _devkit_reference(data, preds, shuffle_seed=None):
+    """Mean VID-devkit AP computed from the json and the predictions
+    directly, on the evaluated frames (those with predictions) and the
+    annotations the ground-truth rule keeps, crowd / ignore left out
+    (``vid_devkit_ap`` itself is tested against an independent devkit
+    implementation in test_toolkit_conventions.py). Frames are in the
+    order ``_run`` fed them (the devkit breaks score ties by frame)."""
+    from mmstpn.evaluation.functional import mean_ap, vid_devkit_ap
+    label = {c: i for i, c in enumerate(cat_ids_in_class_order(data))}
+    keys = list(preds)
+    if shuffle_seed is not None:
+        random.Random(shuffle_seed).shuffle(keys)
+    order = {img_id: i for i, img_id in enumerate(keys)}
+    by_id = {img['id']: img for img in data['images']}
+    gts = [a for a in data['annotations']
+           if a['image_id'] in order and a['category_id'] in label
+           and is_ground_truth(a, by_id[a['image_id']])
+           and not a.get('iscrowd') and not a.get('ignore')]
+    det = [(order[i], int(lab), float(sc), [float(v) for v in box])
+           for i in keys
+           for box, sc, lab in zip(*preds[i])]
+    aps = vid_devkit_ap(
+        len(label), np.array([d[0] for d in det], np.int64),
+        np.array([d[1] for d in det], np.int64),
+        np.array([d[2] for d in det]),
+        np.array([d[3] for d in det], np.float64).reshape(-1, 4),
+        np.array([order[a['image_id']] for a in gts], np.int64),
+        np.array([label[a['category_id']] for a in gts], np.int64),
+        np.array([[a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
+                   a['bbox'][1] + a['bbox'][3]] for a in gts],
+                 np.float64).reshape(-1, 4))
+    return mean_ap(aps)

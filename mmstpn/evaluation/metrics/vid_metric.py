@@ -18,7 +18,7 @@ from mmstpn.datasets.annotation_rules import (NOT_GT, box_kinds,
                                               check_cocovid_layout,
                                               check_frame_ids, load_json)
 from ..functional import (VIDAPEvaluator, compute_motion_ious, mean_ap,
-                          motion_split_masks)
+                          motion_split_masks, vid_devkit_ap)
 
 MOTION_SPLITS = ('slow', 'medium', 'fast')
 
@@ -567,6 +567,14 @@ class VIDMetric(BaseMetric):
         status = evaluator.match(gt_ignore)
         aps = evaluator.average_precision(status, gt_ignore)
         eval_results['bbox_mAP_50'] = mean_ap(aps)
+        # the ImageNet VID devkit's convention, under its own key: inclusive
+        # pixel boxes (x, y, x + w, y + h), size-dependent IoU threshold, the
+        # ground truth the dataset rule keeps (ignored / crowd boxes left out)
+        kept = ~gt_ignore
+        eval_results['bbox_mAP_50_vid_devkit'] = mean_ap(vid_devkit_ap(
+            num_classes, det_img, det_labels, det_scores,
+            _xywh2xyxy(det_bboxes), gt_img[kept], gt_labels[kept],
+            _xywh2xyxy(gt_bboxes[kept])))
         class_table = {'all': aps}
         num_gts = {'all': int((~gt_ignore).sum())}
 
