@@ -41,6 +41,20 @@ def _clear_pretrained(cfg: Any) -> None:
             _clear_pretrained(value)
 
 
+def _config_file(config: str) -> str:
+    """A ``package::folder/name.py`` config (``mmstpn::``, ``mmdet::``)
+    as its file in the installed package, as mmengine resolves bases."""
+    if '::' not in config:
+        return config
+    import mmstpn  # noqa: F401  (registers the mmstpn:: scope)
+    from mmengine.config import config as config_module
+    from mmengine.config.utils import (_get_external_cfg_base_path,
+                                       _get_package_and_cfg_path)
+    package, name = _get_package_and_cfg_path(config)
+    return _get_external_cfg_base_path(
+        config_module.get_installed_path(package), name)
+
+
 def init_model(config: ConfigLike,
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
@@ -50,8 +64,9 @@ def init_model(config: ConfigLike,
     single-object tracker) from a config and load its checkpoint.
 
     Args:
-        config (str | Path | Config): The config (``mmstpn::`` and
-            ``mmdet::`` bases resolve through the installed packages).
+        config (str | Path | Config): The config: a file, or
+            ``mmstpn::<folder>/<name>.py`` / ``mmdet::...`` (resolved in the
+            installed packages, as ``_base_`` entries are).
         checkpoint (str, optional): Weights. None: initialised weights
             (``Pretrained`` init configs are skipped: nothing downloads).
         device (str): Where the model goes. Defaults to ``'cpu'``.
@@ -67,7 +82,7 @@ def init_model(config: ConfigLike,
         palette: the config's, else the checkpoint's, else random).
     """
     if isinstance(config, (str, Path)):
-        config = Config.fromfile(str(config))
+        config = Config.fromfile(_config_file(str(config)))
     elif not isinstance(config, Config):
         raise TypeError('config must be a file name or a Config, got '
                         f'{type(config).__name__}')

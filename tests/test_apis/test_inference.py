@@ -172,3 +172,13 @@ def test_old_predictor_keys_load(toy, tmp_path):
     for a, b in zip(new_model.state_dict().values(),
                     old_model.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_init_model_takes_an_mmstpn_scope_config():
+    """``mmstpn::<folder>/<name>.py`` resolves in the installed package, as
+    a ``_base_`` entry does; the model is built without downloads."""
+    name = 'stpn/stpn_faster-rcnn_swin-toy-p4-w4_fpn_1xb4-1500i_toy-vid.py'
+    model = init_model('mmstpn::' + name)
+    assert type(model).__name__ == 'FasterRCNN'
+    assert model.cfg.filename.endswith(osp.join('.mim', 'configs', name))
+    assert get_video_context(model).policy.mode == 'offline'
