@@ -107,8 +107,9 @@ from mmstpn.apis import inference_video, init_model
 clip = [np.random.RandomState(t).randint(0, 255, (64, 80, 3), np.uint8)
         for t in range(4)]
 api_model = init_model('my_config.py')
-api = {mode: [len(r.pred_instances.bboxes) >= 0 and 'pred_instances' in r
-              for r in inference_video(api_model, clip, mode=mode)]
+api = {mode: ['pred_instances' in r and r.metainfo['frame_id'] == t
+              for t, r in enumerate(
+                  inference_video(api_model, clip, mode=mode))]
        for mode in ('offline', 'online')}
 api_policy = api_model.backbone.test_support.mode
 print(json.dumps(dict(
