@@ -20,10 +20,20 @@ paper-objective model that ignores its prompts gives 0.5% spread and < 0.01%
 change; the auxiliary-loss model that uses them 111% spread and 4-34% change
 (docs/toy_vid.md).
 
+Single-object trackers (``OneStreamTracker``) get their own figures
+(:mod:`mmstpn.utils.sot_prompt_usage`): on ``--items`` training items of the
+config's training pipeline, with the search corruption forced on
+(``deteriorated``) and off (``clean``), how often the score peak lands on the
+target with the item's own prompts, another sequence's and zero prompts;
+USED when own beats swapped by ``--used-gain`` on the deteriorated items.
+
 Usage::
 
     python tools/analysis_tools/prompt_usage.py CONFIG CHECKPOINT \\
         [--max-videos 12] [--frames-per-video 4] [--json out.json]
+    # a tracker: its training data root, e.g. the toy tracking set
+    python tools/analysis_tools/prompt_usage.py TRACKER_CONFIG CHECKPOINT \\
+        --items 128 --cfg-options train_dataloader.dataset.data_root=DATA/
 """
 import argparse
 import itertools
@@ -40,9 +50,11 @@ import mmstpn  # noqa: F401  (registers mmstpn and allow-lists checkpoints)
 from mmstpn.datasets.transforms import VideoSupportFrameSample
 from mmstpn.engine import support_samplers
 from mmstpn.models.backbones import stpn_backbones
+from mmstpn.models.sot import OneStreamTracker
 from mmstpn.structures import get_video_context
 from mmstpn.models.mot.frame_view import frame_view
 from mmstpn.structures import SupportPolicy, TrackClips
+from mmstpn.utils.sot_prompt_usage import sot_prompt_usage
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -55,6 +67,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--probe-steps', type=int, default=300)
     parser.add_argument('--used-change', type=float, default=0.01)
     parser.add_argument('--used-spread', type=float, default=0.05)
+    parser.add_argument('--items', type=int, default=128,
+                        help='trackers: training items per variant')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='trackers: seed of the training items')
+    parser.add_argument('--used-gain', type=float, default=0.05,
+                        help='trackers: own - swapped prompts peak-on-target '
+                        'gain on deteriorated items that reads as USED')
     parser.add_argument('--json', help='write every figure here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
@@ -226,14 +245,8 @@ def verdict(figures: dict, used_change: float, used_spread: float) -> str:
 
 
 def build(cfg: Config, checkpoint: str):
-    from mmdet.registry import DATASETS, MODELS
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    model = MODELS.build(cfg.model)
-    if checkpoint != 'none':
-        load_checkpoint(model, checkpoint, map_location='cpu')
-    else:
-        model.init_weights()
-    model.eval()
+    from mmdet.registry import DATASETS
+    model = build_model(cfg, checkpoint)
     backbones = stpn_backbones(model)
     if not backbones or backbones[0].predictor is None:
         raise ValueError(f'{cfg.filename}: the model has no STPN backbone '
@@ -249,11 +262,50 @@ def build(cfg: Config, checkpoint: str):
     return model, dataset
 
 
+def build_model(cfg: Config, checkpoint: str):
+    """The config's model with the checkpoint's weights (``'none'``: its
+    initialisation), in eval mode."""
+    from mmdet.registry import MODELS
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    model = MODELS.build(cfg.model)
+    if checkpoint != 'none':
+        load_checkpoint(model, checkpoint, map_location='cpu')
+    else:
+        model.init_weights()
+    return model.eval()
+
+
+def tracker_main(args: argparse.Namespace, cfg: Config, model) -> dict:
+    """The single-object tracker's diagnostic
+    (:mod:`mmstpn.utils.sot_prompt_usage`)."""
+    figures = sot_prompt_usage(model, cfg, num_items=args.items,
+                               seed=args.seed, used_gain=args.used_gain)
+    for name, fig in figures['variants'].items():
+        hits, ious = fig['peak_on_target'], fig['mean_iou']
+        print(f'{name} items ({fig["items"]}): score peak on the target '
+              + ' / '.join(f'{k} {100 * v:.1f}%' for k, v in hits.items())
+              + '; mean IoU '
+              + ' / '.join(f'{k} {100 * v:.1f}' for k, v in ious.items())
+              + '; score-map change swap '
+              f'{100 * fig["score_change"]["swap"]:.2f}% zero '
+              f'{100 * fig["score_change"]["zero"]:.2f}%; prompt spread '
+              f'{100 * fig["prompt_spread"]:.1f}%')
+    print(figures['verdict'])
+    return figures
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    probe = build_model(cfg, args.checkpoint)
+    if isinstance(probe, OneStreamTracker):
+        figures = tracker_main(args, cfg, probe)
+        if args.json:
+            with open(args.json, 'w') as f:
+                json.dump(figures, f, indent=2)
+        return figures
     model, dataset = build(cfg, args.checkpoint)
     videos = collect(model, dataset, args.max_videos, args.frames_per_video)
     figures = measure(model, videos, args.probe_steps)
