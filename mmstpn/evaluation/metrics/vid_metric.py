@@ -60,8 +60,7 @@ class VIDMetric(BaseMetric):
       score order are greedily matched to the best-IoU free GT; AP is the
       101-point interpolated precision. The result equals ``COCOeval``'s
       ``stats``-style AP at IoU 0.5 (tested), but the implementation is
-      vectorised and shares IoUs between splits, so a whole ImageNet VID val
-      run (176k frames) takes seconds to a minute instead of many minutes.
+      vectorised and shares IoUs between splits (its speed: docs/vid.md).
     * ``bbox_mAP_50_slow`` / ``_medium`` / ``_fast``: the same AP where the
       ground truths of the other two splits are *ignored*: a detection
       matched to them is neither TP nor FP (pycocotools' ignore handling;

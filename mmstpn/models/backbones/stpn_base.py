@@ -96,8 +96,9 @@ class STPNBackboneMixin:
         self.video_context.set_policy(policy)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        """Checkpoints that keep the predictor at ``backbone.predictor.*``
-        (made before the prompt generator existed) load unchanged."""
+        """Also load checkpoints that keep the predictor at
+        ``backbone.predictor.*``: those keys are mapped to
+        ``backbone.prompt_generator.predictor.*``."""
         old = prefix + 'predictor.'
         new = prefix + 'prompt_generator.predictor.'
         for key in [k for k in state_dict if k.startswith(old)]:

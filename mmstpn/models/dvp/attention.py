@@ -17,11 +17,9 @@ class AttentionDVPPredictor(BaseDVPPredictor):
     Support tokens are projected ``in_channels -> prompt_dims``;
     ``num_prompts`` learnable queries attend to all support tokens of all
     frames at once (one softmax over every token of every frame), through one
-    multi-head
-    cross-attention with separate q/k/v/output Linears. No residual, norm,
-    FFN or positional encoding, so the result does not depend on the order of
-    the support frames. Swin-T widths (768 -> 96, 5 prompts): 111,552
-    parameters.
+    multi-head cross-attention with separate q/k/v/output Linears. No
+    residual, norm, FFN or positional encoding, so the result does not depend
+    on the order of the support frames. Parameter counts: docs/models.md.
 
     Args:
         in_channels (int): Width of the support tokens.
