@@ -55,6 +55,8 @@ class AttentionDVPPredictor(BaseDVPPredictor):
         nn.init.normal_(self.queries, std=1.0)
 
     def init_weights(self) -> None:
+        """The base class's initialisation; without ``init_cfg`` the
+        queries are then drawn from N(0, 1)."""
         super().init_weights()
         if self.init_cfg is None:
             self._reset_queries()
@@ -63,6 +65,17 @@ class AttentionDVPPredictor(BaseDVPPredictor):
                 support: Tensor,
                 hw_shape: Tuple[int, int],
                 support_mask: Optional[Tensor] = None) -> Tensor:
+        """Predict prompts (see :meth:`BaseDVPPredictor.forward`).
+
+        Args:
+            support (Tensor): (N, K, h*w, in_channels) support tokens.
+            hw_shape (tuple[int, int]): (h, w) of each frame's grid.
+            support_mask (Tensor, optional): Bool (N, K), True for real
+                support frames. None: all real.
+
+        Returns:
+            Tensor: (N, num_prompts, prompt_dims) prompts.
+        """
         self.check_inputs(support, hw_shape, support_mask)
         n, k, length, _ = support.shape
         heads, head_dims = self.num_heads, self.prompt_dims // self.num_heads

@@ -35,6 +35,21 @@ class AverageDVPPredictor(BaseDVPPredictor):
                 support: Tensor,
                 hw_shape: Tuple[int, int],
                 support_mask: Optional[Tensor] = None) -> Tensor:
+        """Predict prompts (see :meth:`BaseDVPPredictor.forward`).
+
+        Args:
+            support (Tensor): (N, K, h*w, in_channels) support tokens.
+            hw_shape (tuple[int, int]): (h, w) of each frame's grid.
+            support_mask (Tensor, optional): Bool (N, K), True for real
+                support frames. None: all real.
+
+        Returns:
+            Tensor: (N, num_prompts, prompt_dims) prompts.
+
+        Raises:
+            ValueError: Fewer tokens per frame than ``num_prompts``, or
+                inputs of the wrong shape.
+        """
         self.check_inputs(support, hw_shape, support_mask)
         length = support.shape[2]
         if length < self.num_prompts:
