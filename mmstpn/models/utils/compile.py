@@ -20,6 +20,9 @@ def compile_options(compile: Union[bool, dict, None],
             ``fullgraph``).
         key (str): The config key, for messages.
 
+    Returns:
+        dict | None: The keyword arguments, None for eager.
+
     Raises:
         ValueError: Anything else, or unknown dict keys.
     """
@@ -68,7 +71,16 @@ class CompiledMethods:
         self._compiled: Dict[str, Callable] = {}
 
     def get(self, module: nn.Module, name: str) -> Callable:
-        """``module.<name>``, compiled when asked for and in eval mode."""
+        """A method of ``module``, compiled when asked for.
+
+        Args:
+            module (nn.Module): The owner.
+            name (str): The method.
+
+        Returns:
+            Callable: ``module.<name>`` compiled (once per owner class) in
+            eval mode with options; the eager method otherwise.
+        """
         if self.options is None or module.training or \
                 name in module.__dict__:
             return getattr(module, name)
