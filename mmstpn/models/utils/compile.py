@@ -41,9 +41,15 @@ def compile_options(compile: Union[bool, dict, None],
 
 
 def canonical(x: Tensor) -> Tensor:
-    """``x`` with row-major strides, also on size-1 dims (a copy only when
-    they are not): dynamo guards on strides, and the key frame of a clip is
-    a strided view."""
+    """A tensor with row-major strides, also on size-1 dims (dynamo guards
+    on strides, and the key frame of a clip is a strided view).
+
+    Args:
+        x (Tensor): Any tensor.
+
+    Returns:
+        Tensor: ``x`` itself when its strides are row-major, else a copy.
+    """
     stride, strides = 1, []
     for size in reversed(x.shape):
         strides.append(stride)
