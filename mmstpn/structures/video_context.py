@@ -71,7 +71,7 @@ class VideoState:
         """The latest stored embeddings before a frame.
 
         Args:
-            frame_id (int): The frame; only strictly earlier frames count.
+            frame_id (int): The frame; only frames before it count.
             num (int): How many at most.
 
         Returns:

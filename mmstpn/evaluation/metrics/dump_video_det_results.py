@@ -25,7 +25,8 @@ class DumpVideoDetResults(DumpDetResults):
         """Dump the results of every rank, whatever ``size`` says.
 
         Args:
-            size (int): ``len(dataset)`` (videos); not used to cut.
+            size (int): ``len(dataset)`` (videos); the results are not
+                cut at it.
 
         Returns:
             dict: What ``DumpDetResults`` returns (``{}``).

@@ -259,8 +259,8 @@ class GOT10kMetric(BaseMetric):
         cutting them at ``size``.
 
         Args:
-            size (int): ``len(dataset)`` (sequences, not groups); not used
-                to cut.
+            size (int): ``len(dataset)`` (sequences, not groups); the
+                results are not cut at it.
 
         Returns:
             dict[str, float]: The metrics on rank 0, broadcast to all

@@ -414,7 +414,7 @@ class VIDMetric(BaseMetric):
         :meth:`compute_metrics`.
 
         Args:
-            size (int): ``len(dataset)``; not used to cut.
+            size (int): ``len(dataset)``; the results are not cut at it.
 
         Returns:
             dict[str, float]: The metrics (see :meth:`compute_metrics`),

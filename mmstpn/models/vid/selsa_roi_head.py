@@ -42,7 +42,7 @@ class SelsaRoIHead(StandardRoIHead):
             mask_head (dict): Must not be given.
 
         Raises:
-            ValueError: Always (a mask head was configured).
+            ValueError: Always (a mask head is configured).
         """
         raise ValueError('SelsaRoIHead does not support a mask head '
                          '(mask_head must be None)')
