@@ -65,16 +65,8 @@ class AttentionDVPPredictor(BaseDVPPredictor):
                 support: Tensor,
                 hw_shape: Tuple[int, int],
                 support_mask: Optional[Tensor] = None) -> Tensor:
-        """Predict prompts (see :meth:`BaseDVPPredictor.forward`).
-
-        Args:
-            support (Tensor): (N, K, h*w, in_channels) support tokens.
-            hw_shape (tuple[int, int]): (h, w) of each frame's grid.
-            support_mask (Tensor, optional): Bool (N, K), True for real
-                support frames. None: all real.
-
-        Returns:
-            Tensor: (N, num_prompts, prompt_dims) prompts.
+        """Predict prompts; arguments, result and errors as
+        :meth:`BaseDVPPredictor.forward`.
         """
         self.check_inputs(support, hw_shape, support_mask)
         n, k, length, _ = support.shape

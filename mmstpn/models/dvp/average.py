@@ -35,16 +35,8 @@ class AverageDVPPredictor(BaseDVPPredictor):
                 support: Tensor,
                 hw_shape: Tuple[int, int],
                 support_mask: Optional[Tensor] = None) -> Tensor:
-        """Predict prompts (see :meth:`BaseDVPPredictor.forward`).
-
-        Args:
-            support (Tensor): (N, K, h*w, in_channels) support tokens.
-            hw_shape (tuple[int, int]): (h, w) of each frame's grid.
-            support_mask (Tensor, optional): Bool (N, K), True for real
-                support frames. None: all real.
-
-        Returns:
-            Tensor: (N, num_prompts, prompt_dims) prompts.
+        """Predict prompts; arguments and result as
+        :meth:`BaseDVPPredictor.forward`.
 
         Raises:
             ValueError: Fewer tokens per frame than ``num_prompts``, or

@@ -87,5 +87,8 @@ class BaseDVPPredictor(BaseModule):
 
         Returns:
             Tensor: Prompts of shape (N, num_prompts, prompt_dims).
+
+        Raises:
+            ValueError: Inputs of the wrong shape (:meth:`check_inputs`).
         """
         raise NotImplementedError
