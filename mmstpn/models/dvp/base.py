@@ -89,6 +89,7 @@ class BaseDVPPredictor(BaseModule):
             Tensor: Prompts of shape (N, num_prompts, prompt_dims).
 
         Raises:
-            ValueError: Inputs of the wrong shape (:meth:`check_inputs`).
+            ValueError: Inputs of the wrong shape (every predictor runs
+                :meth:`check_inputs`).
         """
         raise NotImplementedError
