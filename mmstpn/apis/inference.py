@@ -147,6 +147,9 @@ def build_test_pipeline(cfg: Config) -> Tuple[Compose, bool, bool]:
     passes the frames), the loader reads arrays, annotation loaders are
     dropped, a ``TransformBroadcaster`` keeps its shared transforms.
 
+    Args:
+        cfg (Config): The model's config (its test dataloader's pipeline).
+
     Returns:
         tuple: The pipeline, whether it takes per-frame lists (a clip
         pipeline) and whether it packs mmdet track samples.
@@ -360,8 +363,15 @@ class VideoInferencer:
             self.reset()
 
     def offline_positions(self, num_frames: int) -> List[int]:
-        """Offline mode: the frames that frame 0 of a ``num_frames``-frame
-        video carries (the test pipeline's rule); [] otherwise."""
+        """The support frames frame 0 carries in offline mode.
+
+        Args:
+            num_frames (int): The video's length.
+
+        Returns:
+            list[int]: The positions the test pipeline's rule gives frame 0
+            of a ``num_frames``-frame video; [] when not offline.
+        """
         if not self.offline:
             return []
         from mmstpn.datasets.transforms import SupportFrameSample

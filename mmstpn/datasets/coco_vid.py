@@ -278,11 +278,26 @@ class CocoVIDDataset(BaseVideoDataset):
 
     # ------------------------------------------------------------- indexing
     def get_len_per_video(self, idx: int) -> int:
-        """Number of key frames of video ``idx`` (all frames at test)."""
+        """Number of key frames of a video (all frames at test).
+
+        Args:
+            idx (int): The video.
+
+        Returns:
+            int: ``len(key_frame_inds)``.
+        """
         return len(self.get_data_info(idx)['key_frame_inds'])
 
     def get_cat_ids(self, index: Index) -> List[int]:
-        """Labels of one key frame ``(video_idx, i)`` or of a whole video."""
+        """Labels of one key frame or of a whole video.
+
+        Args:
+            index (int | tuple[int, int]): ``(video_idx, i)``: the i-th key
+                frame; ``video_idx``: the video (mmengine's rule).
+
+        Returns:
+            list[int]: The ``bbox_label`` of each instance.
+        """
         if isinstance(index, tuple):
             video = self.get_data_info(index[0])
             frame = video['images'][video['key_frame_inds'][index[1]]]

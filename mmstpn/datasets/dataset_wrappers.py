@@ -29,6 +29,13 @@ class VideoConcatDataset(ConcatDataset):
         return super()._get_ori_dataset_idx(idx)
 
     def get_len_per_video(self, idx: int) -> int:
-        """Number of key frames of the global video ``idx``."""
+        """Number of key frames of a video.
+
+        Args:
+            idx (int): The GLOBAL video index over the datasets.
+
+        Returns:
+            int: Its sub-dataset's ``get_len_per_video``.
+        """
         dataset_idx, video_idx = self._get_ori_dataset_idx(idx)
         return self.datasets[dataset_idx].get_len_per_video(video_idx)

@@ -341,7 +341,14 @@ class GOT10kDataset(BaseVideoDataset):
 
     def filter_data(self) -> List[dict]:
         """Set ``key_frame_inds``; in training drop sequences with fewer
-        than ``filter_cfg['min_visible']`` (default 1) visible frames."""
+        than ``filter_cfg['min_visible']`` (default 1) visible frames.
+
+        Returns:
+            list[dict]: The kept sequences (all of them at test).
+
+        Raises:
+            ValueError: No sequence left for training.
+        """
         if self.test_mode:
             for video in self.data_list:
                 video['key_frame_inds'] = list(range(video['video_length']))
@@ -373,8 +380,18 @@ class GOT10kDataset(BaseVideoDataset):
     @staticmethod
     def append_video(data_list: List[dict], name: str, frames: List[dict],
                      num_frames: int) -> int:
-        """Append sequence ``name`` (its frame dicts get dataset-wide
-        ``img_id`` s from ``num_frames`` on); returns the new frame count."""
+        """Append one sequence to ``data_list``.
+
+        Args:
+            data_list (list[dict]): The sequences so far (appended to).
+            name (str): The sequence name.
+            frames (list[dict]): Its frame dicts; each gets a dataset-wide
+                ``img_id`` (``num_frames + frame_id``).
+            num_frames (int): Frames of the sequences before it.
+
+        Returns:
+            int: The new frame count.
+        """
         for frame in frames:
             frame['img_id'] = num_frames + frame['frame_id']
         data_list.append(
@@ -386,12 +403,23 @@ class GOT10kDataset(BaseVideoDataset):
         return num_frames + len(frames)
 
     def source_name(self) -> str:
-        """What log messages name as this dataset's source."""
+        """What log messages name as this dataset's source.
+
+        Returns:
+            str: ``ann_file``.
+        """
         return self.ann_file
 
     # ------------------------------------------------------------- indexing
     def get_len_per_video(self, idx: int) -> int:
-        """Frames of sequence ``idx`` (test) / its visible frames (train)."""
+        """Key frames of a sequence.
+
+        Args:
+            idx (int): The sequence.
+
+        Returns:
+            int: Its frames (test) or its visible frames (training).
+        """
         return len(self.get_data_info(idx)['key_frame_inds'])
 
     def prepare_data(self, idx: Index) -> Any:

@@ -34,6 +34,12 @@ class LaSOTDataset(GOT10kDataset):
 
     Errors name the file, the sequence and the line as for GOT-10k, plus a
     flag file whose value count differs from ``groundtruth.txt``.
+
+    Args:
+        *args, **kwargs: See :class:`GOT10kDataset`;
+            ``first_frame_only=True`` is a ValueError.
+
+    See docs/sot.md.
     """
 
     def __init__(self, *args, **kwargs) -> None:

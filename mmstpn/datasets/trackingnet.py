@@ -82,7 +82,12 @@ class TrackingNetDataset(GOT10kDataset):
         super().__init__(*args, first_frame_only=all(is_test), **kwargs)
 
     def source_name(self) -> str:
-        """``<data_root> chunks (...)`` (TrackingNet has no list file)."""
+        """What log messages name as this dataset's source (TrackingNet
+        has no list file).
+
+        Returns:
+            str: ``<data_root> chunks (...)``.
+        """
         return f'{self.data_root} chunks {self.chunks}'
 
     # --------------------------------------------------------------- loading

@@ -46,6 +46,11 @@ class ClipBatch:
         metas (list[ClipMeta], optional): One per item. None: a
             self-contained batch (all K support frames real, no identity:
             only usable where no per-video cache is needed).
+
+    Raises:
+        ValueError: ``frames`` is not a 5-D tensor with at least the key
+            frame, ``metas`` has another length than the batch, or a
+            ``num_support`` exceeds the K the tensor holds.
     """
 
     frames: Tensor
@@ -90,13 +95,27 @@ class ClipBatch:
         return self.frames.shape[0]
 
     def to(self, *args, **kwargs) -> 'ClipBatch':
-        """``frames.to(...)``; the identities are kept."""
+        """``frames.to(...)``; the identities are kept.
+
+        Args:
+            *args, **kwargs: ``Tensor.to`` arguments (device, dtype, ...).
+
+        Returns:
+            ClipBatch: The moved / cast frames with the same ``metas``.
+        """
         return ClipBatch(self.frames.to(*args, **kwargs), self.metas)
 
     def select(self, indices: Sequence[int]) -> 'ClipBatch':
-        """The items ``indices`` (frames and identities). A run of
-        consecutive items is a view of the frames (no copy: an offline frame
-        0 carries K support frames)."""
+        """The items ``indices`` (frames and identities).
+
+        Args:
+            indices (Sequence[int]): Batch positions, in the output order.
+
+        Returns:
+            ClipBatch: Those items; a run of consecutive items is a view of
+            the frames (no copy: an offline frame 0 carries K support
+            frames).
+        """
         indices = list(indices)
         metas = None if self.metas is None else [
             self.metas[i] for i in indices
@@ -112,11 +131,22 @@ class ClipBatch:
                     support: Optional[Sequence[Tensor]] = None,
                     metas: Optional[Sequence[ClipMeta]] = None
                     ) -> 'ClipBatch':
-        """Build a batch from ``(N, C, H, W)`` key frames and per-item
-        ``(K_i, C, H, W)`` support frames (zero padded to the largest K_i).
+        """Build a batch from key frames and per-item support frames.
 
-        ``metas`` (with ``num_support`` = K_i) are required when the K_i
-        differ, so the padding stays known.
+        Args:
+            key_frames (Tensor): ``(N, C, H, W)`` key frames.
+            support (Sequence[Tensor], optional): Per item ``(K_i, C, H,
+                W)`` support frames, zero padded to the largest K_i. None:
+                no support frames (K = 0).
+            metas (Sequence[ClipMeta], optional): One per item, with
+                ``num_support`` = K_i; required when the K_i differ, so the
+                padding stays known.
+
+        Returns:
+            ClipBatch: ``(N, 1 + max K_i, C, H, W)`` frames, key first.
+
+        Raises:
+            ValueError: Different K_i without ``metas``.
         """
         if support is None:
             return ClipBatch(key_frames.unsqueeze(1), metas)
@@ -136,9 +166,19 @@ BackboneInput = Union[Tensor, ClipBatch]
 
 
 def as_clip_batch(x: BackboneInput) -> ClipBatch:
-    """A :class:`ClipBatch` view of a backbone input: a ``(N, C, H, W)``
-    tensor is a batch of clips without support frames, a ``(N, 1+K, C, H,
-    W)`` tensor a self-contained clip batch."""
+    """A :class:`ClipBatch` view of a backbone input.
+
+    Args:
+        x (Tensor | ClipBatch): A ``ClipBatch`` (returned as it is), a
+            ``(N, C, H, W)`` tensor (clips without support frames) or a
+            ``(N, 1+K, C, H, W)`` tensor (a self-contained clip batch).
+
+    Returns:
+        ClipBatch: The batch (no copy of the frames).
+
+    Raises:
+        ValueError: Neither a ``ClipBatch`` nor a 4-D / 5-D tensor.
+    """
     if isinstance(x, ClipBatch):
         return x
     if not isinstance(x, Tensor):

@@ -31,6 +31,12 @@ class SupportPolicy:
             cache.
         num_support (int): K. Defaults to 14 (released test).
         stride (int): S of 'online' and 'frames'. Defaults to 1.
+
+    Raises:
+        ValueError: An unknown ``mode``, or ``num_support`` / ``stride``
+            not an int >= 1 (naming the config key).
+
+    See docs/design/video_context.md.
     """
 
     mode: str = 'offline'
@@ -51,7 +57,20 @@ class SupportPolicy:
     @classmethod
     def build(cls, cfg: Union[None, dict, 'SupportPolicy']
               ) -> 'SupportPolicy':
-        """From a config dict (missing keys take the defaults)."""
+        """A policy from its config value.
+
+        Args:
+            cfg (dict | SupportPolicy, optional): Keys ``mode``,
+                ``num_support``, ``stride`` (missing ones take the
+                defaults); a policy is returned as it is; None: the
+                defaults.
+
+        Returns:
+            SupportPolicy: The policy.
+
+        Raises:
+            ValueError: Unknown keys or invalid values.
+        """
         if cfg is None:
             return cls()
         if isinstance(cfg, SupportPolicy):
@@ -75,6 +94,13 @@ class SupportPolicy:
 
     def describe(self, where: Optional[str] = 'model.backbone.test_support'
                  ) -> str:
-        """``where=dict(mode=..., num_support=..., stride=...)``."""
+        """The policy as its config key would set it.
+
+        Args:
+            where (str): The config key to name.
+
+        Returns:
+            str: ``where=dict(mode=..., num_support=..., stride=...)``.
+        """
         body = ', '.join(f'{k}={v!r}' for k, v in asdict(self).items())
         return f'{where}=dict({body})'

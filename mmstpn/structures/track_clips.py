@@ -31,6 +31,11 @@ class TrackClips:
             in ``frames[i]`` of that clip frame's support frames.
         metas (list[list[ClipMeta]]): ``metas[i][t]``: identity of that clip
             frame (video, frame id, ``num_support``).
+
+    Raises:
+        ValueError: ``frames`` not 5-D, lists whose lengths do not match
+            the items / clip frames, an index outside an item's frames, or
+            a ``num_support`` that differs from its support list.
     """
 
     frames: Tensor
@@ -79,16 +84,35 @@ class TrackClips:
         return [len(inds) for inds in self.frame_inds]
 
     def to(self, *args, **kwargs) -> 'TrackClips':
-        """``frames.to(...)``; the structure is kept."""
+        """``frames.to(...)``; the structure is kept.
+
+        Args:
+            *args, **kwargs: ``Tensor.to`` arguments (device, dtype, ...).
+
+        Returns:
+            TrackClips: The moved / cast frames, same clip structure.
+        """
         return TrackClips(
             self.frames.to(*args, **kwargs), self.frame_inds,
             self.support_inds, self.metas)
 
     def gather(self, batch_inds: Sequence[int],
                positions: Sequence[int]) -> ClipBatch:
-        """The :class:`ClipBatch` of clip position ``positions[j]`` of item
-        ``batch_inds[j]`` for every ``j`` (support frames zero padded to the
-        largest count)."""
+        """The :class:`ClipBatch` of some clip frames.
+
+        Args:
+            batch_inds (Sequence[int]): Item of each output row.
+            positions (Sequence[int]): Clip position of each output row.
+
+        Returns:
+            ClipBatch: Row ``j`` is clip position ``positions[j]`` of item
+            ``batch_inds[j]`` with its support frames (zero padded to the
+            largest count) and its ``ClipMeta``.
+
+        Raises:
+            ValueError: The two sequences differ in length.
+            IndexError: A position beyond its item's clip frames.
+        """
         batch_inds = [int(i) for i in batch_inds]
         positions = [int(t) for t in positions]
         if len(batch_inds) != len(positions):
@@ -110,6 +134,13 @@ class TrackClips:
         return ClipBatch.from_frames(key_frames, support, metas)
 
     def clip_batch(self, position: int) -> ClipBatch:
-        """The :class:`ClipBatch` of clip position ``position`` of every
-        item."""
+        """The :class:`ClipBatch` of one clip position of every item.
+
+        Args:
+            position (int): The clip position ``t``.
+
+        Returns:
+            ClipBatch: ``(N, 1+K, C, H, W)``, one row per item (see
+            :meth:`gather`).
+        """
         return self.gather(range(len(self)), [position] * len(self))

@@ -35,7 +35,14 @@ class VideoState:
                       embedding: Tensor, hw_shape: Tuple[int, int],
                       max_len: int) -> None:
         """Store the unprompted tokens of a support frame, keeping the
-        ``max_len`` latest.
+        ``max_len`` latest (storing the last stored frame again is a no-op).
+
+        Args:
+            video_key (Hashable): The video (named in errors).
+            frame_id (int): The support frame.
+            embedding (Tensor): Its ``(L, C)`` unprompted tokens.
+            hw_shape (tuple[int, int]): Their token grid.
+            max_len (int): How many frames are kept.
 
         Raises:
             ValueError: The grid differs from the video's earlier frames, or
@@ -61,8 +68,15 @@ class VideoState:
         del hist[:-max_len]
 
     def past_embeddings(self, frame_id: int, num: int) -> List[Tensor]:
-        """The ``num`` latest stored embeddings strictly before
-        ``frame_id``."""
+        """The latest stored embeddings before a frame.
+
+        Args:
+            frame_id (int): The frame; only frames before it count.
+            num (int): How many at most.
+
+        Returns:
+            list[Tensor]: Up to ``num`` ``(L, C)`` embeddings, oldest first.
+        """
         return [e for fid, e in self.embeddings if fid < frame_id][-num:]
 
 
@@ -99,6 +113,11 @@ class VideoContext(nn.Module):
             the mode with the other keys' defaults. None: the released
             offline policy.
         config_key (str): Where the policy is declared, for messages.
+
+    Raises:
+        ValueError: An invalid policy (naming ``config_key``).
+
+    See docs/design/video_context.md.
     """
 
     def __init__(self,
@@ -154,18 +173,35 @@ class VideoContext(nn.Module):
         return self._policy
 
     def describe(self) -> str:
-        """The policy as its config key would set it."""
+        """The policy as its config key would set it.
+
+        Returns:
+            str: e.g. ``model.backbone.test_support=dict(mode='offline',
+            num_support=14, stride=1)``.
+        """
         return self._policy.describe(self.config_key)
 
     def error(self, meta: ClipMeta, what: str) -> str:
-        """A message naming the video, the frame and the policy."""
+        """An error message naming the video, the frame and the policy.
+
+        Args:
+            meta (ClipMeta): The frame.
+            what (str): What went wrong.
+
+        Returns:
+            str: The message.
+        """
         return (f'video {meta.video_key!r} frame {meta.frame_id}: {what} '
                 f'[{self.describe()}]')
 
     # ------------------------------------------------------------ state
     def enter_batch(self, metas: Sequence[ClipMeta]) -> None:
         """Apply the reset rule for a batch of frames (see the class
-        docstring)."""
+        docstring).
+
+        Args:
+            metas (Sequence[ClipMeta]): The frames of the batch.
+        """
         items = tuple((m.video_key, m.frame_id) for m in metas)
         if items == self._last_batch:
             return
@@ -178,20 +214,38 @@ class VideoContext(nn.Module):
                 self._videos.pop(key, None)
 
     def video(self, video_key: Hashable) -> VideoState:
-        """The state of one video (created empty on first use)."""
+        """The state of one video.
+
+        Args:
+            video_key (Hashable): The video.
+
+        Returns:
+            VideoState: Its state (created empty on first use).
+        """
         state = self._videos.get(video_key)
         if state is None:
             state = self._videos[video_key] = VideoState()
         return state
 
     def reset_video(self, video_key: Hashable) -> VideoState:
-        """Forget one video; returns its new, empty state."""
+        """Forget one video.
+
+        Args:
+            video_key (Hashable): The video.
+
+        Returns:
+            VideoState: Its new, empty state.
+        """
         self._videos.pop(video_key, None)
         self._last_batch = None
         return self.video(video_key)
 
     def videos(self) -> List[Hashable]:
-        """The videos with state, in the order they arrived."""
+        """The videos with state.
+
+        Returns:
+            list[Hashable]: Their keys, in the order they arrived.
+        """
         return list(self._videos)
 
     @property
@@ -209,13 +263,25 @@ class VideoContext(nn.Module):
                 if s.embeddings}
 
     def slot(self, name: str) -> Dict[Hashable, Any]:
-        """``{video: state}`` of one consumer's slot (a read-only view)."""
+        """One consumer's per-video state.
+
+        Args:
+            name (str): The consumer's slot (e.g. ``'selsa'``).
+
+        Returns:
+            dict: ``{video: state}`` of the videos that have the slot (a
+            read-only view).
+        """
         return {k: s.slots[name] for k, s in self._videos.items()
                 if name in s.slots}
 
     def register_reset(self, reset: Callable[[], Any]) -> None:
-        """Have :meth:`clear` also call ``reset`` (state a consumer keeps
-        outside the context, e.g. mmdet's trackers' ``reset``)."""
+        """Have :meth:`clear` also call ``reset``.
+
+        Args:
+            reset (Callable[[], Any]): Resets state a consumer keeps outside
+                the context (e.g. mmdet's trackers' ``reset``).
+        """
         self._resets.append(reset)
 
     def clear(self) -> None:
@@ -226,12 +292,20 @@ class VideoContext(nn.Module):
             reset()
 
     def train(self, mode: bool = True) -> 'VideoContext':
-        """Entering training empties the state."""
+        """Switch mode; entering training empties the state.
+
+        Args:
+            mode (bool): Training mode.
+
+        Returns:
+            VideoContext: ``self``.
+        """
         if mode:
             self.clear()
         return super().train(mode)
 
     def extra_repr(self) -> str:
+        """The policy, in the module's repr."""
         return self.describe()
 
 
@@ -243,8 +317,13 @@ def _contexts(model: nn.Module) -> List[VideoContext]:
 
 
 def get_video_context(model: nn.Module) -> VideoContext:
-    """The one :class:`VideoContext` of ``model`` (model wrappers such as
-    DDP unwrapped).
+    """The one :class:`VideoContext` of a model.
+
+    Args:
+        model (nn.Module): The model (wrappers such as DDP are unwrapped).
+
+    Returns:
+        VideoContext: Its video context.
 
     Raises:
         ValueError: The model has none (no STPN backbone, no video
@@ -265,11 +344,37 @@ def get_video_context(model: nn.Module) -> VideoContext:
 
 
 def find_video_context(model: nn.Module) -> Optional[VideoContext]:
-    """:func:`get_video_context`, or None for a model without one."""
+    """The video context of a model, if any.
+
+    Args:
+        model (nn.Module): The model (wrappers such as DDP are unwrapped).
+
+    Returns:
+        VideoContext | None: :func:`get_video_context`, or None for a model
+        without one.
+
+    Raises:
+        ValueError: The model holds several different ones.
+    """
     return get_video_context(model) if _contexts(model) else None
 
 
 def set_test_policy(model: nn.Module, policy: PolicyLike) -> SupportPolicy:
     """Switch the test-time policy of a built model, for every consumer,
-    in one call (see :meth:`VideoContext.set_policy`)."""
+    in one call.
+
+    Args:
+        model (nn.Module): The model.
+        policy (dict | str | SupportPolicy): See
+            :meth:`VideoContext.set_policy`.
+
+    Returns:
+        SupportPolicy: The new policy.
+
+    Raises:
+        ValueError: The model has no (or several) video contexts, or the
+            policy is invalid.
+
+    See docs/design/video_context.md.
+    """
     return get_video_context(model).set_policy(policy)

@@ -1,11 +1,11 @@
-"""Map mmstpn checkpoints of an earlier module layout to the current one.
+"""Map detection ViT checkpoints whose simple feature pyramid sits in the
+backbone to the layout where it is the first neck module.
 
-Detection ViT models used to build the simple feature pyramid inside the
-backbone (``backbone.pyramid.{i}.*``) and to give the stride-4..32 maps to
-the neck (``neck.*``, e.g. mmdet's FPN). The pyramid is now the first neck
-module: ``neck=[dict(type='SimpleFeaturePyramid', in_channels=C,
-out_indices=<the backbone's former out_indices>), <the former neck>]``,
-whose keys are ``neck.0.levels.{i}.*`` and ``neck.1.*``.
+Source layout: the pyramid at ``backbone.pyramid.{i}.*``, the neck that
+takes its stride-4..32 maps (e.g. mmdet's FPN) at ``neck.*``. Target
+layout: ``neck=[dict(type='SimpleFeaturePyramid', in_channels=C,
+out_indices=<the source backbone's out_indices>), <the source neck>]``,
+keys ``neck.0.levels.{i}.*`` and ``neck.1.*``. See docs/models.md.
 """
 import re
 from collections import OrderedDict
@@ -20,7 +20,7 @@ _PYRAMID = re.compile(r'^((?:[^.]+\.)*?)backbone\.pyramid\.')
 
 def upgrade_state_dict(
         state_dict: Mapping[str, Tensor]) -> Mapping[str, Tensor]:
-    """The state dict of a detection ViT model in the current layout.
+    """The state dict of a detection ViT model in the neck-pyramid layout.
 
     For every model prefix ``P`` (``''`` or e.g. ``'detector.'``) under
     which ``P + 'backbone.pyramid.'`` keys exist: ``P +
@@ -34,7 +34,7 @@ def upgrade_state_dict(
 
     Returns:
         Mapping[str, Tensor]: A new ``OrderedDict`` when something was
-        mapped, else ``state_dict`` itself (Swin, tracker and current-layout
+        mapped, else ``state_dict`` itself (Swin, tracker and neck-pyramid
         checkpoints come back unchanged).
 
     Raises:

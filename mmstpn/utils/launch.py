@@ -352,10 +352,9 @@ def teardown_distributed(runner: Optional[Runner] = None) -> None:
     without an active exception") after a successful run.
 
     The DDP wrapper of ``runner.model`` holds the group as well (in its
-    reducer); left to be freed at interpreter exit it still aborts a gloo
-    process now and then (about one 2-process run in four in a minimal
-    script). Given the runner, the wrapper is replaced by the bare model and
-    collected first.
+    reducer); left to be freed at interpreter exit it can still abort a
+    gloo process (docs/getting_started.md). Given the runner, the wrapper is
+    replaced by the bare model and collected first.
     """
     if runner is not None and is_model_wrapper(runner.model):
         runner.model = runner.model.module

@@ -1,5 +1,5 @@
 """Speed and cost benchmark of an (STPN) detector, optionally against a
-baseline, with ratios and the cost goals of issue 4.
+baseline, with ratios and the cost goals (docs/tools.md).
 
 Measures INFERENCE only, on synthetic frames (no data loader, no
 pre-processing): a video of L frames is fed one frame at a time through the
@@ -16,8 +16,9 @@ the STPN test-time modes:
 With ``--compare OTHER_CONFIG`` or ``--baseline-from-config`` (the same
 config with ``model.backbone.num_prompts=0``) both detectors are built in
 one process and measured ALTERNATELY frame by frame on the same frames, and
-the ratios (first / second) are printed with PASS/FAIL against the goals of
-issues 4 and 13 (never enforced: the exit code does not depend on them).
+the ratios (first / second) are printed with PASS/FAIL against the cost
+goals of docs/tools.md (never enforced: the exit code does not depend on
+them).
 
 ``--throughput 1 4 8`` adds batched offline inference (the later frames of
 a video in batches of B, prompts from the cache: frames/s per batch size);

@@ -1,4 +1,4 @@
-"""Does a trained STPN detector use its prompts? (issue 8 item 6)
+"""Does a trained STPN detector use its prompts?
 
 For a config + checkpoint and a few val videos it prints:
 
@@ -15,10 +15,8 @@ For a config + checkpoint and a few val videos it prints:
 
 Verdict: prompts are *used* when the swap changes some stage by more than
 ``--used-change`` (default 1%) AND the prompts of different videos differ by
-more than ``--used-spread`` (default 5%). Measured on the toy set: the
-paper-objective model that ignores its prompts gives 0.5% spread and < 0.01%
-change; the auxiliary-loss model that uses them 111% spread and 4-34% change
-(docs/toy_vid.md).
+more than ``--used-spread`` (default 5%); the figures of used and ignored
+prompts on the toy sets are in docs/toy_vid.md.
 
 Single-object trackers (``OneStreamTracker``) get their own figures
 (:mod:`mmstpn.utils.sot_prompt_usage`): on ``--items`` training items of the

@@ -10,7 +10,12 @@ WNID_TO_CAT_ID = {w: i for i, w in enumerate(IMAGENET_VID_WNIDS, 1)}
 
 
 def vid_categories() -> List[dict]:
-    """The 30 CocoVID categories (``id``, ``name``, ``encode_name``)."""
+    """The 30 CocoVID categories.
+
+    Returns:
+        list[dict]: ``id`` (1..30, VID devkit order), ``name`` and
+        ``encode_name`` (the WordNet id).
+    """
     return [
         dict(id=i, name=name, encode_name=wnid) for i, (name, wnid) in
         enumerate(zip(IMAGENET_VID_CLASSES, IMAGENET_VID_WNIDS), 1)
@@ -75,7 +80,17 @@ def parse_ilsvrc_xml(path: str) -> dict:
 
 
 def read_list(path: str) -> List[List[str]]:
-    """Non-empty lines of a list file, split on whitespace."""
+    """Read a list file.
+
+    Args:
+        path (str): The file.
+
+    Returns:
+        list[list[str]]: Its non-empty lines, split on whitespace.
+
+    Raises:
+        FileNotFoundError: The file does not exist (names it).
+    """
     if not osp.isfile(path):
         raise FileNotFoundError(f'list file not found: {path}')
     with open(path) as f:
@@ -84,7 +99,20 @@ def read_list(path: str) -> List[List[str]]:
 
 def make_annotation(obj: dict, ann_id: int, image_id: int,
                     extra: Optional[Dict] = None) -> dict:
-    """A CocoVID annotation of a VID-class object (see parse_ilsvrc_xml)."""
+    """A CocoVID annotation of a VID-class object.
+
+    Args:
+        obj (dict): An object of :func:`parse_ilsvrc_xml` with a VID
+            ``wnid``.
+        ann_id (int): The annotation id.
+        image_id (int): Its image.
+        extra (dict, optional): Further fields (e.g. ``instance_id``).
+
+    Returns:
+        dict: ``id``, ``image_id``, ``category_id``, ``bbox`` (xywh),
+        ``area``, ``iscrowd`` and the object's ``occluded`` / ``generated``
+        flags, plus ``extra``.
+    """
     x, y, w, h = obj['bbox']
     ann = dict(
         id=ann_id,

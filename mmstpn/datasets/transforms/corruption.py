@@ -55,8 +55,17 @@ def frame_seed(key: str, corruption: str, severity: int,
                seed: int = 0) -> int:
     """A 32-bit seed derived from ``(key, corruption, severity, seed)``.
 
-    ``key`` identifies the frame (its image path). Uses SHA-256, so the seed
-    does not depend on the process (unlike ``hash``, which is salted).
+    Uses SHA-256, so the seed does not depend on the process (unlike
+    ``hash``, which is salted).
+
+    Args:
+        key (str): Identifies the frame (its image path).
+        corruption (str): The corruption name.
+        severity (int): Its severity.
+        seed (int): Mixed in. Defaults to 0.
+
+    Returns:
+        int: The seed, in ``[0, 2**32)``.
     """
     text = f'{key}|{corruption}|{int(severity)}|{int(seed)}'
     return int.from_bytes(

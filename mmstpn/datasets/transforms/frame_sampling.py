@@ -132,7 +132,11 @@ class SupportFrameSample(BaseFrameSample):
         """Take the model's test-time policy (``VideoContextHook``).
 
         A ``'from_model'`` transform samples as the policy says; a transform
-        with an explicit test method must agree with it.
+        with an explicit test method must agree with it; a training method
+        ignores it.
+
+        Args:
+            policy (SupportPolicy): The model's policy.
 
         Raises:
             ValueError: An explicit test method, K or stride that disagrees

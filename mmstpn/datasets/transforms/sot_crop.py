@@ -148,7 +148,14 @@ class SOTCropRegion(BaseTransform):
 
     @staticmethod
     def draw_jitter(jitter: Sequence[float]) -> Draw:
-        """One random draw ``(scale_w, scale_h, shift_x, shift_y)``."""
+        """One random jitter draw (numpy's global random state).
+
+        Args:
+            jitter (Sequence[float]): ``(scale, center)`` jitter.
+
+        Returns:
+            tuple: ``(scale_w, scale_h, shift_x, shift_y)``.
+        """
         scale, center = jitter
         return (math.exp(np.random.randn() * scale),
                 math.exp(np.random.randn() * scale),

@@ -99,8 +99,18 @@ class NonFiniteLossHook(CheckInvalidLossHook):
                          batch_idx: int,
                          data_batch: Optional[dict] = None,
                          outputs: Optional[dict] = None) -> None:
-        """Raise :class:`NonFiniteLossError` if a loss of this iteration is
-        NaN or infinite (see the class doc)."""
+        """Check the logged losses of this iteration (see the class doc).
+
+        Args:
+            runner (Runner): The runner.
+            batch_idx (int): Index of the batch in the epoch.
+            data_batch (dict, optional): The batch (its data samples name
+                the items).
+            outputs (dict, optional): The logged outputs of the step.
+
+        Raises:
+            NonFiniteLossError: A loss is NaN or infinite (on any process).
+        """
         if not self.every_n_train_iters(runner, self.interval):
             return
         bad = {}

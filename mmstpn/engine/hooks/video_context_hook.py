@@ -8,8 +8,15 @@ from mmstpn.structures import find_video_context, get_video_context
 
 
 def support_samplers(dataset) -> Iterator:
-    """Every ``SupportFrameSample`` of a dataset's pipeline, through dataset
-    wrappers (``datasets`` / ``dataset``) and nested transform lists."""
+    """Every ``SupportFrameSample`` of a dataset's pipeline.
+
+    Args:
+        dataset: A built dataset; wrappers (``datasets`` / ``dataset``
+            attributes) and nested transform lists are searched.
+
+    Yields:
+        SupportFrameSample: Each one once, wrappers breadth first.
+    """
     from mmstpn.datasets.transforms import SupportFrameSample
 
     def walk(obj, seen):
@@ -52,6 +59,8 @@ class VideoContextHook(Hook):
     ``after_test_epoch``: the context is cleared, so no video's tensors
     outlive its run. A model without a video context is left alone unless
     its pipeline asks for ``'from_model'`` (an error).
+
+    See docs/design/video_context.md.
     """
 
     priority = 'NORMAL'
@@ -76,13 +85,42 @@ class VideoContextHook(Hook):
             context.clear()
 
     def before_val(self, runner) -> None:
+        """Hand the model's policy to the val pipeline's samplers.
+
+        Args:
+            runner (Runner): The runner (its model and ``val_loop``).
+
+        Raises:
+            ValueError: A sampler disagrees with the policy, or asks for
+                ``'from_model'`` of a model without a video context.
+        """
         self._configure(runner, runner.val_loop)
 
     def before_test(self, runner) -> None:
+        """Hand the model's policy to the test pipeline's samplers.
+
+        Args:
+            runner (Runner): The runner (its model and ``test_loop``).
+
+        Raises:
+            ValueError: As :meth:`before_val`.
+        """
         self._configure(runner, runner.test_loop)
 
     def after_val_epoch(self, runner, metrics=None) -> None:
+        """Clear the model's video context.
+
+        Args:
+            runner (Runner): The runner.
+            metrics (dict, optional): Unused.
+        """
         self._clear(runner)
 
     def after_test_epoch(self, runner, metrics=None) -> None:
+        """Clear the model's video context.
+
+        Args:
+            runner (Runner): The runner.
+            metrics (dict, optional): Unused.
+        """
         self._clear(runner)

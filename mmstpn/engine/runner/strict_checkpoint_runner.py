@@ -69,12 +69,22 @@ class StrictCheckpointRunner(Runner):
         """Read ``filename``, run the ``after_load_checkpoint`` hooks and
         load it if its weights fit (see the class doc).
 
-        ``strict`` is accepted for mmengine's signature; the check is
-        always made and only ``allow_partial_load`` in the config relaxes
-        it.
+        Args:
+            filename (str): The checkpoint (local path or mmengine scheme).
+            map_location (str | Callable): As ``torch.load``.
+            strict (bool): Accepted for mmengine's signature; the check is
+                always made and only ``allow_partial_load`` in the config
+                relaxes it.
+            revise_keys (list): ``(pattern, replacement)`` key rewrites.
+                Defaults to stripping ``module.``.
 
         Returns:
             dict: The checkpoint.
+
+        Raises:
+            CheckpointReadError: The file cannot be read.
+            CheckpointMismatchError: The weights do not fit and the config
+                does not set ``allow_partial_load``.
         """
         checkpoint = read_checkpoint(filename, map_location)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
@@ -97,7 +107,13 @@ class StrictCheckpointRunner(Runner):
                         by_epoch: bool = True,
                         backend_args: Optional[dict] = None) -> None:
         """mmengine's ``save_checkpoint``, written atomically to a local
-        folder (see the class doc); same arguments."""
+        folder (see the class doc).
+
+        Args:
+            out_dir, filename, file_client_args, save_optimizer,
+            save_param_scheduler, meta, by_epoch, backend_args: As
+                mmengine's ``Runner.save_checkpoint``.
+        """
         args = (file_client_args, save_optimizer, save_param_scheduler, meta,
                 by_epoch, backend_args)
         if file_client_args is not None or not isinstance(
@@ -121,7 +137,11 @@ class StrictCheckpointRunner(Runner):
         """mmengine's ``train``, after warning about a ``CheckpointHook``
         with ``max_keep_ckpts=1``: mmengine deletes the previous checkpoint
         BEFORE writing the next one, so a crash while saving would leave
-        none."""
+        none.
+
+        Returns:
+            nn.Module: The trained model (mmengine's return value).
+        """
         for hook in self.hooks:
             if isinstance(hook, CheckpointHook) and hook.max_keep_ckpts == 1:
                 self.logger.warning(

@@ -5,10 +5,9 @@
   truth box (mean IoU with the same instance in the neighbouring frames).
 * :class:`VIDAPEvaluator` - box AP at one IoU threshold with COCO semantics
   (pycocotools' greedy matching, crowd and ignore handling and 101-point
-  interpolated precision), vectorised so that a whole ImageNet VID val run
-  (176k frames, up to 100 boxes each) evaluates in seconds to a minute, and
-  so that several "settings" (motion splits, image subsets) reuse the IoU
-  computation and the global sort.
+  interpolated precision), vectorised, and so that several "settings"
+  (motion splits, image subsets) reuse the IoU computation and the global
+  sort (its speed: docs/vid.md).
 * :func:`vid_devkit_ap` - per-class AP as the ImageNet VID devkit computes
   it (and FGFA / MEGA / SELSA's Python port of it).
 

@@ -22,6 +22,14 @@ class DumpVideoDetResults(DumpDetResults):
     """
 
     def evaluate(self, size: int) -> dict:
-        """Dump the results of every rank, whatever ``size`` says."""
+        """Dump the results of every rank, whatever ``size`` says.
+
+        Args:
+            size (int): ``len(dataset)`` (videos); the results are not
+                cut at it.
+
+        Returns:
+            dict: What ``DumpDetResults`` returns (``{}``).
+        """
         total = sum(all_gather_object(len(self.results)))
         return super().evaluate(total)

@@ -123,6 +123,13 @@ class GOT10kMetric(BaseMetric):
             GOT-10k / OTB-LaSOT toolkit layout above) or 'trackingnet'
             (``protocol='ope'`` only: flat ``<seq>.txt`` files and their
             zip). Defaults to 'toolkit'.
+
+    Raises:
+        ValueError: An unknown ``protocol`` / ``result_format``,
+            ``'trackingnet'`` without ``protocol='ope'``, or
+            ``format_only`` without ``outfile_prefix``.
+
+    See docs/sot.md.
     """
     default_prefix: Optional[str] = 'got10k'
 
@@ -249,7 +256,16 @@ class GOT10kMetric(BaseMetric):
 
     def evaluate(self, size: int) -> dict:
         """Gather every process's groups (incomplete ones too) without
-        cutting them at ``size`` (which counts sequences, not groups)."""
+        cutting them at ``size``.
+
+        Args:
+            size (int): ``len(dataset)`` (sequences, not groups); the
+                results are not cut at it.
+
+        Returns:
+            dict[str, float]: The metrics on rank 0, broadcast to all
+            (see :meth:`compute_metrics`).
+        """
         self.results.extend(self._pending.values())
         self._pending.clear()
         total = sum(all_gather_object(len(self.results)))

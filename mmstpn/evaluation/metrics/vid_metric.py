@@ -60,8 +60,7 @@ class VIDMetric(BaseMetric):
       score order are greedily matched to the best-IoU free GT; AP is the
       101-point interpolated precision. The result equals ``COCOeval``'s
       ``stats``-style AP at IoU 0.5 (tested), but the implementation is
-      vectorised and shares IoUs between splits, so a whole ImageNet VID val
-      run (176k frames) takes seconds to a minute instead of many minutes.
+      vectorised and shares IoUs between splits (its speed: docs/vid.md).
     * ``bbox_mAP_50_slow`` / ``_medium`` / ``_fast``: the same AP where the
       ground truths of the other two splits are *ignored*: a detection
       matched to them is neither TP nor FP (pycocotools' ignore handling;
@@ -167,6 +166,13 @@ class VIDMetric(BaseMetric):
         collect_device (str): 'cpu' or 'gpu'. Defaults to 'cpu'.
         collect_dir (str, optional): Directory for cpu collection.
         prefix (str, optional): Metric name prefix. Defaults to 'vid'.
+
+    Raises:
+        KeyError: ``metric`` other than ``'bbox'``.
+        ValueError: Bad ``motion_thrs``, unknown or clashing subset names,
+            or ``format_only`` without ``outfile_prefix``.
+
+    See docs/vid.md.
     """
     default_prefix: Optional[str] = 'vid'
 
@@ -406,6 +412,13 @@ class VIDMetric(BaseMetric):
         ranks may hold unequal numbers of frames, so the number of results
         of all ranks is used instead; duplicates are removed by ``img_id`` in
         :meth:`compute_metrics`.
+
+        Args:
+            size (int): ``len(dataset)``; the results are not cut at it.
+
+        Returns:
+            dict[str, float]: The metrics (see :meth:`compute_metrics`),
+            broadcast to all ranks.
         """
         total = sum(all_gather_object(len(self.results)))
         return super().evaluate(total)
@@ -415,8 +428,19 @@ class VIDMetric(BaseMetric):
     # ------------------------------------------------------------------ #
     def results2json(self, results: Sequence[dict], cat_ids: Sequence[int],
                      outfile_prefix: str) -> str:
-        """Dump results to ``<outfile_prefix>.bbox.json`` (COCO results with
-        ``video_id`` / ``frame_id``); returns the file name."""
+        """Dump results in the COCO results format plus ``video_id`` /
+        ``frame_id``.
+
+        Args:
+            results (Sequence[dict]): Per frame ``img_id``, ``bboxes`` (xyxy,
+                original image), ``scores``, ``labels``.
+            cat_ids (Sequence[int]): Category id of each label.
+            outfile_prefix (str): The file is
+                ``<outfile_prefix>.bbox.json``.
+
+        Returns:
+            str: The file name.
+        """
         out = []
         for res in results:
             info = self._img_info.get(res['img_id']) \
@@ -443,6 +467,21 @@ class VIDMetric(BaseMetric):
         return filename
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
+        """Compute the metrics of the class docstring from all frames.
+
+        Args:
+            results (list): The gathered per-frame results (frames predicted
+                twice are kept once, by ``img_id``).
+
+        Returns:
+            dict[str, float]: ``bbox_mAP_50``, the motion split, subsets
+            and, with ``classwise``, per-class AP50; ``{}`` with
+            ``format_only``.
+
+        Raises:
+            ValueError: ``dataset_meta`` without ``classes``, or a predicted
+                label out of range.
+        """
         logger = MMLogger.get_current_instance()
         if not self.dataset_meta or 'classes' not in self.dataset_meta:
             raise ValueError('VIDMetric needs dataset_meta["classes"]')

@@ -49,10 +49,20 @@ class STPNBackboneMixin:
                   train_support_chunk: int = 4,
                   compile: Union[bool, dict, None] = False) -> None:
         """Build the video context, the prompt generator and the compile
-        options (arguments: see the backbones' docstrings).
+        options.
 
         ``num_prompts=0`` gives the same backbone without prompts: no
         generator, support frames in the input are ignored.
+
+        Args:
+            predictor, support_channels, prompt_dims, num_prompts,
+            support_grad, test_support, support_chunk, support_eval,
+            train_support_chunk, compile: See the backbones' docstrings
+                (e.g. :class:`~mmstpn.models.STPNSwin`).
+
+        Raises:
+            ValueError: ``num_prompts < 0``, or an invalid policy /
+                compile option.
         """
         if num_prompts < 0:
             raise ValueError(f'num_prompts must be >= 0, got {num_prompts}')
@@ -72,9 +82,16 @@ class STPNBackboneMixin:
             support_eval=support_eval)
 
     def train(self, mode: bool = True):
-        """Switch mode (entering training empties the video context, a
-        submodule); returns the module, also where the architecture's own
-        ``train`` returns None (mmdet's Swin)."""
+        """Switch mode; entering training empties the video context (a
+        submodule).
+
+        Args:
+            mode (bool): Training mode.
+
+        Returns:
+            nn.Module: ``self``, also where the architecture's own ``train``
+            returns None (mmdet's Swin).
+        """
         super().train(mode)
         return self
 
@@ -96,8 +113,9 @@ class STPNBackboneMixin:
         self.video_context.set_policy(policy)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        """Checkpoints that keep the predictor at ``backbone.predictor.*``
-        (made before the prompt generator existed) load unchanged."""
+        """Also load checkpoints that keep the predictor at
+        ``backbone.predictor.*``: those keys are mapped to
+        ``backbone.prompt_generator.predictor.*``."""
         old = prefix + 'predictor.'
         new = prefix + 'prompt_generator.predictor.'
         for key in [k for k in state_dict if k.startswith(old)]:
@@ -107,9 +125,13 @@ class STPNBackboneMixin:
     # ------------------------------------------------------------ compile
     def set_compile(self, compile: Union[bool, dict, None]) -> None:
         """``torch.compile`` :meth:`forward_prompted` and
-        :meth:`support_embeddings` at test time (see
-        :func:`~mmstpn.models.utils.compile_options`); training and the
-        code around the two passes stay eager."""
+        :meth:`support_embeddings` at test time; training and the code
+        around the two passes stay eager.
+
+        Args:
+            compile (bool | dict | None): See
+                :func:`~mmstpn.models.utils.compile_options`.
+        """
         self._compiled = CompiledMethods(compile_options(compile))
 
     @property
@@ -118,25 +140,60 @@ class STPNBackboneMixin:
         return self._compiled.options
 
     def hot_pass(self, name: str) -> Callable:
-        """``self.<name>``, compiled when asked for and in eval mode."""
+        """A pass of this backbone, compiled when asked for.
+
+        Args:
+            name (str): The method, e.g. ``'forward_prompted'``.
+
+        Returns:
+            Callable: ``self.<name>``, compiled in eval mode when
+            :meth:`set_compile` asked for it.
+        """
         return self._compiled.get(self, name)
 
     def unprompted_pass(self) -> Callable[..., Embedded]:
-        """The unprompted pass the prompt generator runs."""
+        """The unprompted pass the prompt generator runs.
+
+        Returns:
+            Callable: :meth:`support_embeddings` (compiled when asked for).
+        """
         return self.hot_pass('support_embeddings')
 
     # ------------------------------------------------------------ subclass
     def support_embeddings(self, frames: Tensor) -> Embedded:
-        """Unprompted pass: (M, C, H, W) -> ((M, h*w, C_L) tokens, (h, w))."""
+        """Unprompted pass of support frames (provided by the subclass).
+
+        Args:
+            frames (Tensor): (M, C, H, W) frames.
+
+        Returns:
+            tuple: ``(M, h*w, C_L)`` last-stage tokens and ``(h, w)``.
+        """
         raise NotImplementedError
 
     def forward_prompted(self, x: Tensor, prompts: Tensor) -> Tuple[Tensor]:
-        """Prompted pass of key frames (N, C, H, W) with prompts (N, P, d)."""
+        """Prompted pass of key frames (provided by the subclass).
+
+        Args:
+            x (Tensor): (N, C, H, W) key frames.
+            prompts (Tensor): (N, P, d) prompts (P may be 0).
+
+        Returns:
+            tuple[Tensor]: The backbone's output maps.
+        """
         raise NotImplementedError
 
     # ------------------------------------------------------------ public
     def check_inputs(self, x: Tensor) -> None:
-        """Raise a ValueError for frames of the wrong rank or channels."""
+        """Check the input frames.
+
+        Args:
+            x (Tensor): (N, 1+K, C, H, W) clips or (N, C, H, W) images.
+
+        Raises:
+            ValueError: Not a tensor, another rank, or channels other than
+                ``in_channels``.
+        """
         if not isinstance(x, Tensor):
             raise ValueError(f'{type(self).__name__} expects a Tensor, got '
                              f'{type(x).__name__}')
@@ -154,8 +211,19 @@ class STPNBackboneMixin:
 
     @staticmethod
     def prepend_prompts(prompts: Tensor, tokens: Tensor, x: Tensor) -> Tensor:
-        """``[prompts, tokens]`` along the token axis, after checking that
-        (N, P, C) prompts fit (N, L, C) embedded key frames ``x``."""
+        """Prompts prepended to the tokens of the key frames.
+
+        Args:
+            prompts (Tensor): (N, P, C) prompts (cast to the tokens' dtype).
+            tokens (Tensor): (N, L, C) embedded key frames.
+            x (Tensor): The key frames, named in the error.
+
+        Returns:
+            Tensor: (N, P + L, C) ``[prompts, tokens]``.
+
+        Raises:
+            ValueError: Prompts whose batch size or width do not fit.
+        """
         if prompts.dim() != 3 or prompts.shape[0] != tokens.shape[0] or \
                 prompts.shape[-1] != tokens.shape[-1]:
             raise ValueError(
@@ -170,8 +238,19 @@ class STPNBackboneMixin:
                         clips: BackboneInput,
                         num_support: Optional[Sequence[int]] = None,
                         context: Optional[Tensor] = None) -> Tensor:
-        """Prompts from the support frames each item carries, no cache
-        (see :meth:`PromptGenerator.compute`)."""
+        """Prompts from the support frames each item carries, no cache.
+
+        Args:
+            clips (ClipBatch | Tensor): The items; see
+                :meth:`~mmstpn.models.dvp.PromptGenerator.compute`.
+            num_support (Sequence[int], optional): Real support frames per
+                item.
+            context (Tensor, optional): Per-item extra input of the support
+                pass.
+
+        Returns:
+            Tensor: (N, P, d) prompts.
+        """
         return self.prompt_generator.compute(self, clips, num_support,
                                              context)
 
@@ -179,18 +258,46 @@ class STPNBackboneMixin:
                     batch: ClipBatch,
                     still: bool = False,
                     context: Optional[Tensor] = None) -> Tensor:
-        """Each item's prompts as the video context's policy says (see
-        :meth:`PromptGenerator.forward`)."""
+        """Each item's prompts as the video context's policy says.
+
+        Args:
+            batch (ClipBatch): The items.
+            still (bool): Plain still images (each its own support).
+            context (Tensor, optional): Per-item extra input of the support
+                pass.
+
+        Returns:
+            Tensor: (N, P, d) prompts (see
+            :meth:`~mmstpn.models.dvp.PromptGenerator.forward`).
+
+        Raises:
+            ValueError: A cached mode without video identity, or a frame
+                the policy cannot serve.
+        """
         return self.prompt_generator(self, batch, still, context)
 
     def forward(self, x: BackboneInput) -> Tuple[Tensor]:
-        """Prompted features of the key frames."""
+        """Prompted features of the key frames.
+
+        Args:
+            x (ClipBatch | Tensor): See the class docstring.
+
+        Returns:
+            tuple[Tensor]: The backbone's output maps of the key frames.
+        """
         return self.forward_with_prompts(x)[0]
 
     def forward_with_prompts(
             self, x: BackboneInput) -> Tuple[Tuple[Tensor], Optional[Tensor]]:
-        """Features and the (N, P, d) prompts that made them (None without
-        prompts)."""
+        """Features and the prompts that made them.
+
+        Args:
+            x (ClipBatch | Tensor): See the class docstring.
+
+        Returns:
+            tuple: The output maps of the key frames and the (N, P, d)
+            prompts (None without prompts).
+        """
         still = isinstance(x, Tensor) and x.dim() == 4
         batch = as_clip_batch(x)
         self.check_inputs(batch.frames)
@@ -204,7 +311,14 @@ class STPNBackboneMixin:
 
 
 def stpn_backbones(model: nn.Module) -> List[STPNBackboneMixin]:
-    """Every STPN backbone inside ``model`` (model wrappers unwrapped)."""
+    """Every STPN backbone inside a model.
+
+    Args:
+        model (nn.Module): The model (wrappers such as DDP are unwrapped).
+
+    Returns:
+        list[STPNBackboneMixin]: In module order.
+    """
     if is_model_wrapper(model):
         model = model.module
     return [m for m in model.modules() if isinstance(m, STPNBackboneMixin)]

@@ -66,6 +66,8 @@ class STPNOneStreamViT(STPNViT):
     Raises:
         ValueError: Bad ``template_size``, ``support_pass``, ``ce_loc``,
             ``ce_keep_ratio`` or windowed blocks, naming the config key.
+
+    See docs/models.md.
     """
 
     required_patch_size = None
@@ -102,6 +104,11 @@ class STPNOneStreamViT(STPNViT):
             torch.zeros(1, self.template_grid**2, self.embed_dims))
 
     def position_tables(self) -> Tuple[nn.Parameter, ...]:
+        """The learnable position tables.
+
+        Returns:
+            tuple[nn.Parameter]: The search table, then the template's.
+        """
         return (self.pos_embed, self.pos_embed_template)
 
     @staticmethod
@@ -168,10 +175,19 @@ class STPNOneStreamViT(STPNViT):
     def support_embeddings(self,
                            frames: Tensor,
                            template: Optional[Tensor] = None) -> Embedded:
-        """Unprompted pass of (M, C, H, W) search crops -> final-norm search
-        tokens (M, h*w, C) and (h, w); with ``template`` (M, C, Ht, Wt) the
-        joint pass with it (no candidate elimination). With
-        ``support_pos_embed`` the layer-normalised search table is added."""
+        """Unprompted pass of support search crops (no candidate
+        elimination).
+
+        Args:
+            frames (Tensor): (M, C, H, W) search crops.
+            template (Tensor, optional): (M, C, Ht, Wt) templates: the joint
+                pass with them; None: the crops alone.
+
+        Returns:
+            tuple: Final-norm search tokens (M, h*w, C) (plus the
+            layer-normalised search table with ``support_pos_embed``) and
+            ``(h, w)``.
+        """
         tokens, hw = self._embed(frames)
         if template is None:
             out = self._run_blocks(tokens, hw, 0)
@@ -187,8 +203,15 @@ class STPNOneStreamViT(STPNViT):
         return out, hw
 
     def support_context(self, template: Tensor) -> Optional[Tensor]:
-        """What the tracker passes as ``context`` of the support pass: the
-        template with ``support_pass='joint'``, else None."""
+        """What the tracker passes as ``context`` of the support pass.
+
+        Args:
+            template (Tensor): (N, C, Ht, Wt) template crops.
+
+        Returns:
+            Tensor | None: ``template`` with ``support_pass='joint'``, else
+            None.
+        """
         return template if self.support_pass == 'joint' else None
 
     def forward_prompted(self, x: Tensor, prompts: Tensor) -> Tuple[Tensor]:

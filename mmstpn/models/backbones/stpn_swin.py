@@ -58,6 +58,8 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
             arguments, e.g. ``dict(backend='inductor', mode=None)``).
             Defaults to False (eager).
         **kwargs: ``SwinTransformer`` arguments.
+
+    See docs/models.md.
     """
 
     def __init__(self,
@@ -107,8 +109,15 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
     # ---------------------------------------------------------------- passes
     def support_embeddings(self,
                            frames: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
-        """Last stage tokens (after its norm when it has one) of the stock,
-        unprompted Swin pass."""
+        """The stock, unprompted Swin pass of support frames.
+
+        Args:
+            frames (Tensor): (M, C, H, W) frames.
+
+        Returns:
+            tuple: Last-stage tokens (M, h*w, C_L) (after its norm when it
+            has one) and ``(h, w)``.
+        """
         x, hw = self._embed(frames)
         last = len(self.stages) - 1
         for stage in self.stages:
@@ -118,13 +127,29 @@ class STPNSwin(STPNBackboneMixin, SwinTransformer):
         return out, out_hw
 
     def forward_prompted(self, x: Tensor, prompts: Tensor) -> Tuple[Tensor]:
-        """Prompted pass; without prompts it is exactly mmdet's Swin."""
+        """Prompted pass; without prompts it is exactly mmdet's Swin.
+
+        Args:
+            x (Tensor): (N, C, H, W) key frames.
+            prompts (Tensor): (N, P, d) prompts (P may be 0).
+
+        Returns:
+            tuple[Tensor]: One (N, C_i, H_i, W_i) map per ``out_indices``.
+        """
         if prompts.shape[1] == 0 and prompts.shape[0] == x.shape[0]:
             return tuple(SwinTransformer.forward(self, x))
         return self.forward_tokens(x, prompts)
 
     def forward_tokens(self, x: Tensor, prompts: Tensor) -> Tuple[Tensor]:
-        """The prompted pass for any number of prompts (also 0)."""
+        """The prompted pass for any number of prompts (also 0).
+
+        Args:
+            x (Tensor): (N, C, H, W) key frames.
+            prompts (Tensor): (N, P, d) prompts.
+
+        Returns:
+            tuple[Tensor]: One map per ``out_indices``, prompts dropped.
+        """
         tokens, hw = self._embed(x)
         num_prompts = prompts.shape[1]
         tokens = self.prepend_prompts(prompts, tokens, x)

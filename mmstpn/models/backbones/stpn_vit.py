@@ -71,6 +71,8 @@ class STPNViT(STPNBackboneMixin, BaseModule):
     Raises:
         ValueError: ``patch_size`` other than 16 (:class:`STPNOneStreamViT`
             takes any), ``template_size`` or ``ce_loc`` set.
+
+    See docs/models.md.
     """
 
     #: the patch size this class requires (None: any)
@@ -152,10 +154,17 @@ class STPNViT(STPNBackboneMixin, BaseModule):
             compile=compile)
 
     def position_tables(self) -> Tuple[nn.Parameter, ...]:
-        """The learnable position tables, in initialisation order."""
+        """The learnable position tables.
+
+        Returns:
+            tuple[nn.Parameter]: In initialisation order.
+        """
         return (self.pos_embed, )
 
     def init_weights(self) -> None:
+        """mmengine's initialisation (``init_cfg``); without ``init_cfg``
+        the position tables and the blocks' Linears are then set
+        truncated-normal (std 0.02), their biases zero."""
         super().init_weights()
         if self.init_cfg is None:
             for table in self.position_tables():
@@ -169,8 +178,16 @@ class STPNViT(STPNBackboneMixin, BaseModule):
     @staticmethod
     def resize_pos_embed(pos: Tensor, grid: int,
                          hw: Tuple[int, int]) -> Tensor:
-        """A (1, grid * grid, C) position table resized bicubically to the
-        token grid ``hw``: (1, h * w, C); the table itself when it fits."""
+        """A position table resized bicubically to a token grid.
+
+        Args:
+            pos (Tensor): (1, grid * grid, C) table.
+            grid (int): Its side.
+            hw (tuple[int, int]): The token grid (h, w).
+
+        Returns:
+            Tensor: (1, h * w, C); ``pos`` itself when it fits.
+        """
         if tuple(hw) != (grid, grid):
             pos = pos.reshape(1, grid, grid, -1).permute(0, 3, 1, 2)
             pos = F.interpolate(
@@ -193,14 +210,27 @@ class STPNViT(STPNBackboneMixin, BaseModule):
         return self.norm(tokens[:, num_prompts:])
 
     def support_embeddings(self, frames: Tensor) -> Embedded:
-        """Unprompted pass: (M, C, H, W) frames -> final-norm patch tokens
-        (M, h*w, C) and (h, w)."""
+        """Unprompted pass of support frames.
+
+        Args:
+            frames (Tensor): (M, C, H, W) frames.
+
+        Returns:
+            tuple: Final-norm patch tokens (M, h*w, C) and ``(h, w)``.
+        """
         tokens, hw = self._embed(frames)
         return self._run_blocks(tokens, hw, 0), hw
 
     def forward_prompted(self, x: Tensor, prompts: Tensor) -> Tuple[Tensor]:
-        """Prompted pass of (N, C, H, W) key frames with (N, P, C) prompts
-        -> ``(fmap, )``, fmap contiguous (N, C, h, w)."""
+        """Prompted pass of key frames.
+
+        Args:
+            x (Tensor): (N, C, H, W) key frames.
+            prompts (Tensor): (N, P, C) prompts (P may be 0).
+
+        Returns:
+            tuple[Tensor]: ``(fmap, )``, fmap contiguous (N, C, h, w).
+        """
         tokens, hw = self._embed(x)
         num_prompts = prompts.shape[1]
         tokens = self.prepend_prompts(prompts, tokens, x)

@@ -27,8 +27,15 @@ def first_non_finite_frame(frames: Tensor) -> Optional[int]:
 
 
 def describe_frame(metainfo: dict) -> str:
-    """``video V, frame F (img_path)`` from a data sample's metainfo (the
-    fields that are present)."""
+    """Name a frame in an error message.
+
+    Args:
+        metainfo (dict): A data sample's metainfo.
+
+    Returns:
+        str: ``video V, frame F, image P`` (the fields that are present),
+        ``'no metainfo'`` when none is.
+    """
     video = metainfo.get('video_id', metainfo.get('video_name'))
     parts = []
     if video is not None:
@@ -58,7 +65,11 @@ def non_finite_error(owner: str, item: int, what: str) -> ValueError:
 
 
 def check_std(owner: str, std: Tensor) -> None:
-    """A zero ``std`` would turn every pixel into inf / NaN.
+    """Refuse a zero ``std``, which would turn every pixel into inf / NaN.
+
+    Args:
+        owner (str): The data preprocessor's class name.
+        std (Tensor): Its ``std`` (a meta tensor is not checked).
 
     Raises:
         ValueError: Naming the config key ``data_preprocessor.std``.

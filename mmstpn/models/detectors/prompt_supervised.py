@@ -59,6 +59,15 @@ class PromptSupervisedFasterRCNN(FasterRCNN):
         One backbone pass: ``backbone.forward_with_prompts`` returns the
         features and the prompts that made them; the features go to
         FasterRCNN's own ``loss`` as :class:`NeckFeatures`.
+
+        Args:
+            batch_inputs (ClipBatch | Tensor): Key frames with their
+                support frames.
+            batch_data_samples (list[DetDataSample]): The key frames'
+                samples with ``gt_instances``.
+
+        Returns:
+            dict[str, Tensor]: FasterRCNN's losses and ``loss_prompt_cls``.
         """
         feats, prompts = self.backbone.forward_with_prompts(batch_inputs)
         x = self.neck(feats) if self.with_neck else feats
@@ -68,7 +77,14 @@ class PromptSupervisedFasterRCNN(FasterRCNN):
         return losses
 
     def extract_feat(self, batch_inputs) -> Tuple[Tensor]:
-        """FasterRCNN's, except that :class:`NeckFeatures` pass through."""
+        """FasterRCNN's, except that :class:`NeckFeatures` pass through.
+
+        Args:
+            batch_inputs (ClipBatch | Tensor | NeckFeatures): The input.
+
+        Returns:
+            tuple[Tensor]: The neck's maps.
+        """
         if isinstance(batch_inputs, NeckFeatures):
             return batch_inputs.feats
         return super().extract_feat(batch_inputs)
@@ -76,7 +92,18 @@ class PromptSupervisedFasterRCNN(FasterRCNN):
     def prompt_loss(self, prompts: Tensor,
                     batch_data_samples: SampleList,
                     weight: Optional[float] = None) -> Tensor:
-        """Multi-label class loss of (N, P, d) prompts."""
+        """Multi-label class loss of the prompts.
+
+        Args:
+            prompts (Tensor): (N, P, d) prompts.
+            batch_data_samples (list[DetDataSample]): Their key frames;
+                the classes of ``gt_instances`` are the targets.
+            weight (float, optional): Loss weight; None:
+                ``prompt_loss_weight``.
+
+        Returns:
+            Tensor: The weighted binary cross-entropy (a scalar).
+        """
         logits = self.prompt_cls_head(prompts.mean(1))
         targets = torch.zeros_like(logits)
         for i, sample in enumerate(batch_data_samples):

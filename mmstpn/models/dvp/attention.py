@@ -17,11 +17,9 @@ class AttentionDVPPredictor(BaseDVPPredictor):
     Support tokens are projected ``in_channels -> prompt_dims``;
     ``num_prompts`` learnable queries attend to all support tokens of all
     frames at once (one softmax over every token of every frame), through one
-    multi-head
-    cross-attention with separate q/k/v/output Linears. No residual, norm,
-    FFN or positional encoding, so the result does not depend on the order of
-    the support frames. Swin-T widths (768 -> 96, 5 prompts): 111,552
-    parameters.
+    multi-head cross-attention with separate q/k/v/output Linears. No
+    residual, norm, FFN or positional encoding, so the result does not depend
+    on the order of the support frames. Parameter counts: docs/models.md.
 
     Args:
         in_channels (int): Width of the support tokens.
@@ -57,6 +55,8 @@ class AttentionDVPPredictor(BaseDVPPredictor):
         nn.init.normal_(self.queries, std=1.0)
 
     def init_weights(self) -> None:
+        """The base class's initialisation; without ``init_cfg`` the
+        queries are then drawn from N(0, 1)."""
         super().init_weights()
         if self.init_cfg is None:
             self._reset_queries()
@@ -65,6 +65,9 @@ class AttentionDVPPredictor(BaseDVPPredictor):
                 support: Tensor,
                 hw_shape: Tuple[int, int],
                 support_mask: Optional[Tensor] = None) -> Tensor:
+        """Predict prompts; arguments, result and errors as
+        :meth:`BaseDVPPredictor.forward`.
+        """
         self.check_inputs(support, hw_shape, support_mask)
         n, k, length, _ = support.shape
         heads, head_dims = self.num_heads, self.prompt_dims // self.num_heads

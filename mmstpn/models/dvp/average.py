@@ -14,7 +14,7 @@ class AverageDVPPredictor(BaseDVPPredictor):
     In every support frame the ``num_prompts`` tokens with the largest L1 norm
     are taken in descending order of norm; the r-th ranked tokens of all
     (real) frames are averaged, and a Linear maps ``in_channels ->
-    prompt_dims``. Swin-T widths: 73,824 parameters.
+    prompt_dims``. Parameter counts: docs/models.md.
 
     Args:
         in_channels (int): Width of the support tokens.
@@ -35,6 +35,13 @@ class AverageDVPPredictor(BaseDVPPredictor):
                 support: Tensor,
                 hw_shape: Tuple[int, int],
                 support_mask: Optional[Tensor] = None) -> Tensor:
+        """Predict prompts; arguments and result as
+        :meth:`BaseDVPPredictor.forward`.
+
+        Raises:
+            ValueError: Fewer tokens per frame than ``num_prompts``, or
+                inputs of the wrong shape.
+        """
         self.check_inputs(support, hw_shape, support_mask)
         length = support.shape[2]
         if length < self.num_prompts:

@@ -47,7 +47,18 @@ class BaseDVPPredictor(BaseModule):
 
     def check_inputs(self, support: Tensor, hw_shape: Tuple[int, int],
                      support_mask: Optional[Tensor]) -> None:
-        """Raise a ValueError for support tokens of the wrong shape."""
+        """Check the inputs of :meth:`forward`.
+
+        Args:
+            support (Tensor): (N, K, h*w, in_channels) support tokens.
+            hw_shape (tuple[int, int]): (h, w) of each frame's grid.
+            support_mask (Tensor, optional): Bool (N, K).
+
+        Raises:
+            ValueError: Tokens of another shape or width, a token count
+                that does not match ``hw_shape``, or a mask of another shape
+                or with an item without a real frame.
+        """
         if support.dim() != 4 or support.shape[-1] != self.in_channels:
             raise ValueError(
                 f'{type(self).__name__} expects support tokens of shape '
@@ -76,5 +87,9 @@ class BaseDVPPredictor(BaseModule):
 
         Returns:
             Tensor: Prompts of shape (N, num_prompts, prompt_dims).
+
+        Raises:
+            ValueError: Inputs of the wrong shape (every predictor runs
+                :meth:`check_inputs`).
         """
         raise NotImplementedError

@@ -38,8 +38,7 @@ class MixerDVPPredictor(BaseDVPPredictor):
     ``num_blocks`` Mixer blocks (token MLP hidden ``2 * grid**2``, channel MLP
     hidden ``2 * prompt_dims``); a Linear over the token axis ``grid**2 ->
     num_prompts``; then the prompts of the real support frames are averaged
-    (order-invariant, any K). Swin-T widths with the defaults: 112,709
-    parameters.
+    (order-invariant, any K). Parameter counts: docs/models.md.
 
     Args:
         in_channels (int): Width of the support tokens.
@@ -72,6 +71,9 @@ class MixerDVPPredictor(BaseDVPPredictor):
                 support: Tensor,
                 hw_shape: Tuple[int, int],
                 support_mask: Optional[Tensor] = None) -> Tensor:
+        """Predict prompts; arguments, result and errors as
+        :meth:`BaseDVPPredictor.forward`.
+        """
         self.check_inputs(support, hw_shape, support_mask)
         n, k = support.shape[:2]
         h, w = hw_shape

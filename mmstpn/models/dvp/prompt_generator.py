@@ -25,6 +25,7 @@ class SupportEncoder(Protocol):
         C), (h, w))``: the (possibly compiled) unprompted pass."""
 
     def modules(self) -> Iterator[nn.Module]:
+        """The encoder's modules (``nn.Module.modules``)."""
         ...
 
 
@@ -140,8 +141,16 @@ class PromptGenerator(BaseModule):
         return self.predict(list(tokens.split(counts)), hw)
 
     def predict(self, groups: List[Tensor], hw_shape) -> Tensor:
-        """The predictor on per-item groups of (K_i, L, C) tokens (padded
-        and masked when the K_i differ)."""
+        """Run the predictor on per-item groups of support tokens.
+
+        Args:
+            groups (list[Tensor]): Per item (K_i, L, C) tokens (padded and
+                masked when the K_i differ).
+            hw_shape (tuple[int, int]): (h, w) of the token grid.
+
+        Returns:
+            Tensor: (N, num_prompts, prompt_dims).
+        """
         kmax = max(g.shape[0] for g in groups)
         if all(g.shape[0] == kmax for g in groups):
             return self.predictor(torch.stack(groups), hw_shape)
@@ -157,8 +166,17 @@ class PromptGenerator(BaseModule):
                        encoder: SupportEncoder,
                        frames: Tensor,
                        context: Optional[Tensor] = None) -> Embedded:
-        """The unprompted pass of (M, C, H, W) support frames (with their
-        (M, ...) ``context`` rows), chunked when it runs without gradient."""
+        """The unprompted pass of support frames, chunked when it runs
+        without gradient (the result does not depend on the chunk size).
+
+        Args:
+            encoder (SupportEncoder): The backbone.
+            frames (Tensor): (M, C, H, W) support frames.
+            context (Tensor, optional): (M, ...) per-frame extra input.
+
+        Returns:
+            tuple: (M, L, C) tokens and their grid ``(h, w)``.
+        """
         run = encoder.unprompted_pass()
         num = frames.shape[0]
 

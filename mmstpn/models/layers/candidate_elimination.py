@@ -43,8 +43,16 @@ def template_center_index(hw: Tuple[int, int],
 
 
 def num_kept(num_search: int, keep_ratio: float) -> int:
-    """``ceil(keep_ratio * num_search)`` (at least 1), robust to float
-    noise (``0.7 * 10`` is ``7.000000000000001`` in floats: 7, not 8)."""
+    """How many search tokens candidate elimination keeps.
+
+    Args:
+        num_search (int): Search tokens before the step.
+        keep_ratio (float): Fraction kept, in (0, 1].
+
+    Returns:
+        int: ``ceil(keep_ratio * num_search)``, at least 1, robust to float
+        noise (``0.7 * 10`` is ``7.000000000000001`` in floats: 7, not 8).
+    """
     return max(1, math.ceil(round(keep_ratio * num_search, 6)))
 
 

@@ -16,8 +16,15 @@ from torch import Tensor
 
 
 def partition_windows(x: Tensor, window: int) -> Tensor:
-    """(B, H, W, C) with H, W multiples of ``window`` ->
-    (B, nW, window*window, C), windows in row-major order."""
+    """Split a map into non-overlapping windows.
+
+    Args:
+        x (Tensor): (B, H, W, C), H and W multiples of ``window``.
+        window (int): Window side.
+
+    Returns:
+        Tensor: (B, nW, window*window, C), windows in row-major order.
+    """
     b, h, w, c = x.shape
     x = x.view(b, h // window, window, w // window, window, c)
     return x.permute(0, 1, 3, 2, 4, 5).reshape(b, -1, window * window, c)
@@ -25,8 +32,16 @@ def partition_windows(x: Tensor, window: int) -> Tensor:
 
 def merge_windows(windows: Tensor, hw: Tuple[int, int],
                   window: int) -> Tensor:
-    """Inverse of :func:`partition_windows`:
-    (B, nW, w*w, C) -> (B, H, W, C)."""
+    """Inverse of :func:`partition_windows`.
+
+    Args:
+        windows (Tensor): (B, nW, window*window, C).
+        hw (tuple[int, int]): (H, W) of the map.
+        window (int): Window side.
+
+    Returns:
+        Tensor: (B, H, W, C).
+    """
     b, _, _, c = windows.shape
     h, w = hw
     x = windows.view(b, h // window, w // window, window, window, c)
@@ -38,6 +53,13 @@ def pad_bias_for_prompts(bias: Tensor, num_prompts: int) -> Tensor:
 
     Prompt rows and columns get 0: prompts carry no position information and
     see / are seen by every token of the window.
+
+    Args:
+        bias (Tensor): (..., Lw, Lw) bias or mask.
+        num_prompts (int): P.
+
+    Returns:
+        Tensor: (..., Lw + P, Lw + P).
     """
     return F.pad(bias, (0, num_prompts, 0, num_prompts))
 
@@ -109,8 +131,17 @@ def windowed_attention_with_prompts(
 
 def shift_window_mask(hp: int, wp: int, window: int, shift: int,
                       device: torch.device) -> Tensor:
-    """Swin's shifted-window attention mask for a (hp, wp) padded map:
-    (nW, Lw, Lw) with 0 inside a region and -100 across regions."""
+    """Swin's shifted-window attention mask.
+
+    Args:
+        hp, wp (int): The padded map's height and width.
+        window (int): Window side.
+        shift (int): Cyclic shift (> 0).
+        device (torch.device): Device of the mask.
+
+    Returns:
+        Tensor: (nW, Lw, Lw), 0 inside a region and -100 across regions.
+    """
     img = torch.zeros(1, hp, wp, 1, device=device)
     cuts = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
     label = 0

@@ -59,7 +59,16 @@ class PromptedViTBlock(BaseModule):
 
     def forward(self, x: Tensor, hw: Tuple[int, int],
                 num_prompts: int) -> Tensor:
-        """(B, P+h*w, C) -> (B, P+h*w, C)."""
+        """One block.
+
+        Args:
+            x (Tensor): (B, P + h*w, C) tokens, prompts first.
+            hw (tuple[int, int]): The patch grid (h, w).
+            num_prompts (int): P.
+
+        Returns:
+            Tensor: (B, P + h*w, C).
+        """
 
         def inner(x: Tensor) -> Tensor:
             x = x + self.drop_path(self._attention(self.norm1(x), hw,
@@ -76,6 +85,14 @@ class PromptedViTBlock(BaseModule):
         FFN (OSTrack's place): the search tokens (from ``search_start``)
         are ranked by the attention of the template ``center_rows`` and
         only ``keep`` per item go on.
+
+        Args:
+            x (Tensor): (B, N, C) tokens ``[prompts, template, search]``.
+            center_rows (Tensor): (R, ) sequence positions of the template
+                center tokens.
+            search_start (int): Sequence position of the first search
+                token.
+            keep (int): Search tokens kept per item.
 
         Returns:
             tuple: (B, search_start + keep, C) tokens and the (B, keep)

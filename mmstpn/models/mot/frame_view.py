@@ -12,7 +12,11 @@ class FrameClipBatch(ClipBatch):
     a frame: they call ``.contiguous()`` on the slice (a no-op here)."""
 
     def contiguous(self) -> 'FrameClipBatch':
-        """Itself (its frames are freshly gathered)."""
+        """No-op (its frames are freshly gathered).
+
+        Returns:
+            FrameClipBatch: ``self``.
+        """
         return self
 
 
@@ -36,15 +40,30 @@ class TrackClipsFrameView:
         self.clips = clips
 
     def dim(self) -> int:
-        """5, as ``(N, T, C, H, W)``."""
+        """The rank of ``(N, T, C, H, W)``.
+
+        Returns:
+            int: 5.
+        """
         return 5
 
     def __len__(self) -> int:
         return len(self.clips)
 
     def size(self, dim: Optional[int] = None) -> Union[int, torch.Size]:
-        """``(N, T, C, H, W)`` with T the clip frames per item (the same for
-        every item, as mmdet's ``TrackDataPreprocessor`` requires)."""
+        """The shape the tracker expects.
+
+        Args:
+            dim (int, optional): One dimension; None: all.
+
+        Returns:
+            int | torch.Size: ``(N, T, C, H, W)`` (or its ``dim``), T the
+            clip frames per item.
+
+        Raises:
+            ValueError: The items have different numbers of clip frames
+                (mmdet's ``TrackDataPreprocessor`` requires one T).
+        """
         counts = set(self.clips.num_clip_frames)
         if len(counts) != 1:
             raise ValueError('the items of a batch have different numbers of '
@@ -88,6 +107,12 @@ def frame_view(inputs, model: str) -> TrackClipsFrameView:
     Args:
         inputs: The data preprocessor's ``inputs``.
         model (str): The adapter's name, for the message.
+
+    Returns:
+        TrackClipsFrameView: The view of ``inputs``.
+
+    Raises:
+        ValueError: ``inputs`` is not a :class:`TrackClips`.
     """
     if isinstance(inputs, TrackClips):
         return TrackClipsFrameView(inputs)
@@ -107,6 +132,9 @@ class FrameViewPredictMixin:
     The tracker's state (mmdet resets it at each video's frame 0) is also
     reset with the model's video context (``train()``, a policy switch,
     the end of a val / test run).
+
+    Args:
+        *args, **kwargs: The tracker's arguments.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -117,7 +145,16 @@ class FrameViewPredictMixin:
             context.register_reset(tracker.reset)
 
     def predict(self, inputs, data_samples, **kwargs):
-        """mmdet's ``predict``, one ``ClipBatch`` per frame."""
+        """mmdet's ``predict``, one ``ClipBatch`` per frame.
+
+        Args:
+            inputs (TrackClips): From ``TrackClipDataPreprocessor``.
+            data_samples (list[TrackDataSample]): The items.
+            **kwargs: Passed to mmdet's ``predict``.
+
+        Returns:
+            list[TrackDataSample]: mmdet's result.
+        """
         return super().predict(
             frame_view(inputs, type(self).__name__), data_samples, **kwargs)
 
@@ -129,6 +166,15 @@ class FrameViewMixin(FrameViewPredictMixin):
     QDTrack)."""
 
     def loss(self, inputs, data_samples, **kwargs) -> dict:
-        """mmdet's ``loss`` on per-clip-frame ``ClipBatch``es."""
+        """mmdet's ``loss`` on per-clip-frame ``ClipBatch``es.
+
+        Args:
+            inputs (TrackClips): From ``TrackClipDataPreprocessor``.
+            data_samples (list[TrackDataSample]): The items.
+            **kwargs: Passed to mmdet's ``loss``.
+
+        Returns:
+            dict[str, Tensor]: mmdet's losses.
+        """
         return super().loss(
             frame_view(inputs, type(self).__name__), data_samples, **kwargs)

@@ -20,7 +20,20 @@ class DetectorTrackerMixin(FrameViewPredictMixin):
     """
 
     def loss(self, inputs, data_samples, **kwargs) -> dict:
-        """mmdet's ``loss`` (the detector's loss) on frames."""
+        """mmdet's ``loss`` (the detector's loss) on frames.
+
+        Args:
+            inputs (ClipBatch): Frames with their support frames
+                (``TrackClipDataPreprocessor(use_det_processor=True)``).
+            data_samples (list[DetDataSample]): The frames' samples.
+            **kwargs: Passed to mmdet's ``loss``.
+
+        Returns:
+            dict[str, Tensor]: The detector's losses.
+
+        Raises:
+            ValueError: ``inputs`` is a :class:`TrackClips`.
+        """
         if isinstance(inputs, TrackClips):
             raise ValueError(
                 f'{type(self).__name__} trains its detector on frames: use '

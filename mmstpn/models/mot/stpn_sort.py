@@ -24,8 +24,16 @@ class KeyFrameTracker:
         self.tracker = tracker
 
     def track(self, img=None, **kwargs):
-        """The tracker's ``track`` with ``img`` the key frames of a
-        ``ClipBatch`` (a tensor is passed on unchanged)."""
+        """The tracker's ``track`` on the key frames.
+
+        Args:
+            img (ClipBatch | Tensor, optional): The frame; a ``ClipBatch``
+                is replaced by its key frames, a tensor passed on unchanged.
+            **kwargs: The tracker's other arguments.
+
+        Returns:
+            The wrapped tracker's result.
+        """
         if isinstance(img, ClipBatch):
             img = img.key_frames
         return self.tracker.track(img=img, **kwargs)

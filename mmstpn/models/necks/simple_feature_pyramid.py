@@ -10,6 +10,14 @@ class LayerNorm2d(nn.LayerNorm):
     """LayerNorm over the channels of a (B, C, H, W) map."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """Normalise each position over the channels.
+
+        Args:
+            x (Tensor): (B, C, H, W).
+
+        Returns:
+            Tensor: (B, C, H, W).
+        """
         return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
@@ -66,9 +74,20 @@ class SimpleFeaturePyramid(BaseModule):
         ])
 
     def forward(self, inputs: Sequence[Tensor]) -> Tuple[Tensor, ...]:
-        """``(fmap, )`` with fmap (B, in_channels, H, W) -> one contiguous
-        (B, C_i, H_i, W_i) map per ``out_indices`` (``H_i = H * 16 /
-        stride_i``; stride 32 rounds down)."""
+        """The pyramid levels of the backbone's map.
+
+        Args:
+            inputs (Sequence[Tensor]): ``(fmap, )``, fmap (B, in_channels,
+                H, W) at stride 16.
+
+        Returns:
+            tuple[Tensor]: One contiguous (B, C_i, H_i, W_i) map per
+            ``out_indices`` (``H_i = H * 16 / stride_i``; stride 32 rounds
+            down).
+
+        Raises:
+            ValueError: Not exactly one map, or a map of another shape.
+        """
         if len(inputs) != 1:
             raise ValueError(
                 'SimpleFeaturePyramid takes one stride-16 map (the '

@@ -12,9 +12,18 @@ from torch import Tensor
 
 
 def hann2d(height: int, width: int, device=None) -> Tensor:
-    """Centered 2-D Hanning window (h, w): the outer product of
+    """Centered 2-D Hanning window: the outer product of
     ``hann(n + 2)[1:-1]`` (no zero rows / columns at the border), with
-    ``hann(m)[k] = 0.5 - 0.5 cos(2 pi k / (m - 1))``."""
+    ``hann(m)[k] = 0.5 - 0.5 cos(2 pi k / (m - 1))``.
+
+    Args:
+        height (int): Rows h.
+        width (int): Columns w.
+        device (torch.device, optional): Device of the window.
+
+    Returns:
+        Tensor: (h, w) float32 window, values in (0, 1].
+    """
 
     def one(n: int) -> Tensor:
         return torch.hann_window(
@@ -98,6 +107,8 @@ class TrackCenterHead(BaseModule):
         return nn.Sequential(*layers)
 
     def init_weights(self) -> None:
+        """mmengine's initialisation; without ``init_cfg`` the score
+        branch's last bias is then set to a 0.1 prior probability."""
         super().init_weights()
         if self.init_cfg is None:  # center prior of CenterNet-style heads
             nn.init.constant_(self.score_branch[-1].bias,
@@ -105,9 +116,20 @@ class TrackCenterHead(BaseModule):
 
     def forward(self, tokens: Tensor,
                 hw: Tuple[int, int]) -> Tuple[Tensor, Tensor, Tensor]:
-        """(B, h*w, C) search tokens -> score (B, 1, h, w), offset and size
-        (B, 2, h, w), all in [0, 1] (score clamped to [1e-4, 1 - 1e-4] for
-        the focal loss)."""
+        """The three maps of the search tokens.
+
+        Args:
+            tokens (Tensor): (B, h*w, C) search tokens.
+            hw (tuple[int, int]): Their grid (h, w).
+
+        Returns:
+            tuple[Tensor, Tensor, Tensor]: score (B, 1, h, w), offset and
+            size (B, 2, h, w), all in [0, 1] (score clamped to [1e-4,
+            1 - 1e-4] for the focal loss).
+
+        Raises:
+            ValueError: Tokens that do not fit ``hw`` x ``in_channels``.
+        """
         b, n, c = tokens.shape
         if n != hw[0] * hw[1] or c != self.in_channels:
             raise ValueError(
@@ -121,8 +143,16 @@ class TrackCenterHead(BaseModule):
     @staticmethod
     def boxes_at(offset: Tensor, size: Tensor, ix: Tensor,
                  iy: Tensor) -> Tensor:
-        """Normalised ``x1, y1, x2, y2`` (B, 4) of cell ``(iy, ix)`` of each
-        item."""
+        """The box each item's map predicts at one cell.
+
+        Args:
+            offset (Tensor): (B, 2, h, w) offset map.
+            size (Tensor): (B, 2, h, w) size map.
+            ix, iy (Tensor): (B,) cell column / row of each item.
+
+        Returns:
+            Tensor: (B, 4) ``x1, y1, x2, y2`` normalised by the crop side.
+        """
         b, _, h, w = offset.shape
         rows = torch.arange(b, device=offset.device)
         dx, dy = offset[rows, 0, iy, ix], offset[rows, 1, iy, ix]
@@ -137,8 +167,13 @@ class TrackCenterHead(BaseModule):
                offset: Tensor,
                size: Tensor,
                window: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
-        """Box at the peak of ``score`` (times ``window``, e.g.
-        :func:`hann2d`).
+        """Box at the peak of ``score`` (times ``window``).
+
+        Args:
+            score (Tensor): (B, 1, h, w) score map.
+            offset (Tensor): (B, 2, h, w) offset map.
+            size (Tensor): (B, 2, h, w) size map.
+            window (Tensor, optional): (h, w) weights, e.g. :func:`hann2d`.
 
         Returns:
             tuple: normalised boxes (B, 4) and the raw score at the peak
@@ -153,8 +188,17 @@ class TrackCenterHead(BaseModule):
 
     def targets(self, gt_boxes: Tensor,
                 hw: Tuple[int, int]) -> Tuple[Tensor, Tensor, Tensor]:
-        """Heatmap (B, 1, h, w) and the center cells ``ix, iy`` (B,) of
-        normalised ``x1, y1, x2, y2`` boxes (B, 4)."""
+        """Training targets of true boxes.
+
+        Args:
+            gt_boxes (Tensor): (B, 4) ``x1, y1, x2, y2`` normalised by the
+                crop side.
+            hw (tuple[int, int]): The map grid (h, w).
+
+        Returns:
+            tuple[Tensor, Tensor, Tensor]: Gaussian heatmap (B, 1, h, w)
+            and the center cells ``ix``, ``iy`` (B,).
+        """
         h, w = hw
         heat = gt_boxes.new_zeros(gt_boxes.shape[0], 1, h, w)
         cx = (gt_boxes[:, 0] + gt_boxes[:, 2]) / 2 * w
@@ -171,8 +215,17 @@ class TrackCenterHead(BaseModule):
 
     def loss(self, tokens: Tensor, hw: Tuple[int, int],
              gt_boxes: Tensor) -> Dict[str, Tensor]:
-        """Losses of the search tokens against normalised ``x1, y1, x2,
-        y2`` true boxes (B, 4)."""
+        """Losses of the search tokens against the true boxes.
+
+        Args:
+            tokens (Tensor): (B, h*w, C) search tokens.
+            hw (tuple[int, int]): Their grid (h, w).
+            gt_boxes (Tensor): (B, 4) ``x1, y1, x2, y2`` normalised by the
+                crop side.
+
+        Returns:
+            dict[str, Tensor]: ``loss_cls``, ``loss_bbox``, ``loss_l1``.
+        """
         score, offset, size = self(tokens, hw)
         heat, ix, iy = self.targets(gt_boxes.to(score.dtype), hw)
         num = max(1., float(heat.eq(1).sum()))

@@ -14,8 +14,16 @@ from torch import Tensor
 
 
 def square_region(box: Sequence[float], factor: float) -> List[int]:
-    """Integer square region ``[x1, y1, x2, y2)`` of side
-    ``ceil(sqrt(w h) * factor)`` centered on ``box`` (``x1, y1, x2, y2``)."""
+    """The square region around a box (the module's rule).
+
+    Args:
+        box (Sequence[float]): ``x1, y1, x2, y2``.
+        factor (float): Region side / sqrt(box area).
+
+    Returns:
+        list[int]: ``[x1, y1, x2, y2)`` (x2 / y2 exclusive) of side
+        ``ceil(sqrt(w h) * factor)`` (at least 1), centered on the box.
+    """
     x1, y1, x2, y2 = (float(v) for v in box)
     side = max(1, math.ceil(math.sqrt(max(x2 - x1, 0.) * max(y2 - y1, 0.))
                             * factor))
@@ -28,6 +36,11 @@ def crop_resize(img: Tensor, region: Sequence[int], out_size: int) -> Tensor:
     """Crop ``region`` of a (C, H, W) image and resize it to ``out_size``
     squared (bilinear, half-pixel centers); outside the image the crop is
     filled with the per-channel image mean (SOTCropRegion's 'mean' pad).
+
+    Args:
+        img (Tensor): (C, H, W) image.
+        region (Sequence[int]): ``[x1, y1, x2, y2)``.
+        out_size (int): Output side.
 
     Returns:
         Tensor: (C, out_size, out_size).
@@ -49,9 +62,18 @@ def crop_resize(img: Tensor, region: Sequence[int], out_size: int) -> Tensor:
 
 def clip_box(box: Tensor, width: float, height: float,
              min_size: float = 1.) -> Tensor:
-    """Clip an ``x1, y1, x2, y2`` box to the image; a box thinner than
-    ``min_size`` is widened to it around its clipped center (kept in the
-    image), so the next search region stays defined."""
+    """Clip a box to the image; a box thinner than ``min_size`` is widened
+    to it around its clipped center (kept in the image), so the next search
+    region stays defined.
+
+    Args:
+        box (Tensor): (4,) ``x1, y1, x2, y2``.
+        width, height (float): The image size.
+        min_size (float): Smallest side. Defaults to 1.
+
+    Returns:
+        Tensor: (4,) the clipped box (a new tensor).
+    """
     out = box.clone()
     for lo, hi, size in ((0, 2, width), (1, 3, height)):
         a = out[lo].clamp(0, size)

@@ -92,6 +92,8 @@ class OneStreamTracker(BaseMOTModel):
         search_size (int): Search side. Defaults to 256.
         window (bool): Hanning window on the test score map.
         init_cfg (dict, optional): Initialisation config.
+
+    See docs/sot.md.
     """
 
     def __init__(self,
@@ -150,8 +152,22 @@ class OneStreamTracker(BaseMOTModel):
 
     def loss_and_prompts(self, inputs: Dict, data_samples: TrackSampleList
                          ) -> Tuple[dict, Optional[Tensor]]:
-        """:meth:`loss` and the (N, P, d) prompts that made it (None
-        without prompts), e.g. for an auxiliary loss on the prompts."""
+        """:meth:`loss` and the prompts that made it, e.g. for an auxiliary
+        loss on the prompts.
+
+        Args:
+            inputs (dict): As :meth:`loss`.
+            data_samples (list[TrackDataSample]): As :meth:`loss`.
+
+        Returns:
+            tuple: The loss dict and the (N, P, d) prompts (None without
+            prompts).
+
+        Raises:
+            ValueError: Inputs that are not ``dict(template, search)``,
+                non-square search crops, or a search frame without exactly
+                one gt box.
+        """
         if not isinstance(inputs, dict) or 'template' not in inputs or \
                 'search' not in inputs:
             raise ValueError(
@@ -178,8 +194,19 @@ class OneStreamTracker(BaseMOTModel):
 
     @staticmethod
     def frame_box(frame, index: int, role: str) -> Tensor:
-        """The one gt box ``x1, y1, x2, y2`` (crop pixels) of a training
-        frame of item ``index``, with an error naming video and frame."""
+        """The one gt box of a training frame.
+
+        Args:
+            frame (DetDataSample): The frame.
+            index (int): Its item in the batch (named in errors).
+            role (str): Its role (named in errors).
+
+        Returns:
+            Tensor: (4,) ``x1, y1, x2, y2`` in crop pixels.
+
+        Raises:
+            ValueError: Not exactly one gt box (naming video and frame).
+        """
         gt = frame.get('gt_instances')
         boxes = None if gt is None else gt.get('bboxes')
         boxes = getattr(boxes, 'tensor', boxes)
@@ -328,9 +355,17 @@ class OneStreamTracker(BaseMOTModel):
 
     @staticmethod
     def crop_to_image(norm_box: Tensor, region: List[int]) -> Tensor:
-        """Box normalised by the crop side -> image pixels of the crop
-        ``region`` (``x1 + norm * side``, whatever the crop's output
-        size)."""
+        """A box normalised by the crop side, in image pixels.
+
+        Args:
+            norm_box (Tensor): (4,) or (B, 4) normalised ``x1, y1, x2, y2``.
+            region (list[int]): The crop region ``[x1, y1, x2, y2)`` in the
+                image.
+
+        Returns:
+            Tensor: ``region[:2] + norm_box * side`` (whatever the crop's
+            output size).
+        """
         side = region[2] - region[0]
         offset = norm_box.new_tensor(region[:2] * 2)
         return offset + norm_box * side

@@ -49,7 +49,17 @@ class PromptSupervisedOneStreamTracker(OneStreamTracker):
 
     def loss(self, inputs: Dict, data_samples: TrackSampleList,
              **kwargs) -> dict:
-        """The parent's losses plus ``loss_prompt``."""
+        """The parent's losses plus ``loss_prompt``.
+
+        Args:
+            inputs (dict): See :meth:`OneStreamTracker.loss`.
+            data_samples (list[TrackDataSample]): See
+                :meth:`OneStreamTracker.loss`.
+            **kwargs: Unused.
+
+        Returns:
+            dict: ``loss_cls``, ``loss_bbox``, ``loss_l1``, ``loss_prompt``.
+        """
         losses, prompts = self.loss_and_prompts(inputs, data_samples)
         side = float(self.search_size)
         target = torch.stack([
@@ -60,8 +70,16 @@ class PromptSupervisedOneStreamTracker(OneStreamTracker):
         return losses
 
     def support_center(self, track_sample, index: int) -> Tensor:
-        """Mean ``(cx, cy)`` of the support crops' target boxes (crop
-        pixels) of one item; its search crop's without support crops."""
+        """Where the target is in one item's support crops.
+
+        Args:
+            track_sample (TrackDataSample): The item.
+            index (int): Its position in the batch (named in errors).
+
+        Returns:
+            Tensor: (2,) mean ``(cx, cy)`` of the support crops' target
+            boxes in crop pixels; the search crop's without support crops.
+        """
         frames = track_sample.video_data_samples
         roles = [f.metainfo.get('frame_role') for f in frames]
         picked = [f for f, r in zip(frames, roles) if r == 'support']

@@ -20,6 +20,9 @@ def compile_options(compile: Union[bool, dict, None],
             ``fullgraph``).
         key (str): The config key, for messages.
 
+    Returns:
+        dict | None: The keyword arguments, None for eager.
+
     Raises:
         ValueError: Anything else, or unknown dict keys.
     """
@@ -38,9 +41,15 @@ def compile_options(compile: Union[bool, dict, None],
 
 
 def canonical(x: Tensor) -> Tensor:
-    """``x`` with row-major strides, also on size-1 dims (a copy only when
-    they are not): dynamo guards on strides, and the key frame of a clip is
-    a strided view."""
+    """A tensor with row-major strides, also on size-1 dims (dynamo guards
+    on strides, and the key frame of a clip is a strided view).
+
+    Args:
+        x (Tensor): Any tensor.
+
+    Returns:
+        Tensor: ``x`` itself when its strides are row-major, else a copy.
+    """
     stride, strides = 1, []
     for size in reversed(x.shape):
         strides.append(stride)
@@ -68,7 +77,16 @@ class CompiledMethods:
         self._compiled: Dict[str, Callable] = {}
 
     def get(self, module: nn.Module, name: str) -> Callable:
-        """``module.<name>``, compiled when asked for and in eval mode."""
+        """A method of ``module``, compiled when asked for.
+
+        Args:
+            module (nn.Module): The owner.
+            name (str): The method.
+
+        Returns:
+            Callable: ``module.<name>`` compiled (once per owner class) in
+            eval mode with options; the eager method otherwise.
+        """
         if self.options is None or module.training or \
                 name in module.__dict__:
             return getattr(module, name)

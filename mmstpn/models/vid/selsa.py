@@ -46,7 +46,15 @@ class RefMemory:
         return len(self.proposals)
 
     def select(self, indices: Sequence[int]) -> 'RefMemory':
-        """The references ``indices``."""
+        """Some of the references.
+
+        Args:
+            indices (Sequence[int]): Positions in this memory.
+
+        Returns:
+            RefMemory: Those references (features, proposals, frame ids
+            and states).
+        """
         indices = list(indices)
         return RefMemory(
             tuple(f[indices] for f in self.feats),
@@ -57,8 +65,20 @@ class RefMemory:
 
 def unpack_clips(batch_inputs: BackboneInput
                  ) -> Tuple[Tensor, Optional[List[ClipMeta]]]:
-    """``(frames (N, 1+K, C, H, W), metas or None)`` of a ``ClipBatch`` or a
-    plain tensor (4-D: no reference frames)."""
+    """Frames and identities of a detector input.
+
+    Args:
+        batch_inputs (ClipBatch | Tensor): A ``ClipBatch``, a ``(N, 1+K, C,
+            H, W)`` tensor or a ``(N, C, H, W)`` tensor (no reference
+            frames).
+
+    Returns:
+        tuple: ``(N, 1+K, C, H, W)`` frames and the ``ClipMeta`` list (None
+        for a tensor).
+
+    Raises:
+        ValueError: Any other input.
+    """
     batch = _clip_batch(batch_inputs)
     return batch.frames, batch.metas
 
@@ -125,6 +145,12 @@ class SELSA(TwoStageDetector):
             all their proposals.
         Others: as ``TwoStageDetector``; ``roi_head`` must be a
             ``SelsaRoIHead``.
+
+    Raises:
+        ValueError: ``num_ref_proposals < 1``, no RPN or another RoI head,
+            or ``test_support`` set next to an STPN backbone.
+
+    See docs/vid_selsa_troi.md.
     """
 
     def __init__(self,
@@ -214,6 +240,12 @@ class SELSA(TwoStageDetector):
              batch_data_samples: SampleList) -> dict:
         """RPN and box losses of the key frames.
 
+        Args:
+            batch_inputs (ClipBatch | Tensor): Key frames with their
+                reference frames (see the class docstring).
+            batch_data_samples (list[DetDataSample]): The key frames'
+                samples with ``gt_instances``.
+
         Returns:
             dict[str, Tensor]: ``loss_rpn_cls``, ``loss_rpn_bbox``,
             ``loss_cls``, ``loss_bbox``, ``acc``.
@@ -268,6 +300,13 @@ class SELSA(TwoStageDetector):
                 rescale: bool = True) -> SampleList:
         """Detections of the key frames (see the class doc for the
         references under each ``test_support`` mode).
+
+        Args:
+            batch_inputs (ClipBatch | Tensor): Key frames, with the
+                reference frames they carry.
+            batch_data_samples (list[DetDataSample]): The key frames'
+                samples.
+            rescale (bool): Boxes in the original image. Defaults to True.
 
         Returns:
             list[DetDataSample]: with ``pred_instances``.

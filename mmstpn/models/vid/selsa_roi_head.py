@@ -35,7 +35,15 @@ class SelsaRoIHead(StandardRoIHead):
 
     def init_mask_head(self, mask_roi_extractor: ConfigType,
                        mask_head: ConfigType) -> None:
-        """SELSA has no mask branch."""
+        """SELSA has no mask branch.
+
+        Args:
+            mask_roi_extractor (dict): Must not be given.
+            mask_head (dict): Must not be given.
+
+        Raises:
+            ValueError: Always (a mask head is configured).
+        """
         raise ValueError('SelsaRoIHead does not support a mask head '
                          '(mask_head must be None)')
 
@@ -200,14 +208,21 @@ class SelsaRoIHead(StandardRoIHead):
                 num_ref_frames: Optional[Sequence[int]] = None,
                 ref_states: Optional[Sequence[Optional[Tensor]]] = None
                 ) -> InstanceList:
-        """Detections of the key frames (arguments as :meth:`loss`).
+        """Detections of the key frames.
 
-        ``ref_states`` (optional, one entry per reference frame, aligned with
-        ``ref_rpn_results_list``): that frame's :meth:`ref_states` kept from
-        an earlier key frame, or None to compute it here. The result is the
-        same as without them (the reference branch does not depend on the
-        key frame); SELSA's test memory passes them so that a video's
-        reference frames go through RoI Align and the shared FCs once.
+        Args:
+            x, ref_x, rpn_results_list, ref_rpn_results_list,
+            batch_data_samples, num_ref_frames: As :meth:`loss`
+                (``batch_data_samples`` need no ``gt_instances``).
+            rescale (bool): Boxes in the original image. Defaults to False.
+            ref_states (Sequence[Tensor | None], optional): One entry per
+                reference frame, aligned with ``ref_rpn_results_list``: that
+                frame's :meth:`ref_states` kept from another key frame of
+                the video, or None to compute it here. The result is the
+                same as without them (the reference branch does not depend
+                on the key frame); SELSA's test memory passes them so that a
+                video's reference frames go through RoI Align and the shared
+                FCs once.
 
         Returns:
             list[InstanceData]: ``bboxes``, ``scores``, ``labels`` per key
@@ -275,7 +290,11 @@ class SelsaRoIHead(StandardRoIHead):
         return torch.cat(ref_states)
 
     def forward(self, *args, **kwargs):
-        """Not used: SELSA needs reference features (see :meth:`predict`)."""
+        """Not used: SELSA needs reference features (see :meth:`predict`).
+
+        Raises:
+            NotImplementedError: Always.
+        """
         raise NotImplementedError(
             'SelsaRoIHead.forward (tensor mode) is not implemented; use '
             'loss / predict with reference features')

@@ -94,7 +94,16 @@ class MinVIS(BaseMOTModel):
     # ------------------------------------------------------------ training
     def loss(self, inputs, data_samples: TrackSampleList, **kwargs) -> dict:
         """The detector's loss on every clip frame as an image (with its
-        support frames)."""
+        support frames).
+
+        Args:
+            inputs (TrackClips): From ``TrackClipDataPreprocessor``.
+            data_samples (list[TrackDataSample]): The items.
+            **kwargs: Passed to ``Mask2Former.loss``.
+
+        Returns:
+            dict[str, Tensor]: ``Mask2Former``'s losses.
+        """
         view = video_view(inputs, type(self).__name__)
         frames = [s[t] for s in data_samples for t in range(len(s))]
         return self.detector.loss(view.flatten(0, 1), frames, **kwargs)
@@ -116,6 +125,10 @@ class MinVIS(BaseMOTModel):
     def frame_queries(self, clip: ClipBatch,
                       sample: DetDataSample) -> Tuple[Tensor, Tensor, Tensor]:
         """One frame through the detector.
+
+        Args:
+            clip (ClipBatch): The frame with its support frames.
+            sample (DetDataSample): Its data sample.
 
         Returns:
             tuple[Tensor]: ``(Q, num_classes + 1)`` class logits, ``(Q, h,
@@ -141,6 +154,10 @@ class MinVIS(BaseMOTModel):
             samples (list[DetDataSample]): The frames' data samples.
             rescale (bool): Masks at the original size (else the resized
                 image's).
+
+        Returns:
+            list[InstanceData]: Per frame ``masks``, ``bboxes``,
+            ``labels``, ``scores`` and ``instances_id`` of the tracks.
         """
         scores = mean_logits.softmax(-1)[:, :-1]
         num_classes = scores.shape[1]
@@ -170,6 +187,11 @@ class MinVIS(BaseMOTModel):
                 rescale: bool = True) -> TrackSampleList:
         """Each item's frames in order, linked to the video's tracks (see
         the class docstring); items one by one.
+
+        Args:
+            inputs (TrackClips): From ``TrackClipDataPreprocessor``.
+            data_samples (list[TrackDataSample]): The items.
+            rescale (bool): Masks and boxes at the original size.
 
         Returns:
             list[TrackDataSample]: Per item, ``video_data_samples`` whose

@@ -40,7 +40,16 @@ class PromptSupervisedMaskTrackRCNN(STPNMaskTrackRCNN):
 
     def loss(self, inputs, data_samples: TrackSampleList, **kwargs) -> dict:
         """MaskTrack R-CNN's losses plus ``loss_prompt_cls`` of the key
-        frames."""
+        frames.
+
+        Args:
+            inputs (TrackClips): From ``TrackClipDataPreprocessor``.
+            data_samples (list[TrackDataSample]): The items.
+            **kwargs: Passed to ``MaskTrackRCNN.loss``.
+
+        Returns:
+            dict[str, Tensor]: The losses.
+        """
         losses = super().loss(inputs, data_samples, **kwargs)
         view = frame_view(inputs, type(self).__name__)
         keys = [s.key_frames_inds[0] for s in data_samples]

@@ -52,7 +52,21 @@ class STPNMask2FormerVideo(Mask2FormerVideo):
                 "mmdet's Mask2FormerVideo for other backbones")
 
     def loss(self, inputs, data_samples: TrackSampleList, **kwargs) -> dict:
-        """mmdet's ``loss`` on the ``ClipBatch`` of all clip frames."""
+        """mmdet's ``loss`` on the ``ClipBatch`` of all clip frames.
+
+        Args:
+            inputs (TrackClips): From ``TrackClipDataPreprocessor``.
+            data_samples (list[TrackDataSample]): The items.
+            **kwargs: Passed to mmdet's ``loss``.
+
+        Returns:
+            dict[str, Tensor]: mmdet's losses.
+
+        Raises:
+            ValueError: Clips of another length than
+                ``track_head.num_frames``, repeated frames, or frames of
+                different sizes.
+        """
         name = type(self).__name__
         view = video_view(inputs, name)
         check_clip_length(data_samples, self.track_head.num_frames, name,
@@ -64,7 +78,21 @@ class STPNMask2FormerVideo(Mask2FormerVideo):
                 inputs,
                 data_samples: TrackSampleList,
                 rescale: bool = True) -> TrackSampleList:
-        """mmdet's ``predict`` on each item (a whole video) in turn."""
+        """mmdet's ``predict`` on each item (a whole video) in turn.
+
+        Args:
+            inputs (TrackClips): From ``TrackClipDataPreprocessor``.
+            data_samples (list[TrackDataSample]): The items.
+            rescale (bool): Results at the original size.
+
+        Returns:
+            list[TrackDataSample]: The items with ``pred_track_instances``
+            per frame.
+
+        Raises:
+            ValueError: Items and samples differ in number, or a clip's
+                frames differ in size.
+        """
         name = type(self).__name__
         view = video_view(inputs, name)
         if len(data_samples) != len(view):

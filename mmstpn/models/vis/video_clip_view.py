@@ -29,8 +29,19 @@ class TrackClipsVideoView(TrackClipsFrameView):
     """
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> ClipBatch:
-        """Every clip frame of every item, item-major (only
-        ``flatten(0, 1)``, the items and clip-frame axes, exists)."""
+        """Every clip frame of every item, item-major.
+
+        Args:
+            start_dim (int): Must be 0.
+            end_dim (int): Must be 1 (only ``flatten(0, 1)``, the items and
+                clip-frame axes, exists).
+
+        Returns:
+            FrameClipBatch: One row per clip frame.
+
+        Raises:
+            IndexError: Other dims.
+        """
         if (start_dim, end_dim) != (0, 1):
             raise IndexError('TrackClipsVideoView only flattens its items '
                              f'and clip frames: flatten(0, 1), got '
@@ -59,7 +70,14 @@ class TrackClipsVideoView(TrackClipsFrameView):
         return FrameClipBatch(batch.frames, batch.metas)
 
     def item(self, index: int) -> 'TrackClipsVideoView':
-        """The view of item ``index`` alone."""
+        """The view of one item alone.
+
+        Args:
+            index (int): The item.
+
+        Returns:
+            TrackClipsVideoView: A batch of one.
+        """
         c = self.clips
         return TrackClipsVideoView(
             TrackClips(c.frames[index:index + 1], [c.frame_inds[index]],
@@ -67,13 +85,19 @@ class TrackClipsVideoView(TrackClipsFrameView):
 
 
 def video_view(inputs, model: str) -> TrackClipsVideoView:
-    """The video view of a VIS model's input; a clear error for anything but
-    :class:`~mmstpn.structures.TrackClips` (see
+    """The video view of a VIS model's input (see
     :func:`~mmstpn.models.mot.frame_view.frame_view`).
 
     Args:
         inputs: The data preprocessor's ``inputs``.
         model (str): The model's name, for the message.
+
+    Returns:
+        TrackClipsVideoView: The view of ``inputs``.
+
+    Raises:
+        ValueError: ``inputs`` is not a :class:`~mmstpn.structures.
+            TrackClips`.
     """
     return TrackClipsVideoView(frame_view(inputs, model).clips)
 

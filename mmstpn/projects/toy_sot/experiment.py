@@ -45,8 +45,8 @@ REPO = configs_root()
 #: in the main process, from the folder ``configs_root`` names)
 WORKER = (sys.executable, '-m', 'mmstpn.projects.toy_sot.experiment')
 #: bumped whenever mmstpn.projects.toy_sot.generator writes different data
-#: for the same arguments (2: distractor hues, desaturated deteriorated
-#: frames), so an old set in --data-dir is regenerated, not reused
+#: for the same arguments, so a set of another version in --data-dir is
+#: regenerated, not reused
 GENERATOR_VERSION = 2
 CONFIGS = {
     'baseline': 'configs/stpn_sot/one-stream_vit-toy-p8_1xb16-3000i_'

@@ -26,12 +26,10 @@ deteriorations are those of :mod:`mmstpn.projects.toy_vid.generator`
   the distractors; only where it was in the previous (clean) frames tells
   it.
 
-Why hues: the tiny tracker of the toy experiment, trained from scratch on
-2 CPU cores, does not learn to match textures (3000 iterations on
-same-colour distractors: giving it another sequence's template leaves its
-score peak where it was for 97% of the training crops, AO 0.20 online), but
-it does learn to match colours; isoluminant hues keep every deteriorated
-frame exactly as ambiguous as with one colour.
+Why hues: the tiny tracker of the toy experiment does not learn to match
+textures from scratch, but it does learn to match colours (docs/sot.md);
+isoluminant hues keep every deteriorated frame exactly as ambiguous as with
+one colour.
 
 Layout (GOT-10k's, read by ``GOT10kDataset``)::
 

@@ -249,9 +249,8 @@ def class_pretrain(args: argparse.Namespace, out_path: str) -> None:
     of the last stage's tokens (what the support embeddings are), AdamW
     4e-4, batch 32, random horizontal flips. Saves ``backbone.*`` weights.
 
-    Without it the tiny Swin trained from scratch has a last stage that
-    carries no class (linear probe at chance), so there is nothing for the
-    prompts to pass on."""
+    It gives the last stage, which the support embeddings are read from,
+    the class information the prompts pass on (docs/toy_vid.md)."""
     import torch
     import torch.nn.functional as F
     from mmdet.registry import MODELS
@@ -414,9 +413,8 @@ def _stream(name: str, proc: subprocess.Popen, log_path: str) -> None:
 
 
 def run(args: argparse.Namespace) -> Dict[str, dict]:
-    """Train + test the baseline and STPN, one single-threaded process each
-    (on 2 cores both run at once; small models run faster on one thread
-    than split over two)."""
+    """Train + test the baseline and STPN, one single-threaded process each,
+    both at once (docs/toy_vid.md)."""
     if ensure_data(args) and osp.exists(pretrain_path(args)):
         print('[main job] new toy set: the old warm start is not reused',
               flush=True)

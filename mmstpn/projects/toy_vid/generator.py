@@ -509,8 +509,8 @@ def generate_split(out_dir: str,
         categories=[dict(id=i + 1, name=c) for i, c in enumerate(classes)],
         videos=[], images=[], annotations=[])
     if layout != 'single':
-        # absent means 'single': the default layout's json stays
-        # byte-identical to the generator's before layouts existed
+        # absent means 'single': the default layout's json has no
+        # ``layout`` key
         out['info'].update(
             layout=layout, distractor_texture=distractor_texture,
             num_labelled_objects=list(_MULTI_OBJECTS),
@@ -608,8 +608,7 @@ def generate_deteriorated_vid(
         out_dir: Output folder (created). Existing files are overwritten,
             nothing is deleted.
         num_train_videos: Videos of the train split (480: 120 per class;
-            with a few dozen videos a detector learns each video's
-            background instead of the textures).
+            why that many: docs/toy_vid.md).
         num_val_videos: Videos of the val split (48: 12 per class).
         frames_per_video: Frames per video (16, as ImageNet VID's 15 train
             frames per video; >= 11 keeps the whole +-10 motion window

@@ -43,8 +43,8 @@ def phase_latency(frame_times: Sequence[float], stride: int) -> float:
     return sum(meds) / len(meds)
 
 
-# Cost goals of issues 4 and 13 (ratios STPN / baseline on the same
-# backbone, input size and machine, in one run).
+# Cost goals (ratios STPN / baseline on the same backbone, input size and
+# machine, in one run; see docs/tools.md).
 GOALS = (
     dict(
         key='offline_latency@317',

@@ -70,9 +70,10 @@ def run_benchmark(models: Dict[str, nn.Module],
     """Measure ``models`` and return every figure (JSON-serialisable).
 
     With two or more, ``ratios`` are first / second (the main model and its
-    baseline, with the issue-4 goals); with a model named ``'baseline'``,
-    ``latency_vs_baseline`` holds every model's per-frame latency ratio to
-    it (all measured in this run, alternating frame by frame)."""
+    baseline, checked against :data:`.estimators.GOALS`); with a model
+    named ``'baseline'``, ``latency_vs_baseline`` holds every model's
+    per-frame latency ratio to it (all measured in this run, alternating
+    frame by frame)."""
     if not models:
         raise ValueError('run_benchmark needs at least one model')
     torch.manual_seed(s.seed)

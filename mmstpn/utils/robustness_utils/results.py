@@ -342,8 +342,8 @@ class RobustnessResults:
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> 'RobustnessResults':
-        """The store of :meth:`to_dict` (records without ``setting``, as
-        written before sweeps shared the store, are of the config)."""
+        """The store of :meth:`to_dict` (a record without ``setting`` is
+        of the config as it is)."""
         res = cls(data.get('metric', DEFAULT_METRIC))
         res.meta = dict(data.get('meta', {}))
         for name, info in data.get('models', {}).items():
