@@ -1,5 +1,7 @@
 from .minvis import MinVIS
 from .prompt_supervised_masktrack import PromptSupervisedMaskTrackRCNN
+from .prompt_supervised_vis import (PromptSupervisedMask2FormerVideo,
+                                    PromptSupervisedMinVIS)
 from .query_linking import QueryTrackState, match_queries
 from .stpn_mask2former_vis import STPNMask2FormerVideo
 from .stpn_masktrack_rcnn import STPNMaskTrackRCNN
@@ -8,5 +10,6 @@ from .video_clip_view import TrackClipsVideoView
 __all__ = [
     'STPNMaskTrackRCNN', 'PromptSupervisedMaskTrackRCNN',
     'STPNMask2FormerVideo', 'MinVIS', 'QueryTrackState', 'match_queries',
-    'TrackClipsVideoView'
+    'TrackClipsVideoView', 'PromptSupervisedMinVIS',
+    'PromptSupervisedMask2FormerVideo'
 ]

@@ -266,7 +266,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--online-k', type=int, default=4)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        default={})
+                        default={},
+                        help='override settings of both models (and of the '
+                        'warm start)')
+    parser.add_argument(
+        '--stpn-cfg-options', nargs='+', action=DictAction, default={},
+        help='override settings of the STPN model only, e.g. its objective: '
+        'model.type=PromptSupervisedMinVIS model.prompt_loss_weight=20')
     parser.add_argument('--worker', choices=sorted(CONFIGS) + ['pretrain'],
                         help=argparse.SUPPRESS)
     parser.add_argument('--worker-out', help=argparse.SUPPRESS)
@@ -336,6 +342,8 @@ def load_cfg(name: str, args, iters: int, work: str, load_from=None):
     cfg.load_from = load_from
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if name == 'stpn' and args.stpn_cfg_options:
+        cfg.merge_from_dict(args.stpn_cfg_options)
     return cfg
 
 
@@ -427,9 +435,10 @@ def spawn(args, names) -> Dict[str, dict]:
                     'pretrain_backbone_lr_mult', 'iters', 'seed',
                     'online_k'):
             cmd += ['--' + key.replace('_', '-'), str(getattr(args, key))]
-        if args.cfg_options:
-            cmd += ['--cfg-options'] + [
-                f'{k}={v}' for k, v in args.cfg_options.items()]
+        for flag, options in (('--cfg-options', args.cfg_options),
+                              ('--stpn-cfg-options', args.stpn_cfg_options)):
+            if options:
+                cmd += [flag] + [f'{k}={v}' for k, v in options.items()]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, env=env,
                                 cwd=REPO)
@@ -517,6 +526,8 @@ def main(argv=None) -> None:
     results = spawn(args, ('baseline', 'stpn'))
     environment = pop_run_environment(results, load)
     results['wall_s'] = time.time() - start
+    results['args'] = {k: v for k, v in vars(args).items()
+                       if k not in ('worker', 'worker_out')}
     with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
         json.dump(dict(results, environment=environment), f, indent=1)
     print('\n'.join(table(results)))

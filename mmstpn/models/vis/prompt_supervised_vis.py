@@ -1,0 +1,132 @@
+"""STPN Mask2FormerVideo and MinVIS plus the auxiliary class loss on the
+prompts (a training aid, not part of STPN)."""
+from contextlib import contextmanager
+from typing import Iterator, List
+
+import torch
+import torch.nn as nn
+from mmdet.registry import MODELS
+from mmdet.structures import TrackSampleList
+from torch import Tensor
+
+from ..detectors import PromptSupervisedFasterRCNN
+from .minvis import MinVIS
+from .stpn_mask2former_vis import STPNMask2FormerVideo
+
+
+class PromptClassSupervision:
+    """``loss_prompt_cls`` for a VIS model whose loss runs its STPN
+    backbone once over all training frames: the prompts that pass made
+    (recorded from the backbone's prompt generator, nothing recomputed) go
+    through a linear head on their mean, which predicts the classes each
+    frame holds (multi-label BCE, the loss of
+    :class:`~mmstpn.models.PromptSupervisedFasterRCNN`). Test time is the
+    parent model's: the head is unused.
+    """
+
+    def init_prompt_supervision(self, backbone: nn.Module, num_classes: int,
+                                prompt_loss_weight: float) -> None:
+        """Check the backbone has prompts and build the class head.
+
+        Args:
+            backbone (nn.Module): The model's STPN backbone.
+            num_classes (int): Classes the head predicts.
+            prompt_loss_weight (float): Weight of ``loss_prompt_cls``.
+
+        Raises:
+            ValueError: When the backbone has no prompts.
+        """
+        if not getattr(backbone, 'num_prompts', 0):
+            raise ValueError(
+                f'{type(self).__name__} needs an STPN backbone with '
+                'num_prompts > 0 (the baseline without prompts is the model '
+                'without the prompt supervision)')
+        self.prompt_backbone = [backbone]  # a list: no second registration
+        self.prompt_loss_weight = prompt_loss_weight
+        self.prompt_cls_head = nn.Linear(backbone.prompt_dims, num_classes)
+
+    @contextmanager
+    def recorded_prompts(self) -> Iterator[List[Tensor]]:
+        """Collect the (N, P, d) prompts the backbone makes while inside."""
+        outputs: List[Tensor] = []
+        generator = self.prompt_backbone[0].prompt_generator
+        handle = generator.register_forward_hook(
+            lambda module, args, out: outputs.append(out))
+        try:
+            yield outputs
+        finally:
+            handle.remove()
+
+    def prompt_class_loss(self, recorded: List[Tensor], frames: list) -> Tensor:
+        """``loss_prompt_cls`` of the recorded prompts against the classes
+        of ``frames`` (one data sample per prompted frame, in order).
+
+        Raises:
+            RuntimeError: When the backbone made prompts for another number
+                of frames.
+        """
+        prompts = torch.cat(recorded) if recorded else None
+        if prompts is None or prompts.shape[0] != len(frames):
+            got = 0 if prompts is None else prompts.shape[0]
+            raise RuntimeError(
+                f'{type(self).__name__}: the backbone made prompts for {got} '
+                f'frames during the loss, expected {len(frames)}')
+        return PromptSupervisedFasterRCNN.prompt_loss(self, prompts, frames)
+
+
+@MODELS.register_module()
+class PromptSupervisedMinVIS(PromptClassSupervision, MinVIS):
+    """:class:`MinVIS` plus ``loss_prompt_cls`` (see
+    :class:`PromptClassSupervision`); test time is :class:`MinVIS`'s.
+
+    Args:
+        prompt_loss_weight (float): Weight of ``loss_prompt_cls``.
+            Defaults to 1.0.
+        **kwargs: See :class:`MinVIS`; the detector's backbone must have
+            ``num_prompts > 0``.
+    """
+
+    def __init__(self, prompt_loss_weight: float = 1.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.init_prompt_supervision(
+            self.detector.backbone,
+            self.detector.panoptic_head.num_things_classes,
+            prompt_loss_weight)
+
+    def loss(self, inputs, data_samples: TrackSampleList, **kwargs) -> dict:
+        """MinVIS's losses plus ``loss_prompt_cls`` of every clip frame."""
+        with self.recorded_prompts() as recorded:
+            losses = super().loss(inputs, data_samples, **kwargs)
+        frames = [s[t] for s in data_samples for t in range(len(s))]
+        losses['loss_prompt_cls'] = self.prompt_class_loss(recorded, frames)
+        return losses
+
+
+@MODELS.register_module()
+class PromptSupervisedMask2FormerVideo(PromptClassSupervision,
+                                       STPNMask2FormerVideo):
+    """:class:`STPNMask2FormerVideo` plus ``loss_prompt_cls`` of every clip
+    frame (see :class:`PromptClassSupervision`); test time is
+    :class:`STPNMask2FormerVideo`'s.
+
+    Args:
+        prompt_loss_weight (float): Weight of ``loss_prompt_cls``.
+            Defaults to 1.0.
+        **kwargs: See :class:`STPNMask2FormerVideo`; the backbone must have
+            ``num_prompts > 0``.
+    """
+
+    def __init__(self, prompt_loss_weight: float = 1.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.init_prompt_supervision(
+            self.backbone, self.track_head.num_classes,
+            prompt_loss_weight)
+
+    def loss(self, inputs, data_samples: TrackSampleList, **kwargs) -> dict:
+        """The parent's losses plus ``loss_prompt_cls`` of every clip frame
+        (item-major, as the backbone sees them)."""
+        with self.recorded_prompts() as recorded:
+            losses = super().loss(inputs, data_samples, **kwargs)
+        frames = [s[t] for s in data_samples for t in range(len(s))]
+        losses['loss_prompt_cls'] = self.prompt_class_loss(recorded, frames)
+        return losses
