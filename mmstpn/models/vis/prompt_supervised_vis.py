@@ -57,7 +57,8 @@ class PromptClassSupervision:
         finally:
             handle.remove()
 
-    def prompt_class_loss(self, recorded: List[Tensor], frames: list) -> Tensor:
+    def prompt_class_loss(self, recorded: List[Tensor],
+                          frames: list) -> Tensor:
         """``loss_prompt_cls`` of the recorded prompts against the classes
         of ``frames`` (one data sample per prompted frame, in order).
 
