@@ -18,13 +18,12 @@
 # track_head.*). Neither is measured here (docs/vis_mask2former.md).
 _base_ = [
     'mmdet::mask2former_vis/mask2former_r50_8xb2-8e_youtubevis2019.py',
-    '../_base_/datasets/youtube-vis_stpn-pipelines.py'
+    '../_base_/datasets/youtube-vis_stpn-pipelines.py',
+    '../_base_/models/stpn_swin-t-p4-w7.py'
 ]
 custom_imports = dict(imports=['mmstpn'], allow_failed_imports=False)
 
-pretrained = ('https://download.openmmlab.com/mmdetection/v2.0/swin/'
-              'mask_rcnn_swin-t-p4-w7_fpn_1x_coco/'
-              'mask_rcnn_swin-t-p4-w7_fpn_1x_coco_20210902_120937-9d6b7cfa.pth')
+pretrained = _base_.stpn_swin_t_pretrained
 depths = [2, 2, 6, 2]
 
 model = dict(
@@ -38,29 +37,14 @@ model = dict(
         bgr_to_rgb=True,
         pad_mask=True,
         pad_size_divisor=32),
+    # drop path 0.3 as mmdet's Mask2Former Swin-T
     backbone=dict(
+        _base_.stpn_swin_t_backbone,
         _delete_=True,
-        type='STPNSwin',
-        embed_dims=96,
         depths=depths,
-        num_heads=[3, 6, 12, 24],
-        window_size=7,
-        mlp_ratio=4,
-        qkv_bias=True,
-        qk_scale=None,
-        drop_rate=0.,
-        attn_drop_rate=0.,
-        drop_path_rate=0.3,
-        patch_norm=True,
-        out_indices=(0, 1, 2, 3),
-        with_cp=False,
-        convert_weights=False,
-        num_prompts=5,
-        predictor=dict(type='AttentionDVPPredictor', num_heads=16),
-        test_support=dict(mode='offline', num_support=14),
-        init_cfg=dict(
-            type='Pretrained', prefix='backbone.', checkpoint=pretrained)),
+        drop_path_rate=0.3),
     track_head=dict(in_channels=[96, 192, 384, 768]))
+del _base_.stpn_swin_t_pretrained, _base_.stpn_swin_t_backbone
 
 dataset_type = 'CheckedYouTubeVISDataset'
 train_dataloader = dict(

@@ -13,13 +13,12 @@
 # for this model).
 _base_ = [
     'mmdet::mask2former_vis/mask2former_r50_8xb2-8e_youtubevis2019.py',
-    '../_base_/datasets/youtube-vis_stpn-pipelines.py',
-    '../_base_/datasets/toy-key-corruption.py'
+    '../_base_/datasets/toy-vis_stpn.py',
+    '../_base_/models/stpn_swin-toy-p4-w4.py'
 ]
 custom_imports = dict(imports=['mmstpn'], allow_failed_imports=False)
 
-classes = ('hstripes', 'vstripes', 'checker', 'dstripes')
-num_classes = len(classes)
+num_classes = len(_base_.classes)
 channels = 64
 model = dict(
     type='STPNMask2FormerVideo',
@@ -32,18 +31,7 @@ model = dict(
         bgr_to_rgb=True,
         pad_mask=True,
         pad_size_divisor=32),
-    backbone=dict(
-        _delete_=True,
-        type='STPNSwin',
-        embed_dims=32,
-        depths=(2, 2, 2, 2),
-        num_heads=(1, 2, 4, 8),
-        window_size=4,
-        drop_path_rate=0.1,
-        num_prompts=5,
-        predictor=dict(type='AttentionDVPPredictor', num_heads=4),
-        test_support=dict(mode='offline', num_support=14),
-        init_cfg=None),
+    backbone=dict(_base_.stpn_swin_toy_backbone, _delete_=True),
     track_head=dict(
         in_channels=[32, 64, 128, 256],
         feat_channels=channels,
@@ -71,30 +59,24 @@ model = dict(
         loss_cls=dict(class_weight=[1.0] * num_classes + [0.1]),
         # 128x128 frames: 32x32 mask logits, 1024 points each
         train_cfg=dict(num_points=1024)))
+del _base_.stpn_swin_toy_backbone
 
-# 128x128 frames: no upscaling to mmdet's 640x360
+# the toy pipelines (128x128 frames, key-frame corruption) and dataset
+# (../_base_/datasets/toy-vis_stpn.py)
 train_pipeline = _base_.stpn_vis_train_pipeline
-train_pipeline[1]['transforms'][2]['scale'] = (128, 128)
-train_pipeline.insert(2, _base_.train_key_corruption)
 test_pipeline = _base_.stpn_vis_test_pipeline
-test_pipeline[1]['transforms'][1]['scale'] = (128, 128)
-
 data_root = 'data/toy_vis/'
-dataset = dict(
-    type='CheckedYouTubeVISDataset',
-    data_root=data_root,
-    dataset_version='2019',
-    metainfo=dict(classes=classes),
-    data_prefix=dict(img_path='frames/'))
 train_dataloader = dict(
     batch_size=2,
     num_workers=0,
     persistent_workers=False,
-    dataset=dict(ann_file='train.json', pipeline=train_pipeline, **dataset))
+    dataset=dict(
+        ann_file='train.json', pipeline=train_pipeline, **_base_.dataset))
 val_dataloader = dict(
     num_workers=0,
     persistent_workers=False,
-    dataset=dict(ann_file='val.json', pipeline=test_pipeline, **dataset))
+    dataset=dict(
+        ann_file='val.json', pipeline=test_pipeline, **_base_.dataset))
 test_dataloader = val_dataloader
 val_evaluator = dict(
     _delete_=True, type='YouTubeVISMetricNp2', metric='youtube_vis_ap')

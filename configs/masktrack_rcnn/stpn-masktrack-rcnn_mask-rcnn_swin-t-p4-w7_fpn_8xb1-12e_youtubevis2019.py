@@ -9,15 +9,14 @@
 _base_ = [
     'mmdet::masktrack_rcnn/'
     'masktrack-rcnn_mask-rcnn_r50_fpn_8xb1-12e_youtubevis2019.py',
-    '../_base_/datasets/youtube-vis_stpn-pipelines.py'
+    '../_base_/datasets/youtube-vis_stpn-pipelines.py',
+    '../_base_/models/stpn_swin-t-p4-w7.py'
 ]
 custom_imports = dict(imports=['mmstpn'], allow_failed_imports=False)
 
 # COCO Mask R-CNN Swin-T (mmdet model zoo): the whole detector, as mmdet's
 # MaskTrack configs start from COCO Mask R-CNN (predictor.* is new)
-pretrained = ('https://download.openmmlab.com/mmdetection/v2.0/swin/'
-              'mask_rcnn_swin-t-p4-w7_fpn_1x_coco/'
-              'mask_rcnn_swin-t-p4-w7_fpn_1x_coco_20210902_120937-9d6b7cfa.pth')
+pretrained = _base_.stpn_swin_t_pretrained
 
 model = dict(
     type='STPNMaskTrackRCNN',
@@ -32,27 +31,9 @@ model = dict(
     detector=dict(
         init_cfg=dict(type='Pretrained', checkpoint=pretrained),
         backbone=dict(
-            _delete_=True,
-            type='STPNSwin',
-            embed_dims=96,
-            depths=[2, 2, 6, 2],
-            num_heads=[3, 6, 12, 24],
-            window_size=7,
-            mlp_ratio=4,
-            qkv_bias=True,
-            qk_scale=None,
-            drop_rate=0.,
-            attn_drop_rate=0.,
-            drop_path_rate=0.2,
-            patch_norm=True,
-            out_indices=(0, 1, 2, 3),
-            with_cp=False,
-            convert_weights=False,
-            num_prompts=5,
-            predictor=dict(type='AttentionDVPPredictor', num_heads=16),
-            test_support=dict(mode='offline', num_support=14),
-            init_cfg=None),
+            _base_.stpn_swin_t_backbone, _delete_=True, init_cfg=None),
         neck=dict(in_channels=[96, 192, 384, 768])))
+del _base_.stpn_swin_t_pretrained, _base_.stpn_swin_t_backbone
 
 dataset_type = 'CheckedYouTubeVISDataset'
 train_dataloader = dict(

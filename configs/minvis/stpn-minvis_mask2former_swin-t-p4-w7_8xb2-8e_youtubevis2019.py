@@ -18,39 +18,20 @@
 # docs/vis_mask2former.md).
 _base_ = [
     'mmdet::mask2former/mask2former_swin-t-p4-w7-224_8xb2-lsj-50e_coco.py',
-    '../_base_/datasets/youtube-vis_stpn-pipelines.py'
+    '../_base_/datasets/youtube-vis_stpn-pipelines.py',
+    '../_base_/models/stpn_swin-t-p4-w7.py'
 ]
 custom_imports = dict(imports=['mmstpn'], allow_failed_imports=False)
 
-pretrained = ('https://download.openmmlab.com/mmdetection/v2.0/swin/'
-              'mask_rcnn_swin-t-p4-w7_fpn_1x_coco/'
-              'mask_rcnn_swin-t-p4-w7_fpn_1x_coco_20210902_120937-9d6b7cfa.pth')
+pretrained = _base_.stpn_swin_t_pretrained
 num_classes = 40
 
 detector = _base_.model
 detector.data_preprocessor = None  # MinVIS's preprocesses the clips
 detector.init_cfg = None
-detector.backbone = dict(
-    type='STPNSwin',
-    embed_dims=96,
-    depths=[2, 2, 6, 2],
-    num_heads=[3, 6, 12, 24],
-    window_size=7,
-    mlp_ratio=4,
-    qkv_bias=True,
-    qk_scale=None,
-    drop_rate=0.,
-    attn_drop_rate=0.,
-    drop_path_rate=0.3,
-    patch_norm=True,
-    out_indices=(0, 1, 2, 3),
-    with_cp=False,
-    convert_weights=False,
-    num_prompts=5,
-    predictor=dict(type='AttentionDVPPredictor', num_heads=16),
-    test_support=dict(mode='offline', num_support=14),
-    init_cfg=dict(
-        type='Pretrained', prefix='backbone.', checkpoint=pretrained))
+# drop path 0.3 as mmdet's Mask2Former Swin-T
+detector.backbone = dict(_base_.stpn_swin_t_backbone, drop_path_rate=0.3)
+del _base_.stpn_swin_t_pretrained, _base_.stpn_swin_t_backbone
 detector.panoptic_head.update(
     num_things_classes=num_classes, num_stuff_classes=0)
 detector.panoptic_head.loss_cls.class_weight = [1.0] * num_classes + [0.1]

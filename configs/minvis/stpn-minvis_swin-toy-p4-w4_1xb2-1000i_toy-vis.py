@@ -12,29 +12,19 @@
 # Objective: the paper's (Mask2Former's losses only).
 _base_ = [
     'mmdet::mask2former/mask2former_r50_8xb2-lsj-50e_coco.py',
-    '../_base_/datasets/youtube-vis_stpn-pipelines.py',
-    '../_base_/datasets/toy-key-corruption.py'
+    '../_base_/datasets/toy-vis_stpn.py',
+    '../_base_/models/stpn_swin-toy-p4-w4.py'
 ]
 custom_imports = dict(imports=['mmstpn'], allow_failed_imports=False)
 
-classes = ('hstripes', 'vstripes', 'checker', 'dstripes')
-num_classes = len(classes)
+num_classes = len(_base_.classes)
 channels = 64
 
 detector = _base_.model
 detector.data_preprocessor = None  # MinVIS's preprocesses the clips
 detector.init_cfg = None
-detector.backbone = dict(
-    type='STPNSwin',
-    embed_dims=32,
-    depths=(2, 2, 2, 2),
-    num_heads=(1, 2, 4, 8),
-    window_size=4,
-    drop_path_rate=0.1,
-    num_prompts=5,
-    predictor=dict(type='AttentionDVPPredictor', num_heads=4),
-    test_support=dict(mode='offline', num_support=14),
-    init_cfg=None)
+detector.backbone = _base_.stpn_swin_toy_backbone
+del _base_.stpn_swin_toy_backbone
 attn = dict(embed_dims=channels, num_heads=4)
 ffn = dict(embed_dims=channels, feedforward_channels=2 * channels)
 detector.panoptic_head.update(
@@ -78,21 +68,12 @@ model = dict(
         pad_size_divisor=32),
     detector=detector)
 
-# single 128x128 frames (no reference frame), no upscaling
+# the toy pipelines and dataset (../_base_/datasets/toy-vis_stpn.py) on
+# single frames (no reference frame)
 train_pipeline = _base_.stpn_vis_train_pipeline
 train_pipeline[0]['num_ref_imgs'] = 0
-train_pipeline[1]['transforms'][2]['scale'] = (128, 128)
-train_pipeline.insert(2, _base_.train_key_corruption)
 test_pipeline = _base_.stpn_vis_test_pipeline
-test_pipeline[1]['transforms'][1]['scale'] = (128, 128)
-
 data_root = 'data/toy_vis/'
-dataset = dict(
-    type='CheckedYouTubeVISDataset',
-    data_root=data_root,
-    dataset_version='2019',
-    metainfo=dict(classes=classes),
-    data_prefix=dict(img_path='frames/'))
 train_dataloader = dict(
     _delete_=True,
     batch_size=2,
@@ -100,7 +81,8 @@ train_dataloader = dict(
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     batch_sampler=dict(type='TrackAspectRatioBatchSampler'),
-    dataset=dict(ann_file='train.json', pipeline=train_pipeline, **dataset))
+    dataset=dict(
+        ann_file='train.json', pipeline=train_pipeline, **_base_.dataset))
 val_dataloader = dict(
     _delete_=True,
     batch_size=1,
@@ -110,7 +92,7 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset=dict(
         ann_file='val.json', test_mode=True, pipeline=test_pipeline,
-        **dataset))
+        **_base_.dataset))
 test_dataloader = val_dataloader
 val_evaluator = dict(
     _delete_=True, type='YouTubeVISMetricNp2', metric='youtube_vis_ap')

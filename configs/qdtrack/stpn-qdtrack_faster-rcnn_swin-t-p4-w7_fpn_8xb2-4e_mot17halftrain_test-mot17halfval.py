@@ -8,13 +8,12 @@
 _base_ = [
     'mmdet::qdtrack/'
     'qdtrack_faster-rcnn_r50_fpn_8xb2-4e_mot17halftrain_test-mot17halfval.py',
-    '../_base_/datasets/mot-challenge_stpn-pipelines.py'
+    '../_base_/datasets/mot-challenge_stpn-pipelines.py',
+    '../_base_/models/stpn_swin-t-p4-w7.py'
 ]
 custom_imports = dict(imports=['mmstpn'], allow_failed_imports=False)
 
-pretrained = ('https://download.openmmlab.com/mmdetection/v2.0/swin/'
-              'mask_rcnn_swin-t-p4-w7_fpn_1x_coco/'
-              'mask_rcnn_swin-t-p4-w7_fpn_1x_coco_20210902_120937-9d6b7cfa.pth')
+pretrained = _base_.stpn_swin_t_pretrained
 
 model = dict(
     type='STPNQDTrack',
@@ -30,29 +29,11 @@ model = dict(
         # person Faster R-CNN R-50; no Swin-T one exists in the zoo)
         init_cfg=None,
         backbone=dict(
+            _base_.stpn_swin_t_backbone,
             _delete_=True,
-            type='STPNSwin',
-            embed_dims=96,
-            depths=[2, 2, 6, 2],
-            num_heads=[3, 6, 12, 24],
-            window_size=7,
-            mlp_ratio=4,
-            qkv_bias=True,
-            qk_scale=None,
-            drop_rate=0.,
-            attn_drop_rate=0.,
-            drop_path_rate=0.2,
-            patch_norm=True,
-            out_indices=(0, 1, 2, 3),
-            with_cp=False,
-            convert_weights=False,
-            num_prompts=5,
-            predictor=dict(type='AttentionDVPPredictor', num_heads=16),
-            test_support=dict(mode='online', num_support=14, stride=4),
-            init_cfg=dict(
-                type='Pretrained', prefix='backbone.',
-                checkpoint=pretrained)),
+            test_support=dict(mode='online', num_support=14, stride=4)),
         neck=dict(in_channels=[96, 192, 384, 768])))
+del _base_.stpn_swin_t_pretrained, _base_.stpn_swin_t_backbone
 
 dataset_type = 'CheckedMOTChallengeDataset'
 train_dataloader = dict(

@@ -14,7 +14,8 @@
 # --cfg-options model.type=PromptSupervisedFasterRCNN.
 _base_ = [
     'mmdet::_base_/models/faster-rcnn_r50_fpn.py',
-    '../_base_/default_runtime.py', '../_base_/datasets/toy-vid.py'
+    '../_base_/default_runtime.py', '../_base_/datasets/toy-vid.py',
+    '../_base_/models/stpn_swin-toy-p4-w4.py'
 ]
 custom_imports = dict(imports=['mmstpn'], allow_failed_imports=False)
 
@@ -27,18 +28,7 @@ model = dict(
         std=[58.395, 57.12, 57.375],
         bgr_to_rgb=True,
         pad_size_divisor=32),
-    backbone=dict(
-        _delete_=True,
-        type='STPNSwin',
-        embed_dims=32,
-        depths=(2, 2, 2, 2),
-        num_heads=(1, 2, 4, 8),
-        window_size=4,
-        drop_path_rate=0.1,
-        num_prompts=5,
-        predictor=dict(type='AttentionDVPPredictor', num_heads=4),
-        test_support=dict(mode='offline', num_support=14),
-        init_cfg=None),
+    backbone=dict(_base_.stpn_swin_toy_backbone, _delete_=True),
     neck=dict(in_channels=[32, 64, 128, 256], out_channels=64),
     rpn_head=dict(in_channels=64, feat_channels=64),
     roi_head=dict(
@@ -61,6 +51,7 @@ model = dict(
             score_thr=0.0001,
             nms=dict(type='nms', iou_threshold=0.5),
             max_per_img=100)))
+del _base_.stpn_swin_toy_backbone
 
 max_iters = 1500
 train_cfg = dict(

@@ -27,25 +27,12 @@ train_pipeline = [
         transforms=train_frame_transforms),
     dict(type='PackClipInputs')
 ]
+# lists are replaced, not merged: the base's two training sets (VID, DET)
+# again, with this pipeline
 train_dataloader = dict(
     dataset=dict(
         type='VideoConcatDataset',
         datasets=[
-            dict(
-                type=dataset_type,
-                data_root=data_root,
-                ann_file='annotations/imagenet_vid_train.json',
-                data_prefix=dict(img_path='Data/VID'),
-                filter_cfg=dict(filter_empty_gt=True, min_size=16),
-                pipeline=train_pipeline,
-                backend_args=backend_args),
-            dict(
-                type=dataset_type,
-                data_root=data_root,
-                load_as_video=False,
-                ann_file='annotations/imagenet_det_30cls.json',
-                data_prefix=dict(img_path='Data/DET'),
-                filter_cfg=dict(filter_empty_gt=True, min_size=16),
-                pipeline=train_pipeline,
-                backend_args=backend_args),
+            dict(dataset, pipeline=train_pipeline)
+            for dataset in _base_.train_dataloader.dataset.datasets
         ]))

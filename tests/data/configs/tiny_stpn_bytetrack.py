@@ -4,7 +4,8 @@
 _base_ = [
     'mmdet::bytetrack/'
     'bytetrack_yolox_x_8xb4-80e_crowdhuman-mot17halftrain_test-mot17halfval'
-    '.py', '../../../configs/_base_/datasets/mot-challenge_stpn-pipelines.py'
+    '.py', '../../../configs/_base_/datasets/mot-challenge_stpn-pipelines.py',
+    './_base_/tiny_stpn_swin.py'
 ]
 custom_imports = dict(imports=['mmstpn'], allow_failed_imports=False)
 
@@ -22,16 +23,8 @@ model = dict(
         _delete_=True,
         type='FasterRCNN',
         backbone=dict(
-            type='STPNSwin',
-            embed_dims=16,
-            depths=(1, 1, 1, 1),
-            num_heads=(1, 1, 2, 2),
-            window_size=4,
-            drop_path_rate=0.,
-            num_prompts=5,
-            predictor=dict(type='AttentionDVPPredictor', num_heads=4),
-            test_support=dict(mode='online', num_support=2),
-            init_cfg=None),
+            _base_.tiny_stpn_swin_backbone,
+            test_support=dict(mode='online', num_support=2)),
         neck=dict(
             type='FPN', in_channels=[16, 32, 64, 128], out_channels=32,
             num_outs=5),
@@ -104,6 +97,7 @@ model = dict(
             rcnn=dict(
                 score_thr=0.01, nms=dict(type='nms', iou_threshold=0.7),
                 max_per_img=50))))
+del _base_.tiny_stpn_swin_backbone
 
 train_dataloader = dict(
     _delete_=True,

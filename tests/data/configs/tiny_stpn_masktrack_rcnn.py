@@ -4,7 +4,8 @@
 _base_ = [
     'mmdet::masktrack_rcnn/'
     'masktrack-rcnn_mask-rcnn_r50_fpn_8xb1-12e_youtubevis2019.py',
-    '../../../configs/_base_/datasets/youtube-vis_stpn-pipelines.py'
+    '../../../configs/_base_/datasets/youtube-vis_stpn-pipelines.py',
+    './_base_/tiny_stpn_swin.py'
 ]
 custom_imports = dict(imports=['mmstpn'], allow_failed_imports=False)
 
@@ -21,17 +22,9 @@ model = dict(
     detector=dict(
         init_cfg=None,
         backbone=dict(
+            _base_.tiny_stpn_swin_backbone,
             _delete_=True,
-            type='STPNSwin',
-            embed_dims=16,
-            depths=(1, 1, 1, 1),
-            num_heads=(1, 1, 2, 2),
-            window_size=4,
-            drop_path_rate=0.,
-            num_prompts=5,
-            predictor=dict(type='AttentionDVPPredictor', num_heads=4),
-            test_support=dict(mode='offline', num_support=3),
-            init_cfg=None),
+            test_support=dict(mode='offline', num_support=3)),
         neck=dict(in_channels=[16, 32, 64, 128], out_channels=32),
         rpn_head=dict(in_channels=32, feat_channels=32),
         roi_head=dict(
@@ -43,6 +36,7 @@ model = dict(
     track_head=dict(
         roi_extractor=dict(out_channels=32),
         embed_head=dict(in_channels=32, fc_out_channels=64)))
+del _base_.tiny_stpn_swin_backbone
 
 train_dataloader = dict(
     num_workers=0,

@@ -3,7 +3,8 @@
 _base_ = [
     'mmdet::qdtrack/'
     'qdtrack_faster-rcnn_r50_fpn_8xb2-4e_mot17halftrain_test-mot17halfval.py',
-    '../../../configs/_base_/datasets/mot-challenge_stpn-pipelines.py'
+    '../../../configs/_base_/datasets/mot-challenge_stpn-pipelines.py',
+    './_base_/tiny_stpn_swin.py'
 ]
 custom_imports = dict(imports=['mmstpn'], allow_failed_imports=False)
 
@@ -19,17 +20,9 @@ model = dict(
     detector=dict(
         init_cfg=None,
         backbone=dict(
+            _base_.tiny_stpn_swin_backbone,
             _delete_=True,
-            type='STPNSwin',
-            embed_dims=16,
-            depths=(1, 1, 1, 1),
-            num_heads=(1, 1, 2, 2),
-            window_size=4,
-            drop_path_rate=0.,
-            num_prompts=5,
-            predictor=dict(type='AttentionDVPPredictor', num_heads=4),
-            test_support=dict(mode='online', num_support=2),
-            init_cfg=None),
+            test_support=dict(mode='online', num_support=2)),
         neck=dict(in_channels=[16, 32, 64, 128], out_channels=32),
         rpn_head=dict(in_channels=32, feat_channels=32),
         roi_head=dict(
@@ -43,6 +36,7 @@ model = dict(
             fc_out_channels=64,
             embed_channels=32,
             norm_cfg=dict(type='GN', num_groups=8))))
+del _base_.tiny_stpn_swin_backbone
 
 train_dataloader = dict(
     num_workers=0,
