@@ -90,7 +90,8 @@ from mmstpn.utils.benchmark_utils import (BenchSettings, format_report,
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description='Inference / training cost benchmark of a detector, '
-        'optionally against a baseline (ratios and issue-4 goals)',
+        'optionally against a baseline (ratios and the cost goals of '
+        'docs/tools.md)',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('config', help='config of the (STPN) detector')
     p.add_argument('--checkpoint', help='weights of the detector')

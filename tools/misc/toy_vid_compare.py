@@ -4,8 +4,9 @@ STPN + SELSA on the embedded deteriorated-video set.
 All five start from the main job's shared warm start
 (``tools/misc/toy_vid_experiment.py``: object-level class warm start, then
 the single-frame detector) and train with the same data, schedule, seed and
-iteration budget (default 300 iterations, not the main job's 800: the
-SELSA-type models cost ~4x the baseline per CPU iteration), two
+iteration budget (default 300 iterations, less than the main job's 800:
+the SELSA-type models cost several times the baseline per CPU iteration,
+docs/vid_selsa_troi.md), two
 single-threaded processes at a time (the slowest first, the next one
 starting when a slot frees). Each is tested
 with ``VIDMetric`` (AP50 all / deteriorated / fast / medium / slow); then,
@@ -54,7 +55,7 @@ MODELS_ORDER = ('baseline', 'stpn', 'selsa', 'troi', 'stpn_selsa')
 # worker starts as soon as one finishes
 SCHEDULE = ('troi', 'stpn_selsa', 'selsa', 'stpn', 'baseline')
 # the compare's iteration budget (the main job's is 800): the SELSA-type
-# models train ~4x slower per iteration than the baseline on CPU
+# models train several times slower per iteration than the baseline
 DEFAULT_ITERS = 300
 
 
