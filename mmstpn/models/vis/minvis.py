@@ -1,6 +1,5 @@
 """MinVIS: an image Mask2Former linked across frames by its queries."""
-from contextlib import contextmanager
-from typing import Iterator, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch.nn.functional as F
 from mmdet.models.mot import BaseMOTModel
@@ -12,6 +11,7 @@ from torch import Tensor
 
 from mmstpn.structures import ClipBatch, get_video_context
 from ..backbones.stpn_base import STPNBackboneMixin
+from ..utils import recorded_outputs
 from .checkpoint_layout import refuse_layout
 from .query_linking import QueryTrackState
 from .video_clip_view import video_view
@@ -109,18 +109,11 @@ class MinVIS(BaseMOTModel):
         return self.detector.loss(view.flatten(0, 1), frames, **kwargs)
 
     # ------------------------------------------------------------ test
-    @contextmanager
-    def _query_embeddings(self) -> Iterator[List[Tensor]]:
+    def _query_embeddings(self):
         """Record the decoder's normed query outputs while inside (the last
         recorded is the last layer's, shape (B, Q, C))."""
-        outputs: List[Tensor] = []
-        norm = self.detector.panoptic_head.transformer_decoder.post_norm
-        handle = norm.register_forward_hook(
-            lambda module, args, out: outputs.append(out))
-        try:
-            yield outputs
-        finally:
-            handle.remove()
+        return recorded_outputs(
+            self.detector.panoptic_head.transformer_decoder.post_norm)
 
     def frame_queries(self, clip: ClipBatch,
                       sample: DetDataSample) -> Tuple[Tensor, Tensor, Tensor]:

@@ -1,7 +1,6 @@
 """STPN Mask2FormerVideo and MinVIS plus the auxiliary class loss on the
 prompts (a training aid, not part of STPN)."""
-from contextlib import contextmanager
-from typing import Iterator, List
+from typing import List
 
 import torch
 import torch.nn as nn
@@ -10,6 +9,7 @@ from mmdet.structures import TrackSampleList
 from torch import Tensor
 
 from ..detectors import PromptSupervisedFasterRCNN
+from ..utils import recorded_outputs
 from .minvis import MinVIS
 from .stpn_mask2former_vis import STPNMask2FormerVideo
 
@@ -45,17 +45,15 @@ class PromptClassSupervision:
         self.prompt_loss_weight = prompt_loss_weight
         self.prompt_cls_head = nn.Linear(backbone.prompt_dims, num_classes)
 
-    @contextmanager
-    def recorded_prompts(self) -> Iterator[List[Tensor]]:
-        """Collect the (N, P, d) prompts the backbone makes while inside."""
-        outputs: List[Tensor] = []
-        generator = self.prompt_backbone[0].prompt_generator
-        handle = generator.register_forward_hook(
-            lambda module, args, out: outputs.append(out))
-        try:
-            yield outputs
-        finally:
-            handle.remove()
+    def loss(self, inputs, data_samples: TrackSampleList, **kwargs) -> dict:
+        """The parent model's losses plus ``loss_prompt_cls`` of every
+        training frame (item-major, the order of the backbone's batch)."""
+        backbone = self.prompt_backbone[0]
+        with recorded_outputs(backbone.prompt_generator) as recorded:
+            losses = super().loss(inputs, data_samples, **kwargs)
+        frames = [s[t] for s in data_samples for t in range(len(s))]
+        losses['loss_prompt_cls'] = self.prompt_class_loss(recorded, frames)
+        return losses
 
     def prompt_class_loss(self, recorded: List[Tensor],
                           frames: list) -> Tensor:
@@ -94,14 +92,6 @@ class PromptSupervisedMinVIS(PromptClassSupervision, MinVIS):
             self.detector.panoptic_head.num_things_classes,
             prompt_loss_weight)
 
-    def loss(self, inputs, data_samples: TrackSampleList, **kwargs) -> dict:
-        """MinVIS's losses plus ``loss_prompt_cls`` of every clip frame."""
-        with self.recorded_prompts() as recorded:
-            losses = super().loss(inputs, data_samples, **kwargs)
-        frames = [s[t] for s in data_samples for t in range(len(s))]
-        losses['loss_prompt_cls'] = self.prompt_class_loss(recorded, frames)
-        return losses
-
 
 @MODELS.register_module()
 class PromptSupervisedMask2FormerVideo(PromptClassSupervision,
@@ -123,11 +113,3 @@ class PromptSupervisedMask2FormerVideo(PromptClassSupervision,
             self.backbone, self.track_head.num_classes,
             prompt_loss_weight)
 
-    def loss(self, inputs, data_samples: TrackSampleList, **kwargs) -> dict:
-        """The parent's losses plus ``loss_prompt_cls`` of every clip frame
-        (item-major, as the backbone sees them)."""
-        with self.recorded_prompts() as recorded:
-            losses = super().loss(inputs, data_samples, **kwargs)
-        frames = [s[t] for s in data_samples for t in range(len(s))]
-        losses['loss_prompt_cls'] = self.prompt_class_loss(recorded, frames)
-        return losses
