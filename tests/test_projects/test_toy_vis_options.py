@@ -42,3 +42,15 @@ def test_workers_get_the_stpn_cfg_options(tmp_path, monkeypatch):
     for cmd in seen:
         i = cmd.index('--stpn-cfg-options')
         assert cmd[i + 1] == 'model.prompt_loss_weight=5'
+
+
+def test_table_rows_are_the_models_only():
+    metrics = {'segm_mAP': 0.5, 'mask_AP_all': 0.4}
+    results = dict(baseline=dict(metrics), stpn=dict(metrics, segm_mAP=0.6),
+                   stpn_timings=dict(train_s=1.0), wall_s=3.0,
+                   args=dict(model='m2f', seed=0),
+                   environment=dict(cpu='x'))
+    lines = exp.table(results)
+    rows = [line.split('|')[1].strip() for line in lines[2:]]
+    assert rows == ['baseline', 'stpn', 'stpn - baseline']
+    assert '+10.0' in lines[-1]

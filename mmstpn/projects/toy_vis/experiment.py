@@ -491,7 +491,8 @@ def _get(metrics: Dict[str, float], key: str) -> float:
 
 def table(results: Dict[str, dict]) -> List[str]:
     rows = [r for r in results if not r.endswith('timings')
-            and isinstance(results[r], dict) and r != 'timings']
+            and isinstance(results[r], dict)
+            and r not in ('timings', 'args', 'environment')]
     lines = ['| model | ' + ' | '.join(c for c, _ in COLUMNS) + ' |',
              '|---' * (len(COLUMNS) + 1) + '|']
     for r in rows:
