@@ -24,32 +24,36 @@ class PromptClassSupervision:
     parent model's: the head is unused.
     """
 
-    def init_prompt_supervision(self, backbone: nn.Module, num_classes: int,
+    @property
+    def stpn_backbone(self) -> nn.Module:
+        """The model's STPN backbone (defined by each model)."""
+        raise NotImplementedError
+
+    def init_prompt_supervision(self, num_classes: int,
                                 prompt_loss_weight: float) -> None:
         """Check the backbone has prompts and build the class head.
 
         Args:
-            backbone (nn.Module): The model's STPN backbone.
             num_classes (int): Classes the head predicts.
             prompt_loss_weight (float): Weight of ``loss_prompt_cls``.
 
         Raises:
             ValueError: When the backbone has no prompts.
         """
+        backbone = self.stpn_backbone
         if not getattr(backbone, 'num_prompts', 0):
             raise ValueError(
                 f'{type(self).__name__} needs an STPN backbone with '
                 'num_prompts > 0 (the baseline without prompts is the model '
                 'without the prompt supervision)')
-        self.prompt_backbone = [backbone]  # a list: no second registration
         self.prompt_loss_weight = prompt_loss_weight
         self.prompt_cls_head = nn.Linear(backbone.prompt_dims, num_classes)
 
     def loss(self, inputs, data_samples: TrackSampleList, **kwargs) -> dict:
         """The parent model's losses plus ``loss_prompt_cls`` of every
         training frame (item-major, the order of the backbone's batch)."""
-        backbone = self.prompt_backbone[0]
-        with recorded_outputs(backbone.prompt_generator) as recorded:
+        with recorded_outputs(
+                self.stpn_backbone.prompt_generator) as recorded:
             losses = super().loss(inputs, data_samples, **kwargs)
         frames = [s[t] for s in data_samples for t in range(len(s))]
         losses['loss_prompt_cls'] = self.prompt_class_loss(recorded, frames)
@@ -88,9 +92,13 @@ class PromptSupervisedMinVIS(PromptClassSupervision, MinVIS):
     def __init__(self, prompt_loss_weight: float = 1.0, **kwargs) -> None:
         super().__init__(**kwargs)
         self.init_prompt_supervision(
-            self.detector.backbone,
             self.detector.panoptic_head.num_things_classes,
             prompt_loss_weight)
+
+    @property
+    def stpn_backbone(self) -> nn.Module:
+        """The detector's backbone."""
+        return self.detector.backbone
 
 
 @MODELS.register_module()
@@ -109,7 +117,11 @@ class PromptSupervisedMask2FormerVideo(PromptClassSupervision,
 
     def __init__(self, prompt_loss_weight: float = 1.0, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.init_prompt_supervision(
-            self.backbone, self.track_head.num_classes,
-            prompt_loss_weight)
+        self.init_prompt_supervision(self.track_head.num_classes,
+                                     prompt_loss_weight)
+
+    @property
+    def stpn_backbone(self) -> nn.Module:
+        """The model's backbone."""
+        return self.backbone
 
